@@ -1,0 +1,299 @@
+//! The fragment contract of `DESIGN.md` as serde types.
+//!
+//! Services build a [`Manifest`] and publish it at `GET /manifest.json`; the shell and
+//! `shell check` parse it back with [`Manifest::parse`], which also runs
+//! [`Manifest::validate`]. Validation errors name the bad field (`fragments[1].path`), so a
+//! team sees at once what to fix.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A service's manifest: who it is, which fragments it serves, what they need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Service name: lowercase letters, digits and `-` (e.g. `pricing`).
+    pub name: String,
+    /// Changes on every deploy; sent back on each fragment answer.
+    pub version: String,
+    /// The fragments the service serves, at least one.
+    pub fragments: Vec<FragmentSpec>,
+    /// CSS and Stimulus controllers the fragments need.
+    #[serde(default)]
+    pub assets: ManifestAssets,
+    /// The POST paths that the service's forms use.
+    #[serde(default)]
+    pub actions: Vec<String>,
+}
+
+/// One fragment of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FragmentSpec {
+    /// Identifier, unique in the manifest (e.g. `plans`).
+    pub id: String,
+    /// Service-relative path the fragment is served at (e.g. `/fragments/plans`).
+    pub path: String,
+    /// Human title (e.g. `Plans`), used in fallbacks and titles.
+    pub title: String,
+    /// HTML to show when the service cannot answer in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+/// Assets of a manifest; every URL is a service-relative path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestAssets {
+    /// Stylesheets (`/assets/pricing.css`).
+    #[serde(default)]
+    pub css: Vec<String>,
+    /// Stimulus controllers: identifier and ES module URL.
+    #[serde(default)]
+    pub controllers: Vec<ControllerAsset>,
+}
+
+/// A Stimulus controller a fragment uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControllerAsset {
+    /// The `data-controller` identifier (`pricing-toggle`).
+    pub identifier: String,
+    /// Service-relative URL of the ES module whose default export is the controller.
+    pub module: String,
+}
+
+/// A manifest that does not follow the contract; `field` names the bad field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("manifest field `{field}`: {problem}")]
+pub struct ContractError {
+    /// Path of the bad field, e.g. `fragments[1].path`, or `(document)` for a parse error.
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ContractError {
+    fn new(field: impl fmt::Display, problem: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Largest accepted fallback HTML, in bytes.
+pub const MAX_FALLBACK_BYTES: usize = 16 * 1024;
+
+impl Manifest {
+    /// Parses JSON and validates it.
+    pub fn parse(json: &[u8]) -> Result<Self, ContractError> {
+        let manifest: Manifest = serde_json::from_slice(json)
+            .map_err(|e| ContractError::new("(document)", e.to_string()))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// Checks every rule of the contract; the error names the first bad field.
+    pub fn validate(&self) -> Result<(), ContractError> {
+        check_name("name", &self.name)?;
+        if self.version.is_empty()
+            || self.version.len() > 64
+            || !self.version.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(ContractError::new(
+                "version",
+                "must be 1 to 64 printable ASCII characters without spaces",
+            ));
+        }
+        if self.fragments.is_empty() {
+            return Err(ContractError::new("fragments", "must list at least one fragment"));
+        }
+        let mut ids = HashSet::new();
+        for (i, f) in self.fragments.iter().enumerate() {
+            check_name(format!("fragments[{i}].id"), &f.id)?;
+            if !ids.insert(f.id.as_str()) {
+                return Err(ContractError::new(
+                    format!("fragments[{i}].id"),
+                    format!("`{}` is listed twice", f.id),
+                ));
+            }
+            check_path(format!("fragments[{i}].path"), &f.path)?;
+            if f.title.trim().is_empty() || f.title.len() > 100 {
+                return Err(ContractError::new(
+                    format!("fragments[{i}].title"),
+                    "must be 1 to 100 characters",
+                ));
+            }
+            if let Some(fallback) = &f.fallback {
+                if fallback.len() > MAX_FALLBACK_BYTES {
+                    return Err(ContractError::new(
+                        format!("fragments[{i}].fallback"),
+                        format!("is larger than {MAX_FALLBACK_BYTES} bytes"),
+                    ));
+                }
+            }
+        }
+        for (i, css) in self.assets.css.iter().enumerate() {
+            check_path(format!("assets.css[{i}]"), css)?;
+        }
+        for (i, c) in self.assets.controllers.iter().enumerate() {
+            check_identifier(format!("assets.controllers[{i}].identifier"), &c.identifier)?;
+            check_path(format!("assets.controllers[{i}].module"), &c.module)?;
+        }
+        for (i, a) in self.actions.iter().enumerate() {
+            check_path(format!("actions[{i}]"), a)?;
+        }
+        Ok(())
+    }
+
+    /// The fragment with this id.
+    pub fn fragment(&self, id: &str) -> Option<&FragmentSpec> {
+        self.fragments.iter().find(|f| f.id == id)
+    }
+}
+
+fn check_name(field: impl fmt::Display, value: &str) -> Result<(), ContractError> {
+    let ok = !value.is_empty()
+        && value.len() <= 40
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ContractError::new(
+            field,
+            format!(
+                "`{}` must be 1 to 40 of a-z, 0-9 and `-`, starting with a letter",
+                value.escape_default()
+            ),
+        ))
+    }
+}
+
+fn check_identifier(field: impl fmt::Display, value: &str) -> Result<(), ContractError> {
+    // Stimulus identifiers may hold `--` for namespaced controllers; otherwise a name.
+    let ok = !value.is_empty()
+        && value.len() <= 60
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ContractError::new(
+            field,
+            format!("`{}` is not a Stimulus identifier", value.escape_default()),
+        ))
+    }
+}
+
+fn check_path(field: impl fmt::Display, value: &str) -> Result<(), ContractError> {
+    if is_safe_path(value) {
+        Ok(())
+    } else {
+        Err(ContractError::new(
+            field,
+            format!(
+                "`{}` must be a service-relative path such as `/fragments/x`",
+                value.escape_default()
+            ),
+        ))
+    }
+}
+
+/// A service-relative path with nothing that could leave the service: it starts with one
+/// `/`, has no `..` or `.` segment, no `//`, no backslash, no `%`, no `@`, no `:`, no
+/// control character, no query or fragment, and is at most 200 bytes.
+pub fn is_safe_path(path: &str) -> bool {
+    path.len() <= 200
+        && path.starts_with('/')
+        && !path.starts_with("//")
+        && path.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~')
+        })
+        && path
+            .split('/')
+            .skip(1)
+            .all(|seg| seg != ".." && seg != "." && !seg.is_empty() || path == "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        Manifest {
+            name: "pricing".into(),
+            version: "1.0.0+abc".into(),
+            fragments: vec![FragmentSpec {
+                id: "plans".into(),
+                path: "/fragments/plans".into(),
+                title: "Plans".into(),
+                fallback: None,
+            }],
+            assets: ManifestAssets {
+                css: vec!["/assets/pricing.css".into()],
+                controllers: vec![ControllerAsset {
+                    identifier: "pricing-toggle".into(),
+                    module: "/assets/pricing-toggle.js".into(),
+                }],
+            },
+            actions: vec![],
+        }
+    }
+
+    #[test]
+    fn a_good_manifest_round_trips_through_json() {
+        let json = serde_json::to_vec(&sample()).unwrap();
+        assert_eq!(Manifest::parse(&json).unwrap(), sample());
+    }
+
+    #[test]
+    fn errors_name_the_bad_field() {
+        let mut m = sample();
+        m.fragments.push(FragmentSpec {
+            id: "teaser".into(),
+            path: "/../etc/passwd".into(),
+            title: "Teaser".into(),
+            fallback: None,
+        });
+        let err = m.validate().unwrap_err();
+        assert_eq!(err.field, "fragments[1].path");
+
+        let mut m = sample();
+        m.fragments.push(m.fragments[0].clone());
+        assert_eq!(m.validate().unwrap_err().field, "fragments[1].id");
+
+        let mut m = sample();
+        m.assets.controllers[0].module = "https://evil.example/x.js".into();
+        assert_eq!(
+            m.validate().unwrap_err().field,
+            "assets.controllers[0].module"
+        );
+
+        let mut m = sample();
+        m.name = "Pricing Team".into();
+        assert_eq!(m.validate().unwrap_err().field, "name");
+    }
+
+    #[test]
+    fn a_missing_field_is_named_in_the_parse_error() {
+        let err = Manifest::parse(br#"{"name":"x","fragments":[]}"#).unwrap_err();
+        assert!(err.problem.contains("version"), "{err}");
+    }
+
+    #[test]
+    fn safe_paths_refuse_every_escape() {
+        for bad in [
+            "", "x", "//evil.example/", "/a/../b", "/a/./b", "/a//b", "/a\\b", "/a%2e%2e/b",
+            "/user@host", "/http://x", "/a?b", "/a#b", "/a\0b", "/a b",
+        ] {
+            assert!(!is_safe_path(bad), "{bad:?} should be refused");
+        }
+        for good in ["/", "/fragments/plans", "/assets/app-1.2.css", "/a/b_c~d"] {
+            assert!(is_safe_path(good), "{good:?} should pass");
+        }
+    }
+}

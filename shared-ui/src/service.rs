@@ -1,0 +1,392 @@
+//! The bootstrap every service repeats, written once.
+//!
+//! - [`CommonSettings`]: the settings of `DESIGN.md` that every binary shares (`--port/PORT`,
+//!   `--bind/BIND`, `--context-secret/CONTEXT_SECRET`), flattened into each binary's clap
+//!   struct and checked by [`CommonSettings::resolve`].
+//! - [`init_tracing`]: `RUST_LOG` (default `info`) to stderr.
+//! - [`request_id`]: middleware that accepts or makes a request id, opens the request's
+//!   tracing span with it and echoes it on the response.
+//! - [`configure`]: `/healthz`, `/readyz` (asks the [`Readiness`] in app data) and the shared
+//!   assets under `/assets/shared/`.
+//! - [`not_found`], [`bad_request`], [`query_config`]: the 404 and 400 pages.
+//! - [`fragment_response`], [`base_path`]: the fragment half of the contract.
+//! - [`healthcheck`]: the `healthcheck` subcommand used by container health checks.
+//!
+//! Graceful shutdown on SIGTERM and Ctrl-C is actix-web's own signal handling; services set
+//! [`SHUTDOWN_TIMEOUT_SECS`] so in-flight requests finish.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use maud::{html, Markup};
+use tracing::Instrument;
+
+use crate::components;
+use crate::headers;
+
+/// Seconds a stopping server gives in-flight requests.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// The development context secret, used (with a loud warning) when none is configured.
+pub const DEV_CONTEXT_SECRET: &str = "dev-only-context-secret-change-me";
+
+/// A secret string that never prints.
+#[derive(Clone)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: String) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s.to_owned()))
+    }
+}
+
+/// Settings every binary shares (`DESIGN.md`). Flatten into a binary's clap struct.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonSettings {
+    /// TCP port to listen on (0 picks a free one) [default: the service's port]
+    #[arg(long, env = "PORT")]
+    pub port: Option<u16>,
+    /// Address to bind
+    #[arg(long, env = "BIND", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Secret that signs the user context (HMAC-SHA256), the same in the shell and every
+    /// service; at least 16 bytes [default: a development value, with a warning]
+    #[arg(long, env = "CONTEXT_SECRET", hide_env_values = true)]
+    pub context_secret: Option<Secret>,
+}
+
+/// The shared settings, checked.
+#[derive(Debug, Clone)]
+pub struct Common {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The context secret (the development default if none was given).
+    pub context_secret: Secret,
+    /// Whether the development default secret is in use.
+    pub dev_secret: bool,
+}
+
+/// A setting that cannot be used; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {name}: {problem}")]
+pub struct SettingError {
+    /// The flag and variable, e.g. `--context-secret / CONTEXT_SECRET`.
+    pub name: &'static str,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl SettingError {
+    /// A setting error.
+    pub fn new(name: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            name,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl CommonSettings {
+    /// Checks the settings, filling in the service's default port.
+    pub fn resolve(&self, default_port: u16) -> Result<Common, SettingError> {
+        let (context_secret, dev_secret) = match &self.context_secret {
+            Some(s) if s.expose().len() < 16 => {
+                return Err(SettingError::new(
+                    "--context-secret / CONTEXT_SECRET",
+                    "must be at least 16 bytes",
+                ))
+            }
+            Some(s) => (s.clone(), false),
+            None => (Secret::new(DEV_CONTEXT_SECRET.to_owned()), true),
+        };
+        Ok(Common {
+            addr: SocketAddr::new(self.bind, self.port.unwrap_or(default_port)),
+            context_secret,
+            dev_secret,
+        })
+    }
+}
+
+impl Common {
+    /// Logs the loud warning when the development secret is in use.
+    pub fn warn_if_dev_secret(&self) {
+        if self.dev_secret {
+            tracing::warn!(
+                "CONTEXT_SECRET is not set: using the development default. Anyone who knows \
+                 it can forge a signed-in user. Set CONTEXT_SECRET (the same value in the \
+                 shell and every service) before this serves real users."
+            );
+        }
+    }
+}
+
+/// Sets up tracing to stderr with `RUST_LOG` (default `info`). Safe to call twice.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The request id of a request, in its extensions (set by [`request_id`]).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// The id of this request (empty if the middleware is not mounted).
+    pub fn of(req: &HttpRequest) -> String {
+        req.extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn valid_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// A fresh random request id (32 hex digits).
+pub fn new_request_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Middleware (`actix_web::middleware::from_fn(request_id)`): takes a well-formed incoming
+/// `x-request-id` or makes one, runs the request inside a `request` span carrying it, logs
+/// the outcome once, and echoes the id on the response.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get(headers::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.path(),
+    );
+    let started = Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let status = res.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "answered"
+        )
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(
+            header::HeaderName::from_static(headers::REQUEST_ID),
+            v,
+        );
+    }
+    Ok(res)
+}
+
+/// Readiness check registered as app data; `/readyz` is 200 when it returns `Ok`.
+#[derive(Clone)]
+pub struct Readiness(pub Arc<dyn Fn() -> Result<(), String> + Send + Sync>);
+
+impl Readiness {
+    /// Always ready.
+    pub fn always() -> Self {
+        Self(Arc::new(|| Ok(())))
+    }
+}
+
+/// Mounts `/healthz`, `/readyz` and the shared assets (`/assets/shared/…`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route(
+            "/assets/shared/{file}",
+            web::get().to(crate::assets::serve_shared),
+        );
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
+}
+
+async fn readyz(readiness: Option<web::Data<Readiness>>) -> HttpResponse {
+    let result = readiness.map_or(Ok(()), |r| (r.0)());
+    let builder = match result {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready\n"),
+        Err(why) => {
+            tracing::warn!(%why, "not ready");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("not ready: {why}\n"))
+        }
+    };
+    let mut res = builder;
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn error_page(status: actix_web::http::StatusCode, title: &str, body: Markup) -> HttpResponse {
+    let page = components::page(
+        &components::PageOptions::new(title),
+        html! {
+            main class="container" id="main" {
+                h1 { (title) }
+                (body)
+                p { a href="/" { "Back to the start page" } }
+            }
+        },
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.into_string())
+}
+
+/// The 404 page (use as `default_service`).
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    error_page(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "Page not found",
+        html! { p { "Nothing lives at " code { (req.path()) } " on this service." } },
+    )
+}
+
+/// A 400 page with a message (escaped).
+pub fn bad_request(message: &str) -> HttpResponse {
+    error_page(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        "Bad request",
+        html! { p { (message) } },
+    )
+}
+
+/// Query-string extractor config whose errors are a 400 page naming the problem.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let message = format!("The query string is not valid: {err}.");
+        actix_web::error::InternalError::from_response(err, bad_request(&message)).into()
+    })
+}
+
+/// Form extractor config whose errors are a 400 page (body limit 16 KiB).
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default().limit(16 * 1024).error_handler(|err, _req| {
+        let message = format!("The form could not be read: {err}.");
+        let res = match &err {
+            actix_web::error::UrlencodedError::Overflow { .. } => {
+                let mut r = bad_request(&message);
+                *r.status_mut() = actix_web::http::StatusCode::PAYLOAD_TOO_LARGE;
+                r
+            }
+            _ => bad_request(&message),
+        };
+        actix_web::error::InternalError::from_response(err, res).into()
+    })
+}
+
+/// A fragment answer: `text/html; charset=utf-8`, the given `Cache-Control`, the manifest
+/// version header, and `Vary` on what changes the output.
+pub fn fragment_response(version: &str, cache_control: &str, body: Markup) -> HttpResponse {
+    let mut res = HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((
+            header::VARY,
+            "x-mf-user, x-mf-base-path, accept-language, cookie",
+        ))
+        .body(body.into_string());
+    if let Ok(v) = HeaderValue::from_str(version) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static(headers::FRAGMENT_VERSION), v);
+    }
+    res
+}
+
+/// The public base path the shell serves this service under (from the
+/// [`headers::BASE_PATH`] header), or `""` when absent or not a safe path. Prefix the
+/// fragment's own links, form actions and asset URLs with it.
+pub fn base_path(req: &HttpRequest) -> String {
+    req.headers()
+        .get(headers::BASE_PATH)
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| crate::contract::is_safe_path(p) && *p != "/")
+        .map(str::to_owned)
+        .unwrap_or_default()
+}
+
+/// The `healthcheck` subcommand: `GET /healthz` on 127.0.0.1:`port` with a 2 s budget.
+/// Needs no shell or curl, so it works in a `scratch` image. Returns the process exit code.
+pub fn healthcheck(port: u16) -> i32 {
+    fn probe(port: u16) -> std::io::Result<bool> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(
+            b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"))
+    }
+    match probe(port) {
+        Ok(true) => 0,
+        Ok(false) => {
+            eprintln!("healthcheck: /healthz on port {port} did not answer 200");
+            1
+        }
+        Err(e) => {
+            eprintln!("healthcheck: port {port}: {e}");
+            1
+        }
+    }
+}
+
+/// Headers every HTML answer of a service carries.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+}
