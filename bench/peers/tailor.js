@@ -1,0 +1,18 @@
+// Zalando's Tailor composing the same three fragments as the shell's /dashboard, streamed.
+// Bench only.
+const http = require('http');
+const path = require('path');
+const fs = require('fs');
+const Tailor = require('node-tailor');
+
+const port = Number(process.env.PORT || 8101);
+const template = fs
+  .readFileSync(path.join(__dirname, 'tailor-templates', 'dashboard.html'), 'utf8')
+  .replaceAll('{{ACCOUNTS_URL}}', process.env.ACCOUNTS_URL || 'http://127.0.0.1:4000')
+  .replaceAll('{{DASHBOARD_URL}}', process.env.DASHBOARD_URL || 'http://127.0.0.1:3000')
+  .replaceAll('{{PRICING_URL}}', process.env.PRICING_URL || 'http://127.0.0.1:1313');
+
+const tailor = new Tailor({
+  fetchTemplate: (request, parseTemplate) => parseTemplate(template),
+});
+http.createServer(tailor.requestHandler).listen(port, '127.0.0.1');
