@@ -1,0 +1,418 @@
+// fragment-loader: the shell's Stimulus controller that makes server-rendered fragments feel
+// like a single-page app. No build step: an ES module loaded through the import map.
+//
+// It relies on the page DOM the shell renders (docs/ARCHITECTURE.md, "Shell page DOM"):
+//   <body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json">
+//   targets: main (<main data-section>), chrome (header slots), progress, announcer.
+// Every URL it pushes onto the history is a section path (plus query) that the server also
+// renders as a full page, so a reload or a deep link never shows a bare fragment.
+//
+// Flow: a click on a section link -> fetch the section's fragments in parallel (header
+// x-mf-loader: 1) -> load the services' CSS and controllers once -> swap them into <main>
+// -> pushState, title, aria-current, focus, announce. Forms inside fragments are posted
+// with fetch: 422 is swapped into the form's slot, a redirect navigates with the loader.
+import { Controller } from "@hotwired/stimulus";
+// boot.js starts Stimulus once as window.Stimulus; import it first so the app exists.
+import { registerControllers } from "/assets/shared/boot.js";
+
+const LOADER_HEADERS = { "x-mf-loader": "1" };
+const TIMEOUT_MS = 8000; // a fetch that takes longer shows the error state
+const PROGRESS_DELAY_MS = 100; // fast swaps never flash the progress bar
+const CACHE_ENTRIES = 24; // fragment answers kept for Back/Forward
+const CSS_WAIT_MS = 3000; // show the fragment even if a stylesheet never loads
+
+export default class FragmentLoader extends Controller {
+  static targets = ["main", "chrome", "progress", "announcer"];
+  static values = { registry: String };
+
+  initialize() {
+    this.registry = null;
+    this.pending = null; // AbortController of the visit or submit in flight
+    this.cache = new Map(); // fragment URL -> HTML, oldest first
+    this.onClick = this.onClick.bind(this);
+    this.onSubmit = this.onSubmit.bind(this);
+    this.onPopState = this.onPopState.bind(this);
+    this.onScroll = this.onScroll.bind(this);
+  }
+
+  connect() {
+    this.brand = this.findBrand();
+    this.ready = this.loadRegistry();
+    this.element.addEventListener("click", this.onClick);
+    this.element.addEventListener("submit", this.onSubmit);
+    window.addEventListener("popstate", this.onPopState);
+    window.addEventListener("scroll", this.onScroll, { passive: true });
+    // We restore scroll positions ourselves; the server-rendered first page becomes an
+    // entry the loader knows how to come back to.
+    history.scrollRestoration = "manual";
+    const section = this.hasMainTarget ? this.mainTarget.dataset.section : undefined;
+    history.replaceState({ ...history.state, mf: true, section, scroll: window.scrollY }, "");
+    this.renderedPath = location.pathname + location.search;
+  }
+
+  disconnect() {
+    this.element.removeEventListener("click", this.onClick);
+    this.element.removeEventListener("submit", this.onSubmit);
+    window.removeEventListener("popstate", this.onPopState);
+    window.removeEventListener("scroll", this.onScroll);
+    this.pending?.abort();
+  }
+
+  // The registry (the article's remoteEndpoints) is read at run time. Until it is here, or
+  // if it cannot be read, links and forms simply work by full page loads.
+  async loadRegistry() {
+    try {
+      const response = await fetch(this.registryValue || "/registry.json", {
+        headers: LOADER_HEADERS,
+        credentials: "same-origin",
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      this.registry = await response.json();
+      if (this.registry.brand) this.brand = this.registry.brand;
+    } catch (error) {
+      console.warn("fragment-loader: no registry, falling back to full page loads", error);
+    }
+  }
+
+  findBrand() {
+    const parts = document.title.split(" · ");
+    if (parts.length > 1) return parts[parts.length - 1];
+    return document.querySelector(".brand")?.textContent.trim() || "";
+  }
+
+  // The section a same-origin path shows ("/" is the default section), or undefined.
+  sectionFor(pathname) {
+    const sections = this.registry?.sections || [];
+    const path = pathname.length > 1 ? pathname.replace(/\/+$/, "") : pathname;
+    if (path === "/") return sections.find((s) => s.id === this.registry.default_section);
+    return sections.find((s) => s.path === path);
+  }
+
+  // ---- Navigation ------------------------------------------------------------------------
+
+  onClick(event) {
+    if (event.defaultPrevented || event.button !== 0) return;
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    const link = event.target.closest("a[href]");
+    if (!link || link.hasAttribute("download")) return;
+    if (link.target && link.target !== "_self") return;
+    const url = new URL(link.href, location.href);
+    if (url.origin !== location.origin || !this.sectionFor(url.pathname)) return;
+    // An anchor on the same page stays a plain jump.
+    if (url.hash && url.pathname === location.pathname && url.search === location.search) return;
+    event.preventDefault();
+    performance.mark("mf:click");
+    this.visit(url, { push: true, measure: true });
+  }
+
+  onPopState(event) {
+    const state = event.state;
+    if (!state?.mf) return; // an entry made by someone else (e.g. a #hash jump)
+    clearTimeout(this.scrollTimer); // a pending save would write into the new entry
+    if (this.renderedPath === location.pathname + location.search) {
+      return window.scrollTo(0, state.scroll || 0); // only the #hash changed
+    }
+    this.visit(new URL(location.href), { push: false, scroll: state.scroll || 0, fromHistory: true });
+  }
+
+  // Keeps the current entry's scroll position in its history state, so Back and Forward
+  // can put it back (debounced: browsers throttle replaceState).
+  onScroll() {
+    clearTimeout(this.scrollTimer);
+    this.scrollTimer = setTimeout(() => this.saveScroll(), 150);
+  }
+
+  saveScroll() {
+    if (history.state?.mf) history.replaceState({ ...history.state, scroll: window.scrollY }, "");
+  }
+
+  // Shows the section of `url` in <main>. `push` adds a history entry (a plain visit);
+  // from Back/Forward the entry exists already and `scroll` is where the user was.
+  async visit(url, { push = true, scroll = 0, fromHistory = false, measure = false } = {}) {
+    await this.ready;
+    const section = this.sectionFor(url.pathname);
+    if (!section || !this.hasMainTarget) return location.assign(url.href);
+    const signal = this.begin();
+    if (push) this.saveScroll();
+    const urls = section.slots.map((slot) => this.fragmentUrl(slot.url, url.search));
+    try {
+      const cached = fromHistory && urls.every((u) => this.cache.has(u));
+      const results = cached
+        ? section.slots.map((slot, i) => ({ slot, ok: true, html: this.cache.get(urls[i]) }))
+        : await Promise.all(section.slots.map((slot, i) => this.fetchSlot(slot, urls[i], signal)));
+      if (signal.aborted) return; // another click came meanwhile
+      await this.ensureAssets(section.slots.map((slot) => slot.service));
+      if (signal.aborted) return;
+      const path = url.pathname + url.search + url.hash;
+      const state = { mf: true, section: section.id, scroll: 0 };
+      if (push && path === location.pathname + location.search + location.hash) {
+        history.replaceState(state, "", path); // the same page again: refresh, no new entry
+      } else if (push) {
+        history.pushState(state, "", path);
+      }
+      this.render(section, results, () => this.visit(url, { push: false, scroll }));
+      this.restoreScroll(url, scroll);
+      if (measure) {
+        // Click-to-swap time, read by the browser tests through the Performance API.
+        performance.mark("mf:swap");
+        performance.measure("mf:navigation", "mf:click", "mf:swap");
+      }
+    } catch (error) {
+      if (!signal.aborted) console.warn("fragment-loader: navigation failed", error);
+    } finally {
+      this.end(signal);
+    }
+  }
+
+  // The fragment URL with the page's query string passed on (e.g. ?plan=pro).
+  fragmentUrl(base, search) {
+    const url = new URL(base, location.href);
+    new URLSearchParams(search).forEach((value, key) => url.searchParams.set(key, value));
+    return url.href;
+  }
+
+  // Fetches one slot's fragment; never throws: a failure becomes { ok: false, reason }.
+  async fetchSlot(slot, url, signal) {
+    const direct = this.registry.services?.[slot.service]?.direct;
+    try {
+      const response = await fetch(url, {
+        headers: LOADER_HEADERS,
+        signal,
+        // Direct mode: the service's own origin answers CORS for the shell; no cookies go there.
+        ...(direct ? { mode: "cors", credentials: "omit" } : { credentials: "same-origin" }),
+      });
+      if (!response.ok) return { slot, ok: false, reason: `it answered ${response.status}` };
+      const html = await response.text();
+      if (isDocument(html)) return { slot, ok: false, reason: "it answered a whole page" };
+      this.remember(url, html);
+      return { slot, ok: true, html };
+    } catch (error) {
+      if (signal.reason?.name === "TimeoutError") return { slot, ok: false, reason: "it took too long" };
+      if (signal.aborted) throw error;
+      return { slot, ok: false, reason: "the network failed" };
+    }
+  }
+
+  remember(url, html) {
+    this.cache.delete(url);
+    this.cache.set(url, html);
+    if (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value);
+  }
+
+  // Builds the same slot wrappers as the server and swaps them in, then updates the title,
+  // the navigation, focus and the announcer.
+  render(section, results, retry) {
+    const main = this.mainTarget;
+    main.dataset.section = section.id;
+    this.renderedPath = location.pathname + location.search;
+    main.replaceChildren(
+      ...results.map(({ slot, ok, html, reason }) => {
+        const wrapper = document.createElement("div");
+        wrapper.className = "slot";
+        wrapper.dataset.slot = `${slot.service}/${slot.fragment}`;
+        wrapper.dataset.fragmentStatus = ok ? "ok" : "unavailable";
+        if (ok) wrapper.innerHTML = html;
+        else wrapper.append(this.errorBox(`${slot.title} could not be loaded: ${reason}.`, retry));
+        return wrapper;
+      })
+    );
+    document.title = this.brand ? `${section.title} · ${this.brand}` : section.title;
+    for (const link of document.querySelectorAll("header nav a[href]")) {
+      const current = this.sectionFor(new URL(link.href, location.href).pathname) === section;
+      if (current) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    const failed = results.filter((r) => !r.ok).length;
+    this.focusIn(main);
+    this.announce(failed ? `${section.title} loaded with ${failed} part(s) unavailable` : `${section.title} loaded`);
+  }
+
+  restoreScroll(url, scroll) {
+    const anchor = url.hash && document.getElementById(decodeURIComponent(url.hash.slice(1)));
+    if (anchor) anchor.scrollIntoView();
+    else window.scrollTo(0, scroll);
+  }
+
+  // ---- Forms -----------------------------------------------------------------------------
+
+  onSubmit(event) {
+    const form = event.target;
+    const slot = form.closest?.(".slot[data-slot]");
+    if (event.defaultPrevented || !slot || !this.registry) return;
+    const submitter = event.submitter;
+    const method = (submitter?.getAttribute("formmethod") || form.getAttribute("method") || "get").toLowerCase();
+    const target = submitter?.getAttribute("formtarget") || form.getAttribute("target");
+    const action = new URL(submitter?.getAttribute("formaction") || form.getAttribute("action") || location.href, location.href);
+    if ((target && target !== "_self") || action.origin !== location.origin || method === "dialog") return;
+    const data = new FormData(form, submitter);
+    if (method === "get") {
+      if (!this.sectionFor(action.pathname)) return;
+      event.preventDefault();
+      action.search = new URLSearchParams(data).toString();
+      return this.visit(action, { push: true });
+    }
+    event.preventDefault();
+    const multipart = (submitter?.getAttribute("formenctype") || form.enctype) === "multipart/form-data";
+    this.submit(form, submitter, slot, action, multipart ? data : new URLSearchParams(data));
+  }
+
+  async submit(form, submitter, slot, action, body) {
+    const signal = this.begin();
+    const retry = () => form.requestSubmit(submitter || undefined);
+    try {
+      const response = await fetch(action, {
+        method: "POST",
+        body,
+        headers: LOADER_HEADERS,
+        credentials: "same-origin",
+        signal,
+      });
+      // fetch followed the 303: the server says where to go next. Anything the user sees
+      // may have changed (a sign-in), so drop the cache and refresh the header slots.
+      if (response.redirected) {
+        this.cache.clear();
+        const to = new URL(response.url);
+        if (to.origin !== location.origin || !this.sectionFor(to.pathname)) return location.assign(to.href);
+        this.end(signal);
+        await Promise.all([this.visit(to, { push: true }), this.refreshChrome()]);
+        return;
+      }
+      const html = await response.text();
+      const htmlAnswer = (response.headers.get("content-type") || "").includes("text/html") && !isDocument(html);
+      // 2xx, or 422 and other 4xx with a fragment: the re-rendered form (inline errors).
+      if (htmlAnswer && (response.ok || (response.status >= 400 && response.status < 500))) {
+        if (response.ok) this.cache.clear();
+        const service = slot.dataset.slot.split("/")[0];
+        await this.ensureAssets([service]);
+        slot.innerHTML = html;
+        slot.dataset.fragmentStatus = "ok";
+        const invalid = slot.querySelector('[aria-invalid="true"]');
+        if (invalid) invalid.focus();
+        else this.focusIn(slot);
+        this.announce(response.ok ? "Saved" : "Please correct the highlighted fields");
+        if (response.ok) await this.refreshChrome();
+        return;
+      }
+      throw new Error(`HTTP ${response.status}`);
+    } catch (error) {
+      if (signal.aborted && signal.reason?.name !== "TimeoutError") return;
+      const why = signal.aborted ? "the server took too long" : "the server could not take it";
+      slot.querySelector(":scope > [data-loader-error]")?.remove();
+      slot.prepend(this.errorBox(`Your form was not sent: ${why}.`, retry));
+      this.announce("Your form was not sent");
+    } finally {
+      this.end(signal);
+    }
+  }
+
+  // Re-fetches the header slots (e.g. the accounts user menu) after a form changed who is
+  // signed in, so the header shows it without a reload.
+  async refreshChrome() {
+    await Promise.all(
+      (this.registry?.chrome || []).map(async (entry) => {
+        const slot = this.chromeTargets.find((el) => el.dataset.slot === `${entry.service}/${entry.fragment}`);
+        if (!slot) return;
+        const result = await this.fetchSlot(entry, this.fragmentUrl(entry.url, ""), AbortSignal.timeout(TIMEOUT_MS));
+        if (!result.ok) return; // keep the old menu rather than an error in the header
+        await this.ensureAssets([entry.service]);
+        slot.innerHTML = result.html;
+      })
+    );
+  }
+
+  // ---- Assets on demand ------------------------------------------------------------------
+
+  // Adds the services' stylesheets (once, awaiting their load) and registers their Stimulus
+  // controllers (once, through boot.js) before their fragments show.
+  async ensureAssets(serviceNames) {
+    const jobs = [];
+    for (const name of new Set(serviceNames)) {
+      const service = this.registry.services?.[name];
+      if (!service) continue;
+      for (const href of service.css || []) jobs.push(ensureStylesheet(href));
+      if (service.controllers?.length) jobs.push(registerControllers(service.controllers));
+    }
+    await Promise.all(jobs);
+  }
+
+  // ---- States ----------------------------------------------------------------------------
+
+  // Starts a visit or submit: aborts the one in flight, marks <main> busy and shows the
+  // progress bar if it lasts. Returns the new request's signal (aborted on timeout too).
+  begin() {
+    this.pending?.abort();
+    const controller = new AbortController();
+    this.pending = controller;
+    controller.timer = setTimeout(() => controller.abort(new DOMException("timed out", "TimeoutError")), TIMEOUT_MS);
+    if (this.hasMainTarget) this.mainTarget.setAttribute("aria-busy", "true");
+    clearTimeout(this.progressTimer);
+    this.progressTimer = setTimeout(() => {
+      if (this.hasProgressTarget) this.progressTarget.hidden = false;
+    }, PROGRESS_DELAY_MS);
+    return controller.signal;
+  }
+
+  end(signal) {
+    if (!this.pending || this.pending.signal !== signal) return; // a newer request owns the state
+    clearTimeout(this.pending.timer);
+    this.pending = null;
+    clearTimeout(this.progressTimer);
+    if (this.hasProgressTarget) this.progressTarget.hidden = true;
+    if (this.hasMainTarget) this.mainTarget.removeAttribute("aria-busy");
+  }
+
+  errorBox(message, retry) {
+    const box = document.createElement("div");
+    box.className = "alert alert--danger";
+    box.setAttribute("role", "alert");
+    box.dataset.loaderError = "";
+    const text = document.createElement("p");
+    text.textContent = message;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn btn--secondary";
+    button.textContent = "Retry";
+    button.addEventListener("click", () => retry());
+    box.append(text, button);
+    return box;
+  }
+
+  // Moves focus to the first heading of new content, so keyboard and screen reader users
+  // start there (preventScroll: scrolling is restored separately).
+  focusIn(container) {
+    const heading = container.querySelector("h1, h2, h3") || container;
+    if (!heading.hasAttribute("tabindex") && heading !== this.mainTarget) heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: true });
+  }
+
+  announce(message) {
+    if (!this.hasAnnouncerTarget) return;
+    // Clear first so the same message twice is still announced.
+    this.announcerTarget.textContent = "";
+    requestAnimationFrame(() => (this.announcerTarget.textContent = message));
+  }
+}
+
+// A fragment is never a whole document; a proxy's error page may be.
+function isDocument(html) {
+  return /^\s*(<!doctype|<html[\s>])/i.test(html);
+}
+
+// Adds <link rel="stylesheet" href> once and resolves when it loaded (or failed, or after
+// CSS_WAIT_MS), so a fragment never shows unstyled.
+function ensureStylesheet(href) {
+  const absolute = new URL(href, location.href).href;
+  const links = [...document.querySelectorAll('link[rel="stylesheet"]')];
+  if (links.some((link) => link.href === absolute)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = absolute;
+    link.addEventListener("load", resolve, { once: true });
+    link.addEventListener("error", resolve, { once: true });
+    setTimeout(resolve, CSS_WAIT_MS);
+    document.head.append(link);
+  });
+}
+
+window.Stimulus.register("fragment-loader", FragmentLoader);
