@@ -1,0 +1,434 @@
+//! svc-pricing against the fragment contract, over real HTTP on a free port.
+
+mod helpers;
+
+use std::io::Write;
+use std::process::Command;
+
+use helpers::{ada, assert_sound_html, header, settings, spawn_app, spawn_app_with};
+use shared_ui::headers;
+use svc_pricing::startup::Application;
+
+const FRAGMENTS: [&str; 2] = ["plans", "teaser"];
+
+#[tokio::test]
+async fn manifest_parses_validates_and_lists_plans_and_teaser() {
+    let app = spawn_app().await;
+    let m = app.manifest().await;
+    assert_eq!(m.name, "pricing");
+    assert!(m.version.starts_with(env!("CARGO_PKG_VERSION")));
+    let plans = m.fragment("plans").expect("plans");
+    assert_eq!(plans.path, "/fragments/plans");
+    assert_eq!(plans.title, "Plans");
+    assert!(plans.fallback.as_deref().unwrap().contains("See our plans"));
+    let teaser = m.fragment("teaser").expect("teaser");
+    assert_eq!(teaser.title, "Upgrade");
+    assert!(teaser.fallback.is_some());
+    assert_eq!(m.assets.css, ["/assets/pricing.css"]);
+    assert_eq!(m.assets.controllers[0].identifier, "pricing-toggle");
+    assert_eq!(m.assets.controllers[0].module, "/assets/pricing-toggle.js");
+    assert!(m.actions.is_empty());
+}
+
+#[tokio::test]
+async fn every_fragment_is_a_bare_fragment_with_the_contract_headers() {
+    let app = spawn_app().await;
+    let version = app.manifest().await.version;
+    for id in FRAGMENTS {
+        let res = app.get(&format!("/fragments/{id}")).await;
+        assert_eq!(res.status(), 200, "{id}");
+        assert_eq!(header(&res, "content-type"), "text/html; charset=utf-8");
+        assert_eq!(header(&res, "cache-control"), "public, max-age=30", "{id}");
+        assert!(header(&res, "vary").contains("x-mf-user"));
+        assert_eq!(header(&res, headers::FRAGMENT_VERSION), version);
+        assert!(!header(&res, headers::REQUEST_ID).is_empty());
+        let body = res.text().await.unwrap();
+        assert!(
+            !body.contains("<html") && !body.contains("<body"),
+            "{id}: {body}"
+        );
+        assert!(
+            body.contains(&format!(r#"data-fragment="pricing/{id}""#)),
+            "{id}: root element names the fragment"
+        );
+        assert_sound_html(&body, 2);
+    }
+}
+
+#[tokio::test]
+async fn plans_render_both_prices_and_the_toggle_for_every_plan() {
+    let app = spawn_app().await;
+    let body = app.get("/fragments/plans").await.text().await.unwrap();
+    for (plan, monthly, yearly) in [("pro", "$12", "$120"), ("team", "$29", "$290")] {
+        assert!(
+            body.contains(&format!(r#"href="/accounts?plan={plan}""#)),
+            "{plan}"
+        );
+        assert!(body.contains(&format!(r#"<span class="plan__figure">{monthly}</span>"#)));
+        assert!(body.contains(&format!(r#"<span class="plan__figure">{yearly}</span>"#)));
+    }
+    assert!(body.contains("Free"));
+    assert!(body.contains(r#"data-controller="pricing-toggle""#));
+    assert!(body.contains(r#"data-pricing-toggle-billing-value="monthly""#));
+    assert!(body.contains(
+        r#"type="radio" name="billing" id="pricing-billing-monthly" value="monthly" checked"#
+    ));
+    assert!(body.contains(r#"aria-live="polite""#));
+    // Without JavaScript the hidden yearly prices are still named next to the monthly ones.
+    assert!(body.contains("or $120 billed yearly (save 17%)"));
+    assert!(body.contains(r#"data-billing="yearly" hidden"#));
+    assert!(!body.contains(r#"data-billing="monthly" hidden"#));
+}
+
+#[tokio::test]
+async fn billing_query_picks_the_initial_prices() {
+    let app = spawn_app().await;
+    let body = app
+        .get("/fragments/plans?billing=yearly")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains(r#"data-pricing-toggle-billing-value="yearly""#));
+    assert!(body.contains(r#"data-billing="monthly" hidden"#));
+    assert!(!body.contains(r#"data-billing="yearly" hidden"#));
+    assert!(body.contains(r#"value="yearly" checked"#));
+    let teaser = app
+        .get("/fragments/teaser?billing=yearly")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(teaser.contains("Upgrade to Pro — $120/yr"), "{teaser}");
+    // Other parameters of a section's query (the shell passes them on) are ignored.
+    let res = app.get("/fragments/plans?plan=pro&billing=monthly").await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn a_bad_billing_value_is_a_400_page_that_escapes_it() {
+    let app = spawn_app().await;
+    for path in ["/fragments/plans", "/fragments/teaser", "/"] {
+        let res = app
+            .get(&format!("{path}?billing=%3Cscript%3Ealert(1)%3C/script%3E"))
+            .await;
+        assert_eq!(res.status(), 400, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{body}"
+        );
+        assert!(!body.contains("<script>alert"), "{path} echoed raw input");
+        assert!(body.contains("billing=monthly or billing=yearly"));
+    }
+    let res = app
+        .get("/fragments/plans?billing=monthly&billing=yearly")
+        .await;
+    assert_eq!(
+        res.status(),
+        400,
+        "a repeated parameter is a 400, not a 500"
+    );
+}
+
+#[tokio::test]
+async fn the_signed_in_user_sees_their_plan_highlighted_in_a_private_answer() {
+    let app = spawn_app().await;
+    let res = app.get_as("/fragments/plans", &ada("pro")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "cache-control"), "private, no-store");
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains(r#"aria-current="true" data-plan="pro""#),
+        "{body}"
+    );
+    assert!(body.contains("Current plan"));
+    assert!(body.contains("Your plan"));
+    assert!(!body.contains(r#"href="/accounts?plan=pro""#));
+    assert!(body.contains(r#"href="/accounts?plan=team""#));
+    assert_eq!(body.matches("aria-current").count(), 1);
+}
+
+#[tokio::test]
+async fn the_teaser_suggests_the_next_plan_up_for_a_signed_in_user() {
+    let app = spawn_app().await;
+    let anon = app.get("/fragments/teaser").await.text().await.unwrap();
+    assert!(anon.contains("Upgrade to Pro — $12/mo"), "{anon}");
+    assert!(anon.contains(r#"href="/pricing""#));
+    let pro = app.get_as("/fragments/teaser", &ada("pro")).await;
+    assert_eq!(header(&pro, "cache-control"), "private, no-store");
+    let pro = pro.text().await.unwrap();
+    assert!(pro.contains("Upgrade to Team — $29/mo"), "{pro}");
+    assert!(pro.contains("You are on Pro."));
+    let team = app
+        .get_as("/fragments/teaser", &ada("team"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(team.contains("our top plan"), "{team}");
+    let unknown = app
+        .get_as("/fragments/teaser", &ada("legacy"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        unknown.contains("Upgrade to Pro"),
+        "an unknown plan gets the visitor's offer"
+    );
+}
+
+#[tokio::test]
+async fn a_forged_or_expired_context_reads_as_signed_out() {
+    let app = spawn_app().await;
+    let other = shared_ui::context::ContextKey::new(shared_ui::service::Secret::new(
+        "another-secret-0123456789".to_owned(),
+    ));
+    let forged = other.sign(&ada("pro"), std::time::Duration::from_secs(60));
+    let expired = app.key.sign_with_expiry(&ada("pro"), 1);
+    for value in [forged.as_str(), expired.as_str(), "garbage", "a.b"] {
+        let res = app
+            .get_with("/fragments/plans", &[(headers::USER_CONTEXT, value)])
+            .await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(header(&res, "cache-control"), "public, max-age=30");
+        let body = res.text().await.unwrap();
+        assert!(!body.contains("Current plan"), "{value} was believed");
+        assert!(!body.contains("aria-current"));
+    }
+}
+
+#[tokio::test]
+async fn shell_section_links_ignore_the_base_path_header_safe_or_not() {
+    let app = spawn_app().await;
+    let plain = app.get("/fragments/plans").await.text().await.unwrap();
+    for base in ["/svc/pricing", "//evil.example", "javascript:alert(1)"] {
+        let res = app
+            .get_with("/fragments/plans", &[(headers::BASE_PATH, base)])
+            .await;
+        assert_eq!(res.status(), 200);
+        let body = res.text().await.unwrap();
+        assert_eq!(
+            body, plain,
+            "the plans link only to shell sections (base {base})"
+        );
+        assert!(!body.contains("evil.example") && !body.contains("javascript:"));
+    }
+}
+
+#[tokio::test]
+async fn unknown_fragments_and_routes_are_404_pages() {
+    let app = spawn_app().await;
+    let res = app.get("/fragments/%3Cscript%3Ex").await;
+    assert_eq!(res.status(), 404);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("&lt;script&gt;x"), "{body}");
+    assert!(!body.contains("<script>x"));
+    for path in [
+        "/nope",
+        "/fragments",
+        "/fragments/plans/extra",
+        "/assets/nope.css",
+    ] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn assets_have_etags_and_answer_304_to_if_none_match() {
+    let app = spawn_app().await;
+    for (path, kind, marker) in [
+        ("/assets/pricing.css", "text/css", "var(--accent)"),
+        (
+            "/assets/pricing-toggle.js",
+            "text/javascript",
+            "from \"@hotwired/stimulus\"",
+        ),
+        (
+            "/assets/shared/boot.js",
+            "text/javascript",
+            "registerControllers",
+        ),
+        ("/assets/shared/shared.css", "text/css", "--accent"),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(header(&res, "content-type").starts_with(kind));
+        let etag = header(&res, "etag").to_owned();
+        assert!(res.text().await.unwrap().contains(marker), "{path}");
+        let again = app.get_with(path, &[("if-none-match", &etag)]).await;
+        assert_eq!(again.status(), 304, "{path}");
+        assert!(again.bytes().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_preview_page_has_the_import_map_boot_module_and_both_fragments() {
+    let app = spawn_app().await;
+    let res = app.get("/").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "content-type"), "text/html; charset=utf-8");
+    let body = res.text().await.unwrap();
+    assert!(body.starts_with("<!DOCTYPE html>"));
+    assert!(body.contains(r#"<script type="importmap">"#));
+    assert!(body.contains("/assets/shared/stimulus-3.2.2.js"));
+    assert!(body.contains(r#"<script type="module" src="/assets/shared/boot.js"></script>"#));
+    assert!(body.contains(r#"href="/assets/pricing.css""#));
+    assert!(body.contains(r#""module":"/assets/pricing-toggle.js""#));
+    assert!(body.contains("<h1>Pricing</h1>"));
+    assert!(body.contains(r#"data-fragment="pricing/plans""#));
+    assert!(body.contains(r#"data-fragment="pricing/teaser""#));
+    assert_sound_html(&body, 1);
+    let signed = app.get_as("/", &ada("starter")).await.text().await.unwrap();
+    assert!(
+        signed.contains("Ada &lt;Lovelace&gt;"),
+        "the name is escaped"
+    );
+    assert!(signed.contains(r#"aria-current="true" data-plan="starter""#));
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_200() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_request_id_is_accepted_and_echoed() {
+    let app = spawn_app().await;
+    let res = app
+        .get_with(
+            "/fragments/plans",
+            &[(headers::REQUEST_ID, "trace-abc-123")],
+        )
+        .await;
+    assert_eq!(header(&res, headers::REQUEST_ID), "trace-abc-123");
+}
+
+fn catalogue_file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+#[tokio::test]
+async fn a_bad_catalogue_fails_build_with_an_error_naming_the_field() {
+    let bad =
+        svc_pricing::BUILT_IN_CATALOG.replace("monthly_cents = 1200", "monthly_cents = -1200");
+    let file = catalogue_file(&bad);
+    let path = file.path().to_str().unwrap();
+    let err = match Application::build(settings(&["--catalog", path]).unwrap()).await {
+        Ok(_) => panic!("a negative price was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("--catalog / PRICING_CATALOG"), "{err}");
+    assert!(
+        err.contains("catalog plans[1].monthly_cents: must be"),
+        "{err}"
+    );
+
+    let err = match Application::build(settings(&["--catalog", "/no/such/catalog.toml"]).unwrap())
+        .await
+    {
+        Ok(_) => panic!("a missing file was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("cannot read /no/such/catalog.toml"), "{err}");
+}
+
+#[tokio::test]
+async fn a_catalogue_file_replaces_the_built_in_one_and_changes_the_version() {
+    let default_version = spawn_app().await.manifest().await.version;
+    let file = catalogue_file(
+        r#"
+currency = "EUR"
+[[plans]]
+id = "hobby"
+name = "Hobby"
+monthly_cents = 0
+yearly_cents = 0
+features = ["One site"]
+[[plans]]
+id = "business"
+name = "Business"
+monthly_cents = 4950
+yearly_cents = 49500
+features = ["Many sites"]
+[[plans]]
+id = "scale"
+name = "Scale"
+monthly_cents = 150000
+yearly_cents = 1500000
+features = ["All the sites"]
+"#,
+    );
+    let app = spawn_app_with(&["--catalog", file.path().to_str().unwrap()]).await;
+    assert_ne!(app.manifest().await.version, default_version);
+    let body = app.get("/fragments/plans").await.text().await.unwrap();
+    assert!(body.contains("€49.50"), "{body}");
+    assert!(body.contains("€1,500"));
+    assert!(body.contains("/accounts?plan=business"));
+    assert!(body.contains("Prices in EUR"));
+}
+
+#[test]
+fn the_binary_exits_2_naming_the_field_of_a_bad_catalogue() {
+    let bad =
+        svc_pricing::BUILT_IN_CATALOG.replace("yearly_cents = 29000", "yearly_cents = \"lots\"");
+    let file = catalogue_file(&bad);
+    let out = Command::new(env!("CARGO_BIN_EXE_svc-pricing"))
+        .args(["--port", "0", "--catalog", file.path().to_str().unwrap()])
+        .env_remove("PRICING_CATALOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("catalog plans[2].yearly_cents: must be a whole number"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_names_the_settings_and_the_healthcheck_subcommand() {
+    let out = Command::new(env!("CARGO_BIN_EXE_svc-pricing"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--catalog",
+        "PRICING_CATALOG",
+        "--port",
+        "--context-secret",
+        "healthcheck",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}: {help}");
+    }
+}
+
+#[tokio::test]
+async fn the_healthcheck_subcommand_reports_a_live_and_a_dead_port() {
+    let app = spawn_app().await;
+    let port = app.port.to_string();
+    let ok = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_svc-pricing"))
+            .args(["--port", &port, "healthcheck"])
+            .status()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(ok.success());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let dead = Command::new(env!("CARGO_BIN_EXE_svc-pricing"))
+        .args(["--port", &dead_port, "healthcheck"])
+        .status()
+        .unwrap();
+    assert_eq!(dead.code(), Some(1));
+}
