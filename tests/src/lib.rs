@@ -1,1 +1,3 @@
 //! Shared helpers for the cross-service tests live here.
+
+pub mod browser;
