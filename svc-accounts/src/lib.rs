@@ -1,1 +1,27 @@
-//! Placeholder: filled in by its issue.
+//! svc-accounts: the accounts micro-frontend (port 4000).
+//!
+//! It owns the users: sign up, sign in, sign out and a profile (name, plan), stored in SQLite,
+//! with sessions in an `HttpOnly` cookie and the `GET /internal/session` endpoint that the
+//! shell calls to learn who is signed in (it then signs that context for the other teams).
+//! It serves two fragments, `account` and `user-menu`, per the contract in `DESIGN.md`.
+//!
+//! Where things live:
+//! - [`settings`]: flags and environment, checked into a [`settings::Config`].
+//! - [`startup`]: [`startup::Application`] opens the database, binds and runs the server.
+//! - [`routes`]: every route in [`routes::configure`]; handlers per area (fragments,
+//!   actions, internal).
+//! - [`views`]: maud views of the fragments and the preview page.
+//! - [`domain`]: parsed input (name, email, password, plan) that cannot hold bad values.
+//! - [`security`]: argon2id hashing, session tokens and cookie, CSRF tokens and the origin
+//!   check, the failed sign-in limiter.
+//! - [`storage`]: the only module that talks SQL (WAL, `synchronous=FULL`, migrations).
+//! - [`error`]: the crate's one error type and its HTTP mapping.
+
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod security;
+pub mod settings;
+pub mod startup;
+pub mod storage;
+pub mod views;

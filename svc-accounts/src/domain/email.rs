@@ -1,0 +1,85 @@
+/// An email address, normalised to lowercase so that uniqueness ignores letter case.
+///
+/// The check is deliberately plain: one `@`, a non-empty local part of at most 64 bytes
+/// without spaces, a domain of dot-separated labels (letters, digits, `-`) with at least one
+/// dot, at most 254 bytes in all. It rejects what is surely wrong rather than every
+/// RFC 5322 corner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Longest accepted address, in bytes.
+    pub const MAX_BYTES: usize = 254;
+
+    /// Parses a submitted address; the error is the inline message.
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let email = raw.trim();
+        if email.is_empty() {
+            return Err("Enter your email address.");
+        }
+        if email.len() > Self::MAX_BYTES {
+            return Err("Use an email address of at most 254 characters.");
+        }
+        let email = email.to_lowercase();
+        let Some((local, domain)) = email.split_once('@') else {
+            return Err("Enter an email address like name@example.com.");
+        };
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c));
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        if !local_ok || !domain_ok {
+            return Err("Enter an email address like name@example.com.");
+        }
+        Ok(Self(email))
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lowercased_and_checked() {
+        assert_eq!(
+            Email::parse(" Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@exa_mple.com",
+            "ada@@example.com",
+            "<script>@example.com",
+            "ada@.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(63));
+        assert!(Email::parse(&long).is_ok());
+        let too_long = format!("a@{}.com", "b.".repeat(130));
+        assert!(Email::parse(&too_long).is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! The read side of the contract: manifest, fragments, standalone preview, own assets.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use shared_ui::service;
+
+use super::{binding, page_response, signed_in, AppState, STYLESHEET};
+use crate::error::AppError;
+use crate::views::{self, AccountState, Notice, ProfileForm, SignInForm, SignUpForm, ViewContext};
+use shared_ui::components::Tone;
+
+/// Query parameters the `account` fragment understands; others are ignored.
+#[derive(Debug, Deserialize)]
+pub struct AccountQuery {
+    /// Plan to preselect (`?plan=pro` from the pricing page); unknown ids are ignored.
+    plan: Option<String>,
+    /// Set by the redirect after a profile change.
+    saved: Option<String>,
+}
+
+/// `GET /manifest.json`.
+pub async fn manifest(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(state.manifest.clone())
+}
+
+/// `GET /assets/{file}`.
+pub async fn asset(
+    req: HttpRequest,
+    file: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    state.assets.respond(&req, &file)
+}
+
+fn initial_state(
+    state: &AppState,
+    account: Option<&crate::domain::Account>,
+    query: &AccountQuery,
+) -> (AccountState, Option<Notice>) {
+    let wanted = query
+        .plan
+        .as_deref()
+        .and_then(|p| state.plans.get(p.trim()));
+    match account {
+        None => (
+            AccountState::SignedOut {
+                sign_up: SignUpForm {
+                    plan: wanted
+                        .map_or_else(|| state.plans.default_id().to_owned(), |p| p.id.clone()),
+                    ..SignUpForm::default()
+                },
+                sign_in: SignInForm::default(),
+            },
+            None,
+        ),
+        Some(account) => {
+            let switching = wanted.filter(|p| p.id != account.plan);
+            let notice = match (switching, query.saved.is_some()) {
+                (Some(p), _) => Some(Notice {
+                    tone: Tone::Info,
+                    text: format!(
+                        "You picked the {} plan. Save your changes to switch to it.",
+                        p.label
+                    ),
+                }),
+                (None, true) => Some(Notice {
+                    tone: Tone::Success,
+                    text: "Your changes are saved.".to_owned(),
+                }),
+                (None, false) => None,
+            };
+            (
+                AccountState::SignedIn {
+                    account: account.clone(),
+                    profile: ProfileForm {
+                        name: account.name.clone(),
+                        plan: switching.map_or_else(|| account.plan.clone(), |p| p.id.clone()),
+                        ..ProfileForm::default()
+                    },
+                },
+                notice,
+            )
+        }
+    }
+}
+
+/// `GET /fragments/{id}`: `account` or `user-menu`.
+pub async fn fragment(
+    req: HttpRequest,
+    id: web::Path<String>,
+    query: web::Query<AccountQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    if id != "account" && id != "user-menu" {
+        return Ok(service::not_found(req).await);
+    }
+    let signed = signed_in(&state, &req).await?;
+    let account = signed.as_ref().map(|s| &s.account);
+    let base = service::base_path(&req);
+    let csrf = state.csrf.issue(binding(signed.as_ref()));
+    let ctx = ViewContext {
+        base: &base,
+        in_shell: !base.is_empty(),
+        csrf: &csrf,
+        plans: &state.plans,
+    };
+    let markup = if id == "account" {
+        let (account_state, notice) = initial_state(&state, account, &query);
+        views::account(&ctx, &account_state, notice.as_ref())
+    } else {
+        views::user_menu(&ctx, account)
+    };
+    Ok(service::fragment_response(
+        &state.version,
+        "private, no-store",
+        markup,
+    ))
+}
+
+/// `GET /`: both fragments in a page; the forms post to `/actions/…` and come back here.
+pub async fn preview(
+    req: HttpRequest,
+    query: web::Query<AccountQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let signed = signed_in(&state, &req).await?;
+    let account = signed.as_ref().map(|s| &s.account);
+    let (account_state, notice) = initial_state(&state, account, &query);
+    let csrf = state.csrf.issue(binding(signed.as_ref()));
+    let ctx = ViewContext {
+        base: "",
+        in_shell: false,
+        csrf: &csrf,
+        plans: &state.plans,
+    };
+    Ok(page_response(views::preview_page(
+        STYLESHEET,
+        views::account(&ctx, &account_state, notice.as_ref()),
+        views::user_menu(&ctx, account),
+    )))
+}

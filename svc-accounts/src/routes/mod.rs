@@ -1,0 +1,158 @@
+//! Every route of svc-accounts, listed in [`configure`]; handlers are thin and share the
+//! helpers below (database calls off the async workers, the session of a request, the
+//! 422/403 form answer, the 303 redirect).
+
+mod actions;
+mod form;
+mod fragments;
+mod internal;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use shared_ui::assets::AssetSet;
+use shared_ui::service;
+
+use crate::domain::{Account, PlanList};
+use crate::error::AppError;
+use crate::security::csrf::{Binding, CsrfKey};
+use crate::security::password::Hasher;
+use crate::security::rate_limit::SignInLimiter;
+use crate::security::session::{self, CookiePolicy, TokenHash};
+use crate::storage::{Storage, StorageError};
+use crate::views::{self, AccountState, Notice, ViewContext};
+
+pub use form::FORM_LIMIT;
+
+/// What the handlers share (one per process, behind `web::Data`).
+#[derive(Debug)]
+pub struct AppState {
+    /// The database.
+    pub storage: Storage,
+    /// argon2id at the configured cost.
+    pub hasher: Hasher,
+    /// Signs form tokens.
+    pub csrf: CsrfKey,
+    /// Failed sign-in counters.
+    pub limiter: SignInLimiter,
+    /// Plans a user may pick.
+    pub plans: PlanList,
+    /// Session cookie attributes.
+    pub cookies: CookiePolicy,
+    /// Extra origins allowed to post.
+    pub trusted_origins: Vec<String>,
+    /// The manifest version, sent on every fragment.
+    pub version: String,
+    /// The manifest JSON.
+    pub manifest: String,
+    /// The service's own assets.
+    pub assets: AssetSet,
+}
+
+/// The service's own stylesheet URL (service-relative).
+pub const STYLESHEET: &str = "/assets/accounts.css";
+
+/// All routes. The binary, the tests and the preview mount exactly these.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(service::query_config())
+        .configure(service::configure)
+        .route("/", web::get().to(fragments::preview))
+        .route("/manifest.json", web::get().to(fragments::manifest))
+        .route("/fragments/{id}", web::get().to(fragments::fragment))
+        .route("/assets/{file}", web::get().to(fragments::asset))
+        .route("/actions/sign-up", web::post().to(actions::sign_up))
+        .route("/actions/sign-in", web::post().to(actions::sign_in))
+        .route("/actions/sign-out", web::post().to(actions::sign_out))
+        .route("/actions/profile", web::post().to(actions::profile))
+        .route("/internal/session", web::get().to(internal::session));
+}
+
+/// The form actions, as listed in the manifest.
+pub const ACTIONS: [&str; 4] = [
+    "/actions/sign-up",
+    "/actions/sign-in",
+    "/actions/sign-out",
+    "/actions/profile",
+];
+
+/// Runs blocking storage work on the blocking pool, never on an async worker.
+async fn db<T, F>(state: &AppState, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Storage) -> Result<T, StorageError> + Send + 'static,
+{
+    let storage = state.storage.clone();
+    Ok(web::block(move || f(&storage)).await??)
+}
+
+/// A signed-in request: the session's hash and its account.
+#[derive(Debug, Clone)]
+struct Signed {
+    hash: TokenHash,
+    account: Account,
+}
+
+/// The live session of the request's cookie; tampered, unknown or expired reads as `None`.
+async fn signed_in(state: &AppState, req: &HttpRequest) -> Result<Option<Signed>, AppError> {
+    let Some(hash) = session::from_request(req) else {
+        return Ok(None);
+    };
+    let account = db(state, move |s| s.account_for_session(hash)).await?;
+    Ok(account.map(|account| Signed { hash, account }))
+}
+
+fn binding(signed: Option<&Signed>) -> Binding {
+    signed.map_or(Binding::Anonymous, |s| Binding::Session(s.hash))
+}
+
+/// Whether the request came through the shell (it sends the base path).
+fn in_shell(req: &HttpRequest) -> bool {
+    !service::base_path(req).is_empty()
+}
+
+/// Renders the `account` fragment with `status`: a bare fragment through the shell or its
+/// loader, the whole preview page when posted standalone (so JavaScript-off works there).
+fn account_answer(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    signed: Option<&Signed>,
+    account_state: &AccountState,
+    notice: Option<&Notice>,
+) -> HttpResponse {
+    let base = service::base_path(req);
+    let csrf = state.csrf.issue(binding(signed));
+    let ctx = ViewContext {
+        base: &base,
+        in_shell: !base.is_empty(),
+        csrf: &csrf,
+        plans: &state.plans,
+    };
+    let fragment = views::account(&ctx, account_state, notice);
+    let mut res = if ctx.in_shell || req.headers().contains_key(shared_ui::headers::LOADER) {
+        service::fragment_response(&state.version, "private, no-store", fragment)
+    } else {
+        let menu = views::user_menu(&ctx, signed.map(|s| &s.account));
+        page_response(views::preview_page(STYLESHEET, fragment, menu))
+    };
+    *res.status_mut() = status;
+    res
+}
+
+fn page_response(page: maud::Markup) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .insert_header((header::VARY, "cookie, x-mf-base-path"))
+        .body(page.into_string())
+}
+
+/// A 303 to `location`, optionally setting or clearing the session cookie.
+fn see_other(location: &str, set_cookie: Option<String>) -> HttpResponse {
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(cookie) = set_cookie {
+        res.insert_header((header::SET_COOKIE, cookie));
+    }
+    res.finish()
+}

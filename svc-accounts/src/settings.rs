@@ -1,0 +1,144 @@
+//! The service's settings: the shared ones of `DESIGN.md` plus the database path, the plan
+//! ids, the cookie flag and the argon2id cost. [`Settings::resolve`] turns the clap struct into
+//! a checked [`Config`] or a [`SettingError`] that names the bad setting.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use shared_ui::service::{Common, CommonSettings, SettingError};
+
+use crate::domain::PlanList;
+use crate::security::password::HashCost;
+
+/// The port svc-accounts listens on unless told otherwise (`DESIGN.md`).
+pub const DEFAULT_PORT: u16 = 4000;
+
+/// Command-line flags and environment variables of svc-accounts.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "svc-accounts",
+    version,
+    about = "Accounts micro-frontend: sign up, sign in, profile and sessions on SQLite"
+)]
+pub struct Settings {
+    #[command(flatten)]
+    pub common: CommonSettings,
+    /// SQLite database file (its folder is created if missing)
+    #[arg(long, env = "ACCOUNTS_DATABASE", default_value = "./data/accounts.db")]
+    pub database: PathBuf,
+    /// Plan ids a user may pick, comma-separated, first is the default (the pricing
+    /// catalogue's ids)
+    #[arg(long, env = "ACCOUNTS_PLANS", default_value = "starter,pro,team")]
+    pub plans: String,
+    /// Mark the session cookie `Secure` (set this when the site is served over HTTPS)
+    #[arg(long, env = "ACCOUNTS_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Days a session lasts
+    #[arg(long, env = "ACCOUNTS_SESSION_DAYS", default_value_t = 14)]
+    pub session_days: u32,
+    /// Extra origins allowed to post forms (e.g. the shell's public origin in direct mode),
+    /// comma-separated, like `https://example.com`
+    #[arg(long, env = "ACCOUNTS_TRUSTED_ORIGINS", default_value = "")]
+    pub trusted_origins: String,
+    /// HTTP worker threads
+    #[arg(long, env = "ACCOUNTS_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// argon2id memory cost in KiB (tests lower it; production keeps the default)
+    #[arg(long, env = "ACCOUNTS_ARGON2_MEMORY_KIB", default_value_t = HashCost::PRODUCTION.memory_kib, hide = true)]
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations (tests lower it; production keeps the default)
+    #[arg(long, env = "ACCOUNTS_ARGON2_ITERATIONS", default_value_t = HashCost::PRODUCTION.iterations, hide = true)]
+    pub argon2_iterations: u32,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Exit 0 if the service on --port answers /healthz (for container health checks)
+    Healthcheck,
+}
+
+/// The checked settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address, context secret.
+    pub common: Common,
+    /// The database file.
+    pub database: PathBuf,
+    /// The plans a user may pick.
+    pub plans: PlanList,
+    /// Whether the session cookie carries `Secure`.
+    pub secure_cookies: bool,
+    /// How long a session lasts.
+    pub session_ttl: Duration,
+    /// Origins (`scheme://host[:port]`) allowed to post besides the request's own host.
+    pub trusted_origins: Vec<String>,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// The argon2id cost.
+    pub hash_cost: HashCost,
+}
+
+impl Settings {
+    /// Checks every setting; the error names the first bad one.
+    pub fn resolve(&self) -> Result<Config, SettingError> {
+        let common = self.common.resolve(DEFAULT_PORT)?;
+        if self.database.as_os_str().is_empty() {
+            return Err(SettingError::new(
+                "--database / ACCOUNTS_DATABASE",
+                "must not be empty",
+            ));
+        }
+        let plans = PlanList::parse(&self.plans)
+            .map_err(|problem| SettingError::new("--plans / ACCOUNTS_PLANS", problem))?;
+        if !(1..=365).contains(&self.session_days) {
+            return Err(SettingError::new(
+                "--session-days / ACCOUNTS_SESSION_DAYS",
+                "must be between 1 and 365",
+            ));
+        }
+        let mut trusted_origins = Vec::new();
+        for origin in self.trusted_origins.split(',').map(str::trim) {
+            if origin.is_empty() {
+                continue;
+            }
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.ends_with('/')
+                && origin.split("://").nth(1).is_some_and(|h| {
+                    !h.is_empty() && !h.contains('/') && h.bytes().all(|b| b.is_ascii_graphic())
+                });
+            if !ok {
+                return Err(SettingError::new(
+                    "--trusted-origins / ACCOUNTS_TRUSTED_ORIGINS",
+                    format!(
+                        "`{}` is not an origin like https://example.com",
+                        origin.escape_default()
+                    ),
+                ));
+            }
+            trusted_origins.push(origin.to_ascii_lowercase());
+        }
+        if !(1..=64).contains(&self.workers) {
+            return Err(SettingError::new(
+                "--workers / ACCOUNTS_WORKERS",
+                "must be between 1 and 64",
+            ));
+        }
+        let hash_cost =
+            HashCost::new(self.argon2_memory_kib, self.argon2_iterations).map_err(|problem| {
+                SettingError::new("--argon2-memory-kib / --argon2-iterations", problem)
+            })?;
+        Ok(Config {
+            common,
+            database: self.database.clone(),
+            plans,
+            secure_cookies: self.secure_cookies,
+            session_ttl: Duration::from_secs(u64::from(self.session_days) * 24 * 60 * 60),
+            trusted_origins,
+            workers: self.workers,
+            hash_cost,
+        })
+    }
+}

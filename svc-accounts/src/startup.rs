@@ -1,0 +1,201 @@
+//! Builds the application from a checked [`Config`]: opens the database (failing with a
+//! message that names the path), derives keys, binds the listener (port 0 works) and returns
+//! an [`Application`] to run.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpServer};
+use sha2::{Digest, Sha256};
+use shared_ui::assets::{Asset, AssetSet};
+use shared_ui::context::ContextKey;
+use shared_ui::contract::{FragmentSpec, Manifest, ManifestAssets};
+use shared_ui::service::{self, Readiness, SettingError, SHUTDOWN_TIMEOUT_SECS};
+
+use crate::routes::{self, AppState, ACTIONS, STYLESHEET};
+use crate::security::csrf::CsrfKey;
+use crate::security::password::Hasher;
+use crate::security::rate_limit::SignInLimiter;
+use crate::security::session::CookiePolicy;
+use crate::settings::{Config, Settings};
+use crate::storage::{Storage, StorageError};
+
+const ACCOUNTS_CSS: &[u8] = include_bytes!("../assets/accounts.css");
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is wrong.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// The database cannot be opened.
+    #[error(transparent)]
+    Database(#[from] StorageError),
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    storage: Storage,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+/// `"<crate version>+<12 hex of sha256(assets, plans)>"`: changes when the assets or the
+/// plan list change.
+fn manifest_version(config: &Config) -> String {
+    let mut digest = Sha256::new();
+    digest.update(ACCOUNTS_CSS);
+    for plan in config.plans.all() {
+        digest.update(plan.id.as_bytes());
+        digest.update(b",");
+    }
+    let hex = hex::encode(digest.finalize());
+    format!("{}+{}", env!("CARGO_PKG_VERSION"), &hex[..12])
+}
+
+fn manifest(version: &str) -> String {
+    let manifest = Manifest {
+        name: "accounts".to_owned(),
+        version: version.to_owned(),
+        fragments: vec![
+            FragmentSpec {
+                id: "account".to_owned(),
+                path: "/fragments/account".to_owned(),
+                title: "Account".to_owned(),
+                fallback: None,
+            },
+            FragmentSpec {
+                id: "user-menu".to_owned(),
+                path: "/fragments/user-menu".to_owned(),
+                title: "Account menu".to_owned(),
+                fallback: Some(
+                    r#"<div class="user-menu" data-fragment="accounts/user-menu"><a class="btn btn--secondary" href="/accounts">Account</a></div>"#
+                        .to_owned(),
+                ),
+            },
+        ],
+        assets: ManifestAssets {
+            css: vec![STYLESHEET.to_owned()],
+            controllers: vec![],
+        },
+        actions: ACTIONS.iter().map(|a| (*a).to_owned()).collect(),
+    };
+    manifest
+        .validate()
+        .expect("the accounts manifest follows the contract");
+    serde_json::to_string_pretty(&manifest).expect("a manifest serialises")
+}
+
+impl Application {
+    /// Checks the settings, opens the database, binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let config = settings.resolve()?;
+        Self::build_with(config).await
+    }
+
+    /// Like [`Application::build`], from an already checked config.
+    pub async fn build_with(config: Config) -> Result<Self, StartError> {
+        config.common.warn_if_dev_secret();
+        let path = config.database.clone();
+        let storage = web::block(move || Storage::open(&path))
+            .await
+            .map_err(|_| {
+                StorageError::Query(rusqlite::Error::InvalidParameterName(
+                    "the database opener was cancelled".to_owned(),
+                ))
+            })??;
+        tracing::info!(database = %storage.path().display(), "database open (WAL, synchronous=FULL)");
+
+        let cost = config.hash_cost;
+        let hasher = web::block(move || Hasher::new(cost))
+            .await
+            .expect("building the hasher does not panic");
+        tracing::info!(cost = %cost.describe(), "password hashing");
+
+        let version = manifest_version(&config);
+        let state = web::Data::new(AppState {
+            storage: storage.clone(),
+            hasher,
+            csrf: CsrfKey::derive(&config.common.context_secret),
+            limiter: SignInLimiter::default(),
+            plans: config.plans.clone(),
+            cookies: CookiePolicy {
+                secure: config.secure_cookies,
+                ttl: config.session_ttl,
+            },
+            trusted_origins: config.trusted_origins.clone(),
+            manifest: manifest(&version),
+            version,
+            assets: AssetSet::new(&[Asset::revalidated("accounts.css", ACCOUNTS_CSS)]),
+        });
+        let context_key = web::Data::new(ContextKey::new(config.common.context_secret.clone()));
+        let ready_storage = storage.clone();
+        let readiness = web::Data::new(Readiness(Arc::new(move || ready_storage.ping())));
+
+        let addr = config.common.addr;
+        let listener =
+            TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?
+            .port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(service::security_headers())
+                .wrap(middleware::from_fn(service::request_id))
+                .app_data(state.clone())
+                .app_data(context_key.clone())
+                .app_data(readiness.clone())
+                .configure(routes::configure)
+                .default_service(web::to(service::not_found))
+        })
+        .workers(config.workers)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .listen(listener)
+        .map_err(|source| StartError::Bind { addr, source })?
+        .run();
+        tracing::info!(%addr, port, "svc-accounts listening");
+        Ok(Self {
+            port,
+            server,
+            storage,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// The database (tests count rows through it).
+    pub fn storage(&self) -> Storage {
+        self.storage.clone()
+    }
+
+    /// Runs until stopped (SIGTERM, Ctrl-C or the handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

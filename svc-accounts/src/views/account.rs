@@ -1,0 +1,217 @@
+use maud::{html, Markup};
+use shared_ui::components::{alert, button, card, form_field, ButtonKind, Field, Tone};
+
+use super::{csrf_field, ViewContext};
+use crate::domain::{Account, Email, Name, Password};
+
+/// A message for the whole fragment.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// Colour and urgency.
+    pub tone: Tone,
+    /// The text.
+    pub text: String,
+}
+
+impl Notice {
+    /// A danger notice.
+    pub fn danger(text: impl Into<String>) -> Self {
+        Self {
+            tone: Tone::Danger,
+            text: text.into(),
+        }
+    }
+}
+
+/// The sign-up form's values and inline errors.
+#[derive(Debug, Clone, Default)]
+pub struct SignUpForm {
+    /// Name as typed.
+    pub name: String,
+    /// Email as typed.
+    pub email: String,
+    /// Chosen plan id.
+    pub plan: String,
+    /// Inline errors.
+    pub name_error: Option<&'static str>,
+    /// Inline errors.
+    pub email_error: Option<&'static str>,
+    /// Inline errors.
+    pub password_error: Option<&'static str>,
+    /// Inline errors.
+    pub plan_error: Option<&'static str>,
+}
+
+impl SignUpForm {
+    /// Whether any field has an error.
+    pub fn has_errors(&self) -> bool {
+        self.name_error.is_some()
+            || self.email_error.is_some()
+            || self.password_error.is_some()
+            || self.plan_error.is_some()
+    }
+}
+
+/// The sign-in form's values and errors.
+#[derive(Debug, Clone, Default)]
+pub struct SignInForm {
+    /// Email as typed.
+    pub email: String,
+    /// Inline errors.
+    pub email_error: Option<&'static str>,
+    /// Inline errors.
+    pub password_error: Option<&'static str>,
+    /// A message above the form (wrong password, too many tries).
+    pub alert: Option<String>,
+}
+
+/// The profile form's values and errors.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileForm {
+    /// Name as typed.
+    pub name: String,
+    /// Chosen plan id.
+    pub plan: String,
+    /// Inline errors.
+    pub name_error: Option<&'static str>,
+    /// Inline errors.
+    pub plan_error: Option<&'static str>,
+}
+
+/// What the `account` fragment shows.
+#[derive(Debug, Clone)]
+pub enum AccountState {
+    /// Sign-up and sign-in forms side by side.
+    SignedOut {
+        /// The sign-up form.
+        sign_up: SignUpForm,
+        /// The sign-in form.
+        sign_in: SignInForm,
+    },
+    /// The profile form and a sign-out button.
+    SignedIn {
+        /// Who.
+        account: Account,
+        /// The profile form.
+        profile: ProfileForm,
+    },
+}
+
+/// The `account` fragment.
+pub fn account(ctx: &ViewContext<'_>, state: &AccountState, notice: Option<&Notice>) -> Markup {
+    html! {
+        section class="accounts stack" data-fragment="accounts/account" aria-label="Account" {
+            @if let Some(n) = notice { (alert(n.tone, html! { (n.text) })) }
+            @match state {
+                AccountState::SignedOut { sign_up, sign_in } => {
+                    div class="grid accounts__forms" {
+                        (card(Some("Create an account"), sign_up_form(ctx, sign_up)))
+                        (card(Some("Sign in"), sign_in_form(ctx, sign_in)))
+                    }
+                }
+                AccountState::SignedIn { account, profile } => {
+                    (card(Some("Your profile"), profile_form(ctx, account, profile)))
+                }
+            }
+        }
+    }
+}
+
+fn plan_select(
+    ctx: &ViewContext<'_>,
+    id_prefix: &str,
+    selected: &str,
+    error: Option<&str>,
+) -> Markup {
+    let id = format!("{id_prefix}plan");
+    let error_id = format!("{id}-error");
+    html! {
+        div class={ "field" @if error.is_some() { " field--invalid" } } {
+            label for=(id) { "Plan" }
+            select id=(id) name="plan" required
+                aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())] {
+                @for plan in ctx.plans.all() {
+                    option value=(plan.id) selected[plan.id == selected] { (plan.label) }
+                }
+            }
+            @if let Some(e) = error { p class="field__error" id=(error_id) { (e) } }
+        }
+    }
+}
+
+fn sign_up_form(ctx: &ViewContext<'_>, form: &SignUpForm) -> Markup {
+    let plan = if ctx.plans.get(&form.plan).is_some() {
+        form.plan.as_str()
+    } else {
+        ctx.plans.default_id()
+    };
+    html! {
+        form class="stack" method="post" action=(ctx.url("/actions/sign-up")) {
+            (csrf_field(ctx))
+            (form_field(&Field {
+                name: "name", label: "Name", input_type: "text", value: &form.name,
+                error: form.name_error, autocomplete: Some("name"), required: true,
+                id_prefix: "sign-up-", max_length: Some(Name::MAX_CHARS), ..Field::default()
+            }))
+            (form_field(&Field {
+                name: "email", label: "Email", input_type: "email", value: &form.email,
+                error: form.email_error, autocomplete: Some("email"), required: true,
+                id_prefix: "sign-up-", max_length: Some(Email::MAX_BYTES), ..Field::default()
+            }))
+            (form_field(&Field {
+                name: "password", label: "Password", input_type: "password", value: "",
+                error: form.password_error, hint: Some("At least 10 characters."),
+                autocomplete: Some("new-password"), required: true, id_prefix: "sign-up-",
+                min_length: Some(Password::MIN_CHARS), max_length: Some(Password::MAX_BYTES),
+            }))
+            (plan_select(ctx, "sign-up-", plan, form.plan_error))
+            (button("Create account", ButtonKind::Primary))
+        }
+    }
+}
+
+fn sign_in_form(ctx: &ViewContext<'_>, form: &SignInForm) -> Markup {
+    html! {
+        form class="stack" method="post" action=(ctx.url("/actions/sign-in")) {
+            (csrf_field(ctx))
+            @if let Some(a) = &form.alert { (alert(Tone::Danger, html! { (a) })) }
+            (form_field(&Field {
+                name: "email", label: "Email", input_type: "email", value: &form.email,
+                error: form.email_error, autocomplete: Some("email"), required: true,
+                id_prefix: "sign-in-", max_length: Some(Email::MAX_BYTES), ..Field::default()
+            }))
+            (form_field(&Field {
+                name: "password", label: "Password", input_type: "password", value: "",
+                error: form.password_error, autocomplete: Some("current-password"),
+                required: true, id_prefix: "sign-in-", max_length: Some(Password::MAX_BYTES),
+                ..Field::default()
+            }))
+            (button("Sign in", ButtonKind::Primary))
+        }
+    }
+}
+
+fn profile_form(ctx: &ViewContext<'_>, account: &Account, form: &ProfileForm) -> Markup {
+    let plan = if ctx.plans.get(&form.plan).is_some() {
+        form.plan.as_str()
+    } else {
+        account.plan.as_str()
+    };
+    html! {
+        p class="muted" { "Signed in as " strong { (account.email) } "." }
+        form class="stack" method="post" action=(ctx.url("/actions/profile")) {
+            (csrf_field(ctx))
+            (form_field(&Field {
+                name: "name", label: "Name", input_type: "text", value: &form.name,
+                error: form.name_error, autocomplete: Some("name"), required: true,
+                id_prefix: "profile-", max_length: Some(Name::MAX_CHARS), ..Field::default()
+            }))
+            (plan_select(ctx, "profile-", plan, form.plan_error))
+            (button("Save changes", ButtonKind::Primary))
+        }
+        form class="accounts__sign-out" method="post" action=(ctx.url("/actions/sign-out")) {
+            (csrf_field(ctx))
+            (button("Sign out", ButtonKind::Secondary))
+        }
+    }
+}

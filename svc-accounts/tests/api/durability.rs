@@ -1,0 +1,172 @@
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use reqwest::StatusCode;
+use svc_accounts::settings::Settings;
+use svc_accounts::startup::Application;
+
+use crate::helpers::{browser, csrf_in, location, test_args, PASSWORD};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_svc-accounts");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the real binary on `db` and waits until it answers /healthz.
+async fn start_binary(db: &std::path::Path) -> (Child, String) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut args = test_args(db);
+        args.remove(0);
+        let i = args.iter().position(|a| a == "--port").unwrap();
+        args[i + 1] = port.to_string();
+        let mut child = Command::new(BINARY)
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let address = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if child.try_wait().unwrap().is_some() {
+                break; // Port taken between free_port and bind: try another.
+            }
+            if let Ok(res) = reqwest::get(format!("{address}/healthz")).await {
+                if res.status() == StatusCode::OK {
+                    return (child, address);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("svc-accounts did not start");
+}
+
+#[tokio::test]
+async fn an_account_survives_kill_9_right_after_the_sign_up_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("accounts.db");
+    let (mut child, address) = start_binary(&db).await;
+    let client = browser();
+    let html = client
+        .get(format!("{address}/fragments/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&html);
+    let res = client
+        .post(format!("{address}/actions/sign-up"))
+        .form(&[
+            ("name", "Durable Ada"),
+            ("email", "durable@example.com"),
+            ("password", PASSWORD),
+            ("plan", "team"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // SIGKILL at once: no graceful shutdown, no checkpoint.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, address) = start_binary(&db).await;
+    let other = browser();
+    let html = other
+        .get(format!("{address}/fragments/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&html);
+    let res = other
+        .post(format!("{address}/actions/sign-in"))
+        .form(&[
+            ("email", "durable@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/");
+    let user: serde_json::Value = other
+        .get(format!("{address}/internal/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (user["name"].as_str(), user["plan"].as_str()),
+        (Some("Durable Ada"), Some("team"))
+    );
+    // The first session survived the kill too.
+    let first: serde_json::Value = client
+        .get(format!("{address}/internal/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["name"], "Durable Ada");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_database_path_that_cannot_be_opened_fails_the_build_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory is not a database file.
+    let settings = Settings::try_parse_from(test_args(dir.path())).unwrap();
+    let err = Application::build(settings).await.unwrap_err().to_string();
+    assert!(err.contains(&dir.path().display().to_string()), "{err}");
+    assert!(err.contains("cannot open the database"), "{err}");
+}
+
+#[test]
+fn the_binary_exits_2_naming_an_unopenable_database_path() {
+    let path = "/proc/svc-accounts-test/accounts.db";
+    let mut args = test_args(std::path::Path::new(path));
+    args.remove(0);
+    let out = Command::new(BINARY)
+        .args(&args)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(path), "{stderr}");
+}
+
+#[test]
+fn the_binary_refuses_a_bad_setting_naming_it() {
+    let out = Command::new(BINARY)
+        .args(["--port", "0", "--plans", "Pro Plan"])
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--plans / ACCOUNTS_PLANS"), "{stderr}");
+}
