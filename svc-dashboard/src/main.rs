@@ -1,1 +1,38 @@
-fn main() {}
+//! `svc-dashboard`: read the settings, answer `healthcheck`, or build and run the server.
+//! A bad setting exits with code 2 and a message naming it.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use svc_dashboard::error::Error;
+use svc_dashboard::settings::{Command, Settings};
+use svc_dashboard::startup::Application;
+
+fn main() -> ExitCode {
+    let settings = Settings::parse();
+    if let Some(Command::Healthcheck) = settings.command {
+        let code = shared_ui::service::healthcheck(settings.port());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    shared_ui::service::init_tracing();
+    actix_web::rt::System::new().block_on(async move {
+        let app = match Application::build(settings).await {
+            Ok(app) => app,
+            Err(Error::Setting(e)) => {
+                eprintln!("svc-dashboard: {e}");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("svc-dashboard: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match app.run_until_stopped().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "server stopped with an error");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,75 @@
+//! Building and running the server: [`Application::build`] checks the settings, binds the
+//! listener (port 0 picks a free one, as the tests do) and mounts [`crate::routes::configure`]
+//! behind the request-id, security-header and metrics middleware.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use shared_ui::context::ContextKey;
+use shared_ui::service::{self, SHUTDOWN_TIMEOUT_SECS};
+
+use crate::domain::Metrics;
+use crate::error::Error;
+use crate::middleware::record_metrics;
+use crate::routes::{self, AppState};
+use crate::settings::Settings;
+
+/// A bound, not yet running, server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Checks the settings and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, Error> {
+        let config = settings.resolve()?;
+        config.common.warn_if_dev_secret();
+        let state = web::Data::new(AppState::new());
+        let metrics = web::Data::new(Metrics::new());
+        let key = web::Data::new(ContextKey::new(config.common.context_secret.clone()));
+        let version = state.version.clone();
+        let addr = config.common.addr;
+        let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?
+            .port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(record_metrics))
+                .wrap(service::security_headers())
+                .wrap(from_fn(service::request_id))
+                .app_data(state.clone())
+                .app_data(metrics.clone())
+                .app_data(key.clone())
+                .app_data(service::query_config())
+                .configure(routes::configure)
+                .default_service(web::to(service::not_found))
+        })
+        .workers(2)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .listen(listener)
+        .map_err(|source| Error::Bind { addr, source })?
+        .run();
+        tracing::info!(port, %version, "svc-dashboard listening");
+        Ok(Self { port, server })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM, Ctrl-C or [`Self::handle`]).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
