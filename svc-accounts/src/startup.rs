@@ -15,7 +15,7 @@ use shared_ui::service::{self, Readiness, SettingError, SHUTDOWN_TIMEOUT_SECS};
 
 use crate::routes::{self, AppState, ACTIONS, STYLESHEET};
 use crate::security::csrf::CsrfKey;
-use crate::security::password::Hasher;
+use crate::security::password::{HashCost, Hasher};
 use crate::security::rate_limit::SignInLimiter;
 use crate::security::session::CookiePolicy;
 use crate::settings::{Config, Settings};
@@ -103,6 +103,14 @@ fn manifest(version: &str) -> String {
     serde_json::to_string_pretty(&manifest).expect("a manifest serialises")
 }
 
+/// Concurrent argon2 computations: twice the CPUs (at least 2), so the CPUs stay busy while
+/// memory stays bounded (19 MiB each at the production cost).
+fn hash_slots() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 2)
+        .max(2)
+}
+
 impl Application {
     /// Checks the settings, opens the database, binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
@@ -127,12 +135,21 @@ impl Application {
         let hasher = web::block(move || Hasher::new(cost))
             .await
             .expect("building the hasher does not panic");
-        tracing::info!(cost = %cost.describe(), "password hashing");
+        if cost == HashCost::PRODUCTION {
+            tracing::info!(cost = %cost.describe(), "password hashing");
+        } else {
+            tracing::warn!(
+                cost = %cost.describe(),
+                production = %HashCost::PRODUCTION.describe(),
+                "password hashing is NOT at the production cost (test setting)"
+            );
+        }
 
         let version = manifest_version(&config);
         let state = web::Data::new(AppState {
             storage: storage.clone(),
             hasher,
+            hash_slots: tokio::sync::Semaphore::new(hash_slots()),
             csrf: CsrfKey::derive(&config.common.context_secret),
             limiter: SignInLimiter::default(),
             plans: config.plans.clone(),

@@ -7,7 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::form::{self, Form};
-use super::{account_answer, binding, db, in_shell, see_other, signed_in, AppState, Signed};
+use super::{
+    account_answer, binding, db, hashing, in_shell, see_other, signed_in, AppState, Signed,
+};
 use crate::domain::{Email, Name, Password};
 use crate::error::AppError;
 use crate::security::csrf::check_origin;
@@ -134,8 +136,7 @@ pub async fn sign_up(
         ));
     };
 
-    let hasher = state.hasher.clone();
-    let password_hash = web::block(move || hasher.hash(password.expose())).await?;
+    let password_hash = hashing(&state, move |h| h.hash(password.expose())).await?;
     let token = Token::generate();
     let hash = token.hash();
     let expires_at = session_expiry(&state);
@@ -263,12 +264,11 @@ pub async fn sign_in(
     }
     let lookup = email.as_str().to_owned();
     let credentials = db(&state, move |s| s.credentials(&lookup)).await?;
-    let hasher = state.hasher.clone();
     let (account_id, stored) = match credentials {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    let matches = web::block(move || hasher.verify(&password, stored.as_deref())).await?;
+    let matches = hashing(&state, move |h| h.verify(&password, stored.as_deref())).await?;
     let Some(account_id) = account_id.filter(|_| matches) else {
         state.limiter.record_failure(email.as_str(), client);
         tracing::info!(%client, "sign-in failed");

@@ -30,6 +30,9 @@ pub struct AppState {
     pub storage: Storage,
     /// argon2id at the configured cost.
     pub hasher: Hasher,
+    /// Bounds how many argon2 computations run at once (each takes the full memory cost),
+    /// so a burst of sign-ins queues instead of exhausting memory.
+    pub hash_slots: tokio::sync::Semaphore,
     /// Signs form tokens.
     pub csrf: CsrfKey,
     /// Failed sign-in counters.
@@ -82,6 +85,21 @@ where
 {
     let storage = state.storage.clone();
     Ok(web::block(move || f(&storage)).await??)
+}
+
+/// Runs an argon2 computation on the blocking pool once a hashing slot is free.
+async fn hashing<T, F>(state: &AppState, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Hasher) -> T + Send + 'static,
+{
+    let _slot = state
+        .hash_slots
+        .acquire()
+        .await
+        .map_err(|_| AppError::Cancelled)?;
+    let hasher = state.hasher.clone();
+    Ok(web::block(move || f(&hasher)).await?)
 }
 
 /// A signed-in request: the session's hash and its account.

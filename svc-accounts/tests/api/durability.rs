@@ -58,6 +58,16 @@ async fn an_account_survives_kill_9_right_after_the_sign_up_answer() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("accounts.db");
     let (mut child, address) = start_binary(&db).await;
+    let port = address.rsplit(':').next().unwrap();
+    let health = Command::new(BINARY)
+        .args(["--port", port, "healthcheck"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        health.status.code(),
+        Some(0),
+        "the healthcheck subcommand sees the server"
+    );
     let client = browser();
     let html = client
         .get(format!("{address}/fragments/account"))
