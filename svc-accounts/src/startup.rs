@@ -32,6 +32,9 @@ pub enum StartError {
     /// The database cannot be opened.
     #[error(transparent)]
     Database(#[from] StorageError),
+    /// Start-up work on the blocking pool was cancelled (the runtime is stopping).
+    #[error("start-up was interrupted")]
+    Interrupted,
     /// The address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -124,17 +127,13 @@ impl Application {
         let path = config.database.clone();
         let storage = web::block(move || Storage::open(&path))
             .await
-            .map_err(|_| {
-                StorageError::Query(rusqlite::Error::InvalidParameterName(
-                    "the database opener was cancelled".to_owned(),
-                ))
-            })??;
+            .map_err(|_| StartError::Interrupted)??;
         tracing::info!(database = %storage.path().display(), "database open (WAL, synchronous=FULL)");
 
         let cost = config.hash_cost;
         let hasher = web::block(move || Hasher::new(cost))
             .await
-            .expect("building the hasher does not panic");
+            .map_err(|_| StartError::Interrupted)?;
         if cost == HashCost::PRODUCTION {
             tracing::info!(cost = %cost.describe(), "password hashing");
         } else {

@@ -244,3 +244,26 @@ async fn standalone_form_errors_render_the_whole_preview_page_and_loader_gets_th
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn an_expired_session_reads_as_signed_out() {
+    let app = spawn_app().await;
+    app.sign_up("Ada", "ada@example.com").await;
+    assert!(app.session_of(&app.client).await.is_some());
+    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
+    conn.execute("UPDATE sessions SET expires_at = unixepoch() - 1", [])
+        .unwrap();
+    assert!(app.session_of(&app.client).await.is_none());
+    let html = app.fragment("user-menu").await;
+    assert!(html.contains("Sign in") && !html.contains("Ada"), "{html}");
+}
+
+#[tokio::test]
+async fn signing_in_while_signed_in_redirects_without_a_new_session() {
+    let app = spawn_app().await;
+    app.sign_up("Ada", "ada@example.com").await;
+    let res = app.sign_in(&app.client, "ada@example.com", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(app.storage.count_sessions().unwrap(), 1);
+}
