@@ -94,7 +94,9 @@ export default class extends Controller {
       const html = await response.text();
       if (request.signal.aborted) return;
       this.contentTarget.innerHTML = html;
-      if (this.failures > 0) this.announce("Live figures are updating again.");
+      // Announce the recovery once; clear the message on the next success (clearing a
+      // live region says nothing).
+      this.announce(this.failures > 0 ? "Live figures are updating again." : "");
       this.failures = 0;
       this.setState("ok");
     } catch (error) {
@@ -127,6 +129,8 @@ export default class extends Controller {
   }
 
   announce(text) {
-    if (this.hasStatusTarget) this.statusTarget.textContent = text;
+    if (this.hasStatusTarget && this.statusTarget.textContent !== text) {
+      this.statusTarget.textContent = text;
+    }
   }
 }

@@ -15,15 +15,17 @@ pub fn stats(s: &Snapshot) -> Markup {
     let (_, started) = format::clock(s.started_at);
     html! {
         div class="stats" data-fragment="dashboard/stats" data-requests=(s.requests) {
-            (card(Some("Service figures"), html! {
-                dl class="stats__figures" {
-                    (figure("Requests served", "requests", &format::count(s.requests), "since start"))
-                    (figure("Fragments served", "fragments", &format::count(s.fragments), "overview and live figures"))
-                    (figure("Uptime", "uptime", &format::uptime(s.uptime), &format!("since {started}")))
-                    (figure("Server errors", "errors", &format::count(s.server_errors), "answers with a 5xx status"))
-                }
-            }))
-            (card(Some("Latency"), latency_table(s)))
+            div class="stats__cards" {
+                (card(Some("Service figures"), html! {
+                    dl class="stats__figures" {
+                        (figure("Requests served", "requests", &format::count(s.requests), "since start"))
+                        (figure("Fragments served", "fragments", &format::count(s.fragments), "overview and live figures"))
+                        (figure("Uptime", "uptime", &format::uptime(s.uptime), &format!("since {started}")))
+                        (figure("Server errors", "errors", &format::count(s.server_errors), "answers with a 5xx status"))
+                    }
+                }))
+                (card(Some("Latency"), latency_table(s)))
+            }
             p class="stats__updated" {
                 "Updated " time datetime=(updated_iso) { (updated) }
             }

@@ -72,7 +72,7 @@ fn card(plan: &Plan, billing: Billing, current: Option<&str>) -> Markup {
     let is_current = current == Some(plan.id().as_str());
     let name_id = format!("pricing-plan-{}", plan.id());
     html! {
-        article class={ "plan" @if plan.is_recommended() { " plan--recommended" } @if is_current { " plan--current" } }
+        article class={ "plan" @if plan.is_recommended() && !is_current { " plan--recommended" } @if is_current { " plan--current" } }
             aria-labelledby=(name_id) aria-current=[is_current.then_some("true")] data-plan=(plan.id()) {
             div class="plan__head" {
                 h3 class="plan__name" id=(name_id) { (plan.name()) }
