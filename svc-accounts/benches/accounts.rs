@@ -85,36 +85,24 @@ where
     }
 }
 
-#[tokio::main]
-async fn main() {
-    let sign_ups = env_or("BENCH_SIGN_UPS", 200);
-    let sign_ins = env_or("BENCH_SIGN_INS", 200).min(sign_ups);
-    let lookups = env_or("BENCH_LOOKUPS", 2000);
-    let concurrency = env_or("BENCH_CONCURRENCY", 8);
-
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let db = dir.path().join("bench.db");
-    let settings = Settings::try_parse_from([
+/// Starts the app on `db` with extra flags; returns its base URL and an anonymous form token.
+async fn start(db: &std::path::Path, extra: &[&str]) -> (String, String) {
+    let db = db.display().to_string();
+    let mut args = vec![
         "svc-accounts",
         "--port",
         "0",
         "--context-secret",
         "bench-context-secret-0123456789",
         "--database",
-        &db.display().to_string(),
-    ])
-    .expect("bench settings parse");
+        &db,
+    ];
+    args.extend_from_slice(extra);
+    let settings = Settings::try_parse_from(args).expect("bench settings parse");
     let app = Application::build(settings).await.expect("the app starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-
-    let client = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .expect("a client");
-    let html = client
-        .get(format!("{base}/fragments/account"))
-        .send()
+    let html = reqwest::get(format!("{base}/fragments/account"))
         .await
         .expect("fragment")
         .text()
@@ -123,6 +111,38 @@ async fn main() {
     let marker = r#"name="csrf_token" value=""#;
     let start = html.find(marker).expect("a csrf field") + marker.len();
     let token = html[start..start + html[start..].find('"').expect("end")].to_owned();
+    (base, token)
+}
+
+fn sign_up_request(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    i: usize,
+) -> impl std::future::Future<Output = StatusCode> {
+    let request = client.post(format!("{base}/actions/sign-up")).form(&[
+        ("name", "Bench User".to_owned()),
+        ("email", format!("bench{i}@example.com")),
+        ("password", PASSWORD.to_owned()),
+        ("plan", "pro".to_owned()),
+        ("csrf_token", token.to_owned()),
+    ]);
+    async move { request.send().await.expect("sign-up answers").status() }
+}
+
+#[tokio::main]
+async fn main() {
+    let sign_ups = env_or("BENCH_SIGN_UPS", 200);
+    let sign_ins = env_or("BENCH_SIGN_INS", 200).min(sign_ups);
+    let lookups = env_or("BENCH_LOOKUPS", 2000);
+    let concurrency = env_or("BENCH_CONCURRENCY", 8);
+
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (base, token) = start(&dir.path().join("bench.db"), &[]).await;
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("a client");
 
     // One hash on one thread, for reference.
     let hasher = Hasher::new(HashCost::PRODUCTION);
@@ -131,25 +151,7 @@ async fn main() {
     let one_hash = t.elapsed();
 
     let sign_up = run("sign-up (POST)", sign_ups, concurrency, |i| {
-        let client = client.clone();
-        let url = format!("{base}/actions/sign-up");
-        let token = token.clone();
-        async move {
-            let email = format!("bench{i}@example.com");
-            client
-                .post(url)
-                .form(&[
-                    ("name", "Bench User"),
-                    ("email", email.as_str()),
-                    ("password", PASSWORD),
-                    ("plan", "pro"),
-                    ("csrf_token", token.as_str()),
-                ])
-                .send()
-                .await
-                .expect("sign-up answers")
-                .status()
-        }
+        sign_up_request(&client, &base, &token, i)
     })
     .await;
 
@@ -203,6 +205,18 @@ async fn main() {
     })
     .await;
 
+    // The same sign-ups at argon2's minimum cost (NOT a production setting): what the
+    // HTTP, validation and SQLite (WAL, fsync per commit) parts cost without the hash.
+    let (cheap_base, cheap_token) = start(
+        &dir.path().join("cheap.db"),
+        &["--argon2-memory-kib", "8", "--argon2-iterations", "1"],
+    )
+    .await;
+    let storage_bound = run("sign-up, m=8 KiB t=1", sign_ups, concurrency, |i| {
+        sign_up_request(&client, &cheap_base, &cheap_token, i)
+    })
+    .await;
+
     // A benchmark report goes to stdout; services log through tracing instead.
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -223,4 +237,9 @@ async fn main() {
     for phase in [&sign_up, &sign_in, &lookup] {
         phase.report(&mut out);
     }
+    let _ = writeln!(
+        out,
+        "without the production hash cost (storage and HTTP only):"
+    );
+    storage_bound.report(&mut out);
 }
