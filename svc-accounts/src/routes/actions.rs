@@ -3,7 +3,7 @@
 //! again), validate into domain types (422 with inline errors), then do the work and answer
 //! 303 (through the shell: to a shell section; standalone: to `/`).
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::form::{self, Form};
@@ -22,32 +22,84 @@ use crate::views::{AccountState, Notice, ProfileForm, SignInForm, SignUpForm};
 pub const FORM_EXPIRED: &str =
     "Your form expired or did not come from this site, so nothing was saved. Please try again.";
 
-/// Where to go after signing in or up.
-fn home(req: &HttpRequest) -> &'static str {
-    if in_shell(req) {
-        "/dashboard"
-    } else {
-        "/"
+/// A POST that passed the body and origin checks: its form, its session (if any), and
+/// whether its CSRF token is good for that session.
+struct Post<'a> {
+    req: &'a HttpRequest,
+    state: &'a AppState,
+    form: Form,
+    signed: Option<Signed>,
+    csrf_ok: bool,
+}
+
+impl<'a> Post<'a> {
+    /// The common start of every action: body, origin, session, CSRF token.
+    async fn begin(
+        req: &'a HttpRequest,
+        payload: web::Payload,
+        state: &'a AppState,
+    ) -> Result<Self, AppError> {
+        let form = form::read(req, payload).await?;
+        check_origin(req, &state.trusted_origins).map_err(AppError::CrossSite)?;
+        let signed = signed_in(state, req).await?;
+        let csrf_ok = state
+            .csrf
+            .verify(form.get("csrf_token"), binding(signed.as_ref()));
+        Ok(Self {
+            req,
+            state,
+            form,
+            signed,
+            csrf_ok,
+        })
     }
-}
 
-/// The common start of every action: body, origin, session, CSRF token.
-async fn begin(
-    req: &HttpRequest,
-    payload: web::Payload,
-    state: &AppState,
-) -> Result<(Form, Option<Signed>, bool), AppError> {
-    let form = form::read(req, payload).await?;
-    check_origin(req, &state.trusted_origins).map_err(AppError::CrossSite)?;
-    let signed = signed_in(state, req).await?;
-    let csrf_ok = state
-        .csrf
-        .verify(form.get("csrf_token"), binding(signed.as_ref()));
-    Ok((form, signed, csrf_ok))
-}
+    /// The `account` fragment again, with `status`.
+    fn answer(
+        &self,
+        status: StatusCode,
+        account_state: &AccountState,
+        notice: Option<Notice>,
+    ) -> HttpResponse {
+        account_answer(
+            self.state,
+            self.req,
+            status,
+            self.signed.as_ref(),
+            account_state,
+            notice.as_ref(),
+        )
+    }
 
-fn session_expiry(state: &AppState) -> i64 {
-    now_secs() + state.cookies.ttl.as_secs() as i64
+    /// 403 with the form again (and a fresh token): the CSRF token did not verify.
+    fn expired(&self, account_state: &AccountState) -> HttpResponse {
+        self.answer(
+            StatusCode::FORBIDDEN,
+            account_state,
+            Some(Notice::danger(FORM_EXPIRED)),
+        )
+    }
+
+    /// Through the shell: the shell's section path; standalone: the preview.
+    fn redirect_target(&self, shell_path: &'static str, standalone: &'static str) -> &'static str {
+        if in_shell(self.req) {
+            shell_path
+        } else {
+            standalone
+        }
+    }
+
+    /// 303 after signing in or up, with the new session's cookie (or none).
+    fn home(&self, token: Option<&Token>) -> HttpResponse {
+        see_other(
+            self.redirect_target("/dashboard", "/"),
+            token.map(|t| self.state.cookies.set(t)),
+        )
+    }
+
+    fn session_expiry(&self) -> i64 {
+        now_secs() + self.state.cookies.ttl.as_secs() as i64
+    }
 }
 
 fn signed_in_state(signed: &Signed) -> AccountState {
@@ -61,50 +113,32 @@ fn signed_in_state(signed: &Signed) -> AccountState {
     }
 }
 
+fn signed_out_state(sign_up: SignUpForm, sign_in: SignInForm) -> AccountState {
+    AccountState::SignedOut { sign_up, sign_in }
+}
+
 /// `POST /actions/sign-up`: name, email, password, plan.
 pub async fn sign_up(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let (mut form, signed, csrf_ok) = begin(&req, payload, &state).await?;
-    let password = form.take("password");
+    let mut post = Post::begin(&req, payload, &state).await?;
+    let password = post.form.take("password");
     let mut sign_up = SignUpForm {
-        name: form.take("name"),
-        email: form.take("email"),
-        plan: form.take("plan"),
+        name: post.form.take("name"),
+        email: post.form.take("email"),
+        plan: post.form.take("plan"),
         ..SignUpForm::default()
     };
-    if let Some(signed) = &signed {
-        let notice = (!csrf_ok).then(|| Notice::danger(FORM_EXPIRED));
-        if notice.is_some() {
-            let s = signed_in_state(signed);
-            return Ok(account_answer(
-                &state,
-                &req,
-                StatusCode::FORBIDDEN,
-                Some(signed),
-                &s,
-                notice.as_ref(),
-            ));
-        }
+    match (&post.signed, post.csrf_ok) {
+        (Some(signed), false) => return Ok(post.expired(&signed_in_state(signed))),
         // Already signed in: nothing to create.
-        return Ok(see_other(home(&req), None));
+        (Some(_), true) => return Ok(post.home(None)),
+        (None, false) => return Ok(post.expired(&signed_out_state(sign_up, SignInForm::default()))),
+        (None, true) => {}
     }
-    if !csrf_ok {
-        let s = AccountState::SignedOut {
-            sign_up,
-            sign_in: SignInForm::default(),
-        };
-        return Ok(account_answer(
-            &state,
-            &req,
-            StatusCode::FORBIDDEN,
-            None,
-            &s,
-            Some(&Notice::danger(FORM_EXPIRED)),
-        ));
-    }
+
     let name = Name::parse(&sign_up.name)
         .map_err(|e| sign_up.name_error = Some(e))
         .ok();
@@ -122,57 +156,36 @@ pub async fn sign_up(
         .map(|p| p.id.clone());
     let (Some(name), Some(email), Some(password), Some(plan)) = (name, email, password, plan)
     else {
-        let s = AccountState::SignedOut {
-            sign_up,
-            sign_in: SignInForm::default(),
-        };
-        return Ok(account_answer(
-            &state,
-            &req,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            &s,
-            None,
-        ));
+        let form = signed_out_state(sign_up, SignInForm::default());
+        return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
 
     let password_hash = hashing(&state, move |h| h.hash(password.expose())).await?;
     let token = Token::generate();
-    let hash = token.hash();
-    let expires_at = session_expiry(&state);
+    let (hash, expires_at) = (token.hash(), post.session_expiry());
     let new = NewAccount {
         name: name.as_str().to_owned(),
         email: email.as_str().to_owned(),
         password_hash,
         plan,
     };
-    let created = {
-        let storage = state.storage.clone();
-        web::block(move || storage.create_account_with_session(&new, hash, expires_at)).await?
-    };
+    let storage = state.storage.clone();
+    let created =
+        web::block(move || storage.create_account_with_session(&new, hash, expires_at)).await?;
     match created {
         Ok(account) => {
             tracing::info!(account_id = account.id, "account created");
-            Ok(see_other(home(&req), Some(state.cookies.set(&token))))
+            Ok(post.home(Some(&token)))
         }
         Err(CreateAccountError::EmailTaken) => {
             sign_up.email_error =
                 Some("An account with this email already exists. Sign in instead.");
-            let s = AccountState::SignedOut {
-                sign_up,
-                sign_in: SignInForm {
-                    email: email.as_str().to_owned(),
-                    ..SignInForm::default()
-                },
+            let sign_in = SignInForm {
+                email: email.as_str().to_owned(),
+                ..SignInForm::default()
             };
-            Ok(account_answer(
-                &state,
-                &req,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                &s,
-                None,
-            ))
+            let form = signed_out_state(sign_up, sign_in);
+            Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None))
         }
         Err(CreateAccountError::Storage(e)) => Err(e.into()),
     }
@@ -185,86 +198,47 @@ pub async fn sign_in(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let (mut form, signed, csrf_ok) = begin(&req, payload, &state).await?;
-    let password = form.take("password");
+    let mut post = Post::begin(&req, payload, &state).await?;
+    let password = post.form.take("password");
     let mut sign_in = SignInForm {
-        email: form.take("email"),
+        email: post.form.take("email"),
         ..SignInForm::default()
     };
-    if let Some(signed) = &signed {
-        if !csrf_ok {
-            let s = signed_in_state(signed);
-            return Ok(account_answer(
-                &state,
-                &req,
-                StatusCode::FORBIDDEN,
-                Some(signed),
-                &s,
-                Some(&Notice::danger(FORM_EXPIRED)),
-            ));
-        }
-        return Ok(see_other(home(&req), None));
+    match (&post.signed, post.csrf_ok) {
+        (Some(signed), false) => return Ok(post.expired(&signed_in_state(signed))),
+        (Some(_), true) => return Ok(post.home(None)),
+        (None, false) => return Ok(post.expired(&signed_out_state(SignUpForm::default(), sign_in))),
+        (None, true) => {}
     }
-    let signed_out = |sign_in: SignInForm| AccountState::SignedOut {
-        sign_up: SignUpForm::default(),
-        sign_in,
-    };
-    if !csrf_ok {
-        return Ok(account_answer(
-            &state,
-            &req,
-            StatusCode::FORBIDDEN,
-            None,
-            &signed_out(sign_in),
-            Some(&Notice::danger(FORM_EXPIRED)),
-        ));
-    }
-    let email = match Email::parse(&sign_in.email) {
-        Ok(email) => Some(email),
-        Err(e) => {
-            sign_in.email_error = Some(e);
-            None
-        }
-    };
+
+    let email = Email::parse(&sign_in.email)
+        .map_err(|e| sign_in.email_error = Some(e))
+        .ok();
     if password.is_empty() {
         sign_in.password_error = Some("Enter your password.");
     } else if password.len() > Password::MAX_BYTES {
         sign_in.password_error = Some("Use a password of at most 128 bytes.");
     }
     let Some(email) = email.filter(|_| sign_in.password_error.is_none()) else {
-        return Ok(account_answer(
-            &state,
-            &req,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            &signed_out(sign_in),
-            None,
-        ));
+        let form = signed_out_state(SignUpForm::default(), sign_in);
+        return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
 
     let client = client_ip(&req);
     if let Err(limited) = state.limiter.check(email.as_str(), client) {
         tracing::warn!(%client, "sign-in refused: too many failures");
         sign_in.alert = Some(limited.message());
-        let mut res = account_answer(
-            &state,
-            &req,
-            StatusCode::TOO_MANY_REQUESTS,
-            None,
-            &signed_out(sign_in),
-            None,
+        let form = signed_out_state(SignUpForm::default(), sign_in);
+        let mut res = post.answer(StatusCode::TOO_MANY_REQUESTS, &form, None);
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(limited.retry_after.as_secs().max(1)),
         );
-        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(
-            &limited.retry_after.as_secs().max(1).to_string(),
-        ) {
-            res.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, v);
-        }
         return Ok(res);
     }
+
     let lookup = email.as_str().to_owned();
-    let credentials = db(&state, move |s| s.credentials(&lookup)).await?;
-    let (account_id, stored) = match credentials {
+    let (account_id, stored) = match db(&state, move |s| s.credentials(&lookup)).await? {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
@@ -273,25 +247,19 @@ pub async fn sign_in(
         state.limiter.record_failure(email.as_str(), client);
         tracing::info!(%client, "sign-in failed");
         sign_in.alert = Some("Email or password is wrong.".to_owned());
-        return Ok(account_answer(
-            &state,
-            &req,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            &signed_out(sign_in),
-            None,
-        ));
+        let form = signed_out_state(SignUpForm::default(), sign_in);
+        return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
+
     state.limiter.record_success(email.as_str());
     let token = Token::generate();
-    let hash = token.hash();
-    let expires_at = session_expiry(&state);
+    let (hash, expires_at) = (token.hash(), post.session_expiry());
     db(&state, move |s| {
         s.create_session(account_id, hash, expires_at)
     })
     .await?;
     tracing::info!(account_id, "signed in");
-    Ok(see_other(home(&req), Some(state.cookies.set(&token))))
+    Ok(post.home(Some(&token)))
 }
 
 /// `POST /actions/sign-out`: ends the session and clears the cookie. Signed out already,
@@ -301,21 +269,13 @@ pub async fn sign_out(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let (_form, signed, csrf_ok) = begin(&req, payload, &state).await?;
-    let location = if in_shell(&req) { "/accounts" } else { "/" };
-    let Some(signed) = signed else {
+    let post = Post::begin(&req, payload, &state).await?;
+    let location = post.redirect_target("/accounts", "/");
+    let Some(signed) = &post.signed else {
         return Ok(see_other(location, Some(state.cookies.clear())));
     };
-    if !csrf_ok {
-        let s = signed_in_state(&signed);
-        return Ok(account_answer(
-            &state,
-            &req,
-            StatusCode::FORBIDDEN,
-            Some(&signed),
-            &s,
-            Some(&Notice::danger(FORM_EXPIRED)),
-        ));
+    if !post.csrf_ok {
+        return Ok(post.expired(&signed_in_state(signed)));
     }
     let hash = signed.hash;
     db(&state, move |s| s.delete_session(hash)).await?;
@@ -329,43 +289,27 @@ pub async fn profile(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let (mut form, signed, csrf_ok) = begin(&req, payload, &state).await?;
-    let Some(signed) = signed else {
-        let s = AccountState::SignedOut {
-            sign_up: SignUpForm::default(),
-            sign_in: SignInForm::default(),
-        };
+    let mut post = Post::begin(&req, payload, &state).await?;
+    let Some(signed) = post.signed.clone() else {
+        let form = signed_out_state(SignUpForm::default(), SignInForm::default());
         let notice = Notice::danger(
             "Your session has ended, so nothing was saved. Sign in again to change your profile.",
         );
-        return Ok(account_answer(
-            &state,
-            &req,
-            StatusCode::UNAUTHORIZED,
-            None,
-            &s,
-            Some(&notice),
-        ));
+        return Ok(post.answer(StatusCode::UNAUTHORIZED, &form, Some(notice)));
     };
     let mut profile = ProfileForm {
-        name: form.take("name"),
-        plan: form.take("plan"),
+        name: post.form.take("name"),
+        plan: post.form.take("plan"),
         ..ProfileForm::default()
     };
-    if !csrf_ok {
-        let s = AccountState::SignedIn {
+    if !post.csrf_ok {
+        let form = AccountState::SignedIn {
             account: signed.account.clone(),
             profile,
         };
-        return Ok(account_answer(
-            &state,
-            &req,
-            StatusCode::FORBIDDEN,
-            Some(&signed),
-            &s,
-            Some(&Notice::danger(FORM_EXPIRED)),
-        ));
+        return Ok(post.expired(&form));
     }
+
     let name = Name::parse(&profile.name)
         .map_err(|e| profile.name_error = Some(e))
         .ok();
@@ -376,42 +320,25 @@ pub async fn profile(
         .ok()
         .map(|p| p.id.clone());
     let (Some(name), Some(plan)) = (name, plan) else {
-        let s = AccountState::SignedIn {
+        let form = AccountState::SignedIn {
             account: signed.account.clone(),
             profile,
         };
-        return Ok(account_answer(
-            &state,
-            &req,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(&signed),
-            &s,
-            None,
-        ));
+        return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
+
     let account_id = signed.account.id;
     let name = name.as_str().to_owned();
     let updated = db(&state, move |s| s.update_profile(account_id, &name, &plan)).await?;
     if updated.is_none() {
-        let s = AccountState::SignedOut {
-            sign_up: SignUpForm::default(),
-            sign_in: SignInForm::default(),
-        };
+        post.signed = None;
+        let form = signed_out_state(SignUpForm::default(), SignInForm::default());
         let notice = Notice::danger("This account no longer exists.");
-        return Ok(account_answer(
-            &state,
-            &req,
-            StatusCode::UNAUTHORIZED,
-            None,
-            &s,
-            Some(&notice),
-        ));
+        return Ok(post.answer(StatusCode::UNAUTHORIZED, &form, Some(notice)));
     }
     tracing::info!(account_id, "profile updated");
-    let location = if in_shell(&req) {
-        "/accounts?saved=1"
-    } else {
-        "/?saved=1"
-    };
-    Ok(see_other(location, None))
+    Ok(see_other(
+        post.redirect_target("/accounts?saved=1", "/?saved=1"),
+        None,
+    ))
 }
