@@ -66,11 +66,12 @@ impl Metrics {
     /// The figures as of now.
     pub fn snapshot(&self) -> Snapshot {
         let now = Instant::now();
-        let latency = self
+        let recent = self
             .window
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .percentiles(now);
+            .recent(now);
+        let latency = Percentiles::of(recent);
         Snapshot {
             requests: self.requests.load(Ordering::Relaxed),
             fragments: self.fragments.load(Ordering::Relaxed),
@@ -137,9 +138,9 @@ impl LatencyWindow {
         self.samples.push_back((at, elapsed));
     }
 
-    /// Percentiles of the samples younger than [`Self::MAX_AGE`] at `now`; `None` if there
-    /// are none.
-    pub fn percentiles(&mut self, now: Instant) -> Option<Percentiles> {
+    /// Drops samples older than [`Self::MAX_AGE`] at `now` and copies out the rest, so
+    /// the caller can compute percentiles without holding the lock.
+    pub fn recent(&mut self, now: Instant) -> Vec<Duration> {
         while let Some((at, _)) = self.samples.front() {
             if now.saturating_duration_since(*at) > Self::MAX_AGE {
                 self.samples.pop_front();
@@ -147,22 +148,41 @@ impl LatencyWindow {
                 break;
             }
         }
-        let mut sorted: Vec<Duration> = self.samples.iter().map(|(_, d)| *d).collect();
-        if sorted.is_empty() {
+        self.samples.iter().map(|(_, d)| *d).collect()
+    }
+
+    /// Percentiles of the samples younger than [`Self::MAX_AGE`] at `now`; `None` if there
+    /// are none.
+    pub fn percentiles(&mut self, now: Instant) -> Option<Percentiles> {
+        Percentiles::of(self.recent(now))
+    }
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of some durations (in any order); `None` if there are
+    /// none. Selects each rank in linear time rather than sorting the whole window.
+    pub fn of(mut samples: Vec<Duration>) -> Option<Self> {
+        let n = samples.len();
+        if n == 0 {
             return None;
         }
-        sorted.sort_unstable();
-        let rank = |p: usize| {
-            // Nearest rank: the smallest value with at least p% of the samples at or below it.
-            let n = sorted.len();
-            sorted[(p * n).div_ceil(100).clamp(1, n) - 1]
-        };
-        Some(Percentiles {
-            count: sorted.len(),
-            p50: rank(50),
-            p95: rank(95),
-            p99: rank(99),
-            max: sorted[sorted.len() - 1],
+        // Nearest rank: the smallest value with at least p% of the samples at or below it.
+        let index = |p: usize| (p * n).div_ceil(100).clamp(1, n) - 1;
+        let (i50, i95, i99) = (index(50), index(95), index(99));
+        // Select from the highest rank down, each time within the part left of the last
+        // one, so the earlier selections stay in place.
+        let (_, p99, _) = samples.select_nth_unstable(i99);
+        let p99 = *p99;
+        let max = samples[i99..].iter().copied().max().unwrap_or(p99);
+        let (_, p95, _) = samples[..=i99].select_nth_unstable(i95);
+        let p95 = *p95;
+        let (_, p50, _) = samples[..=i95].select_nth_unstable(i50);
+        Some(Self {
+            count: n,
+            p50: *p50,
+            p95,
+            p99,
+            max,
         })
     }
 }
@@ -193,6 +213,19 @@ mod tests {
         let p = one.percentiles(now).unwrap();
         assert_eq!((p.p50, p.p99), (ms(7), ms(7)));
         assert_eq!(LatencyWindow::default().percentiles(now), None);
+    }
+
+    #[test]
+    fn selected_percentiles_match_a_full_sort_in_any_order() {
+        let mut samples: Vec<Duration> = (0..997u64).map(|i| ms((i * 7919) % 1000)).collect();
+        let p = Percentiles::of(samples.clone()).unwrap();
+        samples.sort();
+        let n = samples.len();
+        let rank = |q: usize| samples[(q * n).div_ceil(100) - 1];
+        assert_eq!(
+            (p.p50, p.p95, p.p99, p.max),
+            (rank(50), rank(95), rank(99), samples[n - 1])
+        );
     }
 
     #[test]
