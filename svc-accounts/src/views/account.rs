@@ -128,7 +128,7 @@ fn plan_select(
     html! {
         div class={ "field" @if error.is_some() { " field--invalid" } } {
             label for=(id) { "Plan" }
-            select id=(id) name="plan" required
+            select id=(id) name="plan"
                 aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())] {
                 @for plan in ctx.plans.all() {
                     option value=(plan.id) selected[plan.id == selected] { (plan.label) }
