@@ -15,11 +15,11 @@ pub fn count(n: u64) -> String {
     out
 }
 
-/// A request duration: `0.42 ms`, `3.4 ms`, `27 ms`, `1,204 ms`.
+/// A request duration: `12 µs`, `420 µs`, `3.4 ms`, `27 ms`, `1,204 ms`.
 pub fn latency(d: Duration) -> String {
     let micros = d.as_micros();
     match micros {
-        0..=999 => format!("0.{:02} ms", micros / 10),
+        0..=999 => format!("{micros} µs"),
         1_000..=9_999 => format!("{}.{} ms", micros / 1000, (micros % 1000) / 100),
         _ => format!(
             "{} ms",
@@ -73,7 +73,8 @@ mod tests {
     fn formats_counts_latencies_uptimes_and_clock_times() {
         assert_eq!(count(0), "0");
         assert_eq!(count(1234567), "1,234,567");
-        assert_eq!(latency(Duration::from_micros(420)), "0.42 ms");
+        assert_eq!(latency(Duration::from_micros(420)), "420 µs");
+        assert_eq!(latency(Duration::from_nanos(12_900)), "12 µs");
         assert_eq!(latency(Duration::from_micros(3_456)), "3.4 ms");
         assert_eq!(latency(Duration::from_micros(27_900)), "27 ms");
         assert_eq!(latency(Duration::from_millis(1_204)), "1,204 ms");
