@@ -163,7 +163,10 @@ pub fn shared() -> &'static AssetSet {
             Asset::immutable("stimulus-3.2.2.js", STIMULUS_JS),
             Asset::revalidated("shared.css", SHARED_CSS),
             Asset::revalidated("boot.js", BOOT_JS),
-            Asset::revalidated("STIMULUS-LICENSE.md", include_bytes!("../assets/vendor/STIMULUS-LICENSE.md")),
+            Asset::revalidated(
+                "STIMULUS-LICENSE.md",
+                include_bytes!("../assets/vendor/STIMULUS-LICENSE.md"),
+            ),
         ])
     })
 }

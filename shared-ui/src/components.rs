@@ -250,7 +250,11 @@ impl Tone {
 
 /// An alert box; danger alerts are announced at once (`role="alert"`), others politely.
 pub fn alert(tone: Tone, body: Markup) -> Markup {
-    let role = if tone == Tone::Danger { "alert" } else { "status" };
+    let role = if tone == Tone::Danger {
+        "alert"
+    } else {
+        "status"
+    };
     html! { div class={ "alert alert--" (tone.name()) } role=(role) { (body) } }
 }
 
@@ -299,8 +303,16 @@ mod tests {
     #[test]
     fn nav_marks_only_the_current_item() {
         let html = nav(&[
-            NavItem { href: "/a".into(), label: "A".into(), current: true },
-            NavItem { href: "/b".into(), label: "B".into(), current: false },
+            NavItem {
+                href: "/a".into(),
+                label: "A".into(),
+                current: true,
+            },
+            NavItem {
+                href: "/b".into(),
+                label: "B".into(),
+                current: false,
+            },
         ])
         .into_string();
         assert!(html.contains(r#"<a href="/a" aria-current="page">A</a>"#));
@@ -321,7 +333,9 @@ mod tests {
         .into_string();
         assert!(html.contains(r#"aria-invalid="true""#));
         assert!(html.contains(r#"aria-describedby="email-error""#));
-        assert!(html.contains(r#"<p class="field__error" id="email-error">Enter a valid email</p>"#));
+        assert!(
+            html.contains(r#"<p class="field__error" id="email-error">Enter a valid email</p>"#)
+        );
         assert!(html.contains("value=\"&quot;&gt;&lt;script&gt;\""));
         assert!(html.contains("required"));
     }
@@ -329,7 +343,10 @@ mod tests {
     #[test]
     fn card_table_button_badge_alert_render_their_parts() {
         let c = card(Some("Usage"), html! { p { "x" } }).into_string();
-        assert_eq!(c, r#"<section class="card"><h2 class="card__title">Usage</h2><p>x</p></section>"#);
+        assert_eq!(
+            c,
+            r#"<section class="card"><h2 class="card__title">Usage</h2><p>x</p></section>"#
+        );
         let t = table("Stats", &["k", "v"], &[vec![html! { "a" }, html! { "1" }]]).into_string();
         assert!(t.contains("<caption>Stats</caption>"));
         assert!(t.contains(r#"<th scope="col">k</th>"#));
@@ -342,7 +359,9 @@ mod tests {
             badge("Current", Tone::Success).into_string(),
             r#"<span class="badge badge--success">Current</span>"#
         );
-        assert!(alert(Tone::Danger, html! { "no" }).into_string().contains(r#"role="alert""#));
+        assert!(alert(Tone::Danger, html! { "no" })
+            .into_string()
+            .contains(r#"role="alert""#));
     }
 
     #[test]

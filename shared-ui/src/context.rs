@@ -84,7 +84,11 @@ impl ContextKey {
         })
         .expect("a user context always serialises");
         let tag = self.mac(&json).finalize().into_bytes();
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(&json), URL_SAFE_NO_PAD.encode(tag))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&json),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
     }
 
     /// The user in a header value, if the signature is ours and it has not expired.

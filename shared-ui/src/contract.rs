@@ -105,7 +105,10 @@ impl Manifest {
             ));
         }
         if self.fragments.is_empty() {
-            return Err(ContractError::new("fragments", "must list at least one fragment"));
+            return Err(ContractError::new(
+                "fragments",
+                "must list at least one fragment",
+            ));
         }
         let mut ids = HashSet::new();
         for (i, f) in self.fragments.iter().enumerate() {
@@ -210,9 +213,9 @@ pub fn is_safe_path(path: &str) -> bool {
     path.len() <= 200
         && path.starts_with('/')
         && !path.starts_with("//")
-        && path.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~')
-        })
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~'))
         && path
             .split('/')
             .skip(1)
@@ -287,8 +290,20 @@ mod tests {
     #[test]
     fn safe_paths_refuse_every_escape() {
         for bad in [
-            "", "x", "//evil.example/", "/a/../b", "/a/./b", "/a//b", "/a\\b", "/a%2e%2e/b",
-            "/user@host", "/http://x", "/a?b", "/a#b", "/a\0b", "/a b",
+            "",
+            "x",
+            "//evil.example/",
+            "/a/../b",
+            "/a/./b",
+            "/a//b",
+            "/a\\b",
+            "/a%2e%2e/b",
+            "/user@host",
+            "/http://x",
+            "/a?b",
+            "/a#b",
+            "/a\0b",
+            "/a b",
         ] {
             assert!(!is_safe_path(bad), "{bad:?} should be refused");
         }

@@ -79,6 +79,10 @@ pub struct CommonSettings {
     /// service; at least 16 bytes [default: a development value, with a warning]
     #[arg(long, env = "CONTEXT_SECRET", hide_env_values = true)]
     pub context_secret: Option<Secret>,
+    /// Direct mode: the shell origins (comma separated, e.g. `http://127.0.0.1:8000`) whose
+    /// pages may fetch this service's fragments straight from the browser (CORS). Empty: none
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 /// The shared settings, checked.
@@ -90,6 +94,8 @@ pub struct Common {
     pub context_secret: Secret,
     /// Whether the development default secret is in use.
     pub dev_secret: bool,
+    /// The origins allowed to read fragments cross-origin (direct mode).
+    pub cors: CorsPolicy,
 }
 
 /// A setting that cannot be used; the message names it.
@@ -129,6 +135,7 @@ impl CommonSettings {
             addr: SocketAddr::new(self.bind, self.port.unwrap_or(default_port)),
             context_secret,
             dev_secret,
+            cors: CorsPolicy::parse(&self.cors_origins)?,
         })
     }
 }
@@ -215,10 +222,8 @@ pub async fn request_id(
         )
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(
-            header::HeaderName::from_static(headers::REQUEST_ID),
-            v,
-        );
+        res.headers_mut()
+            .insert(header::HeaderName::from_static(headers::REQUEST_ID), v);
     }
     Ok(res)
 }
@@ -254,7 +259,9 @@ async fn healthz() -> HttpResponse {
 async fn readyz(readiness: Option<web::Data<Readiness>>) -> HttpResponse {
     let result = readiness.map_or(Ok(()), |r| (r.0)());
     let builder = match result {
-        Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready\n"),
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ready\n"),
         Err(why) => {
             tracing::warn!(%why, "not ready");
             HttpResponse::ServiceUnavailable()
@@ -313,18 +320,20 @@ pub fn query_config() -> web::QueryConfig {
 
 /// Form extractor config whose errors are a 400 page (body limit 16 KiB).
 pub fn form_config() -> web::FormConfig {
-    web::FormConfig::default().limit(16 * 1024).error_handler(|err, _req| {
-        let message = format!("The form could not be read: {err}.");
-        let res = match &err {
-            actix_web::error::UrlencodedError::Overflow { .. } => {
-                let mut r = bad_request(&message);
-                *r.status_mut() = actix_web::http::StatusCode::PAYLOAD_TOO_LARGE;
-                r
-            }
-            _ => bad_request(&message),
-        };
-        actix_web::error::InternalError::from_response(err, res).into()
-    })
+    web::FormConfig::default()
+        .limit(16 * 1024)
+        .error_handler(|err, _req| {
+            let message = format!("The form could not be read: {err}.");
+            let res = match &err {
+                actix_web::error::UrlencodedError::Overflow { .. } => {
+                    let mut r = bad_request(&message);
+                    *r.status_mut() = actix_web::http::StatusCode::PAYLOAD_TOO_LARGE;
+                    r
+                }
+                _ => bad_request(&message),
+            };
+            actix_web::error::InternalError::from_response(err, res).into()
+        })
 }
 
 /// A fragment answer: `text/html; charset=utf-8`, the given `Cache-Control`, the manifest
@@ -339,8 +348,10 @@ pub fn fragment_response(version: &str, cache_control: &str, body: Markup) -> Ht
         ))
         .body(body.into_string());
     if let Ok(v) = HeaderValue::from_str(version) {
-        res.headers_mut()
-            .insert(header::HeaderName::from_static(headers::FRAGMENT_VERSION), v);
+        res.headers_mut().insert(
+            header::HeaderName::from_static(headers::FRAGMENT_VERSION),
+            v,
+        );
     }
     res
 }
@@ -364,9 +375,8 @@ pub fn healthcheck(port: u16) -> i32 {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
         stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        stream.write_all(
-            b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
         let mut head = [0u8; 12];
         stream.read_exact(&mut head)?;
         Ok(head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"))
@@ -389,4 +399,145 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
     actix_web::middleware::DefaultHeaders::new()
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+}
+
+/// Which origins may read this service's answers from the browser (direct mode, `DESIGN.md`):
+/// only the configured shell origins. Register as app data and mount [`cors`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsPolicy {
+    origins: Vec<String>,
+}
+
+impl CorsPolicy {
+    /// Parses origins such as `http://127.0.0.1:8000` (scheme, host, optional port; no path).
+    pub fn parse(origins: &[String]) -> Result<Self, SettingError> {
+        let mut parsed = Vec::new();
+        for raw in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+            let origin = raw.trim_end_matches('/');
+            let rest = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            let ok = rest.is_some_and(|host| {
+                !host.is_empty()
+                    && host.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                    })
+            });
+            if !ok {
+                return Err(SettingError::new(
+                    "--cors-origins / CORS_ORIGINS",
+                    format!(
+                        "`{}` is not an origin such as http://127.0.0.1:8000",
+                        raw.escape_default()
+                    ),
+                ));
+            }
+            parsed.push(origin.to_ascii_lowercase());
+        }
+        Ok(Self { origins: parsed })
+    }
+
+    /// Whether `origin` may read answers.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+    }
+}
+
+/// CORS middleware (`from_fn(cors)`), driven by the [`CorsPolicy`] in app data: an allowed
+/// `Origin` gets `Access-Control-Allow-Origin` (and `Vary: Origin`); a preflight from an
+/// allowed origin gets 204 with the methods and headers the loader uses; a preflight from
+/// any other origin gets 403 with no CORS headers, and other requests from it get none, so
+/// the browser refuses them. Without a policy, nothing changes.
+pub async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let allowed = match (&origin, req.app_data::<web::Data<CorsPolicy>>()) {
+        (Some(o), Some(policy)) => policy.allows(o),
+        _ => false,
+    };
+    let preflight = req.method() == actix_web::http::Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if preflight && origin.is_some() {
+        let res = if allowed {
+            let origin = origin.unwrap_or_default();
+            HttpResponse::NoContent()
+                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"))
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    "x-mf-loader, x-request-id, content-type",
+                ))
+                .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+                .insert_header((header::VARY, "Origin"))
+                .finish()
+        } else {
+            HttpResponse::Forbidden()
+                .content_type("text/plain; charset=utf-8")
+                .insert_header((header::VARY, "Origin"))
+                .body("This origin may not read this service's fragments (CORS_ORIGINS).\n")
+        };
+        return Ok(req.into_response(res));
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if allowed {
+        if let Some(Ok(v)) = origin.map(|o| HeaderValue::from_str(&o)) {
+            res.headers_mut()
+                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            res.headers_mut()
+                .append(header::VARY, HeaderValue::from_static("Origin"));
+            res.headers_mut().insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("x-fragment-version, x-request-id"),
+            );
+        }
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_origins_parse_and_refuse_paths_and_schemes() {
+        let ok = CorsPolicy::parse(&[
+            "http://127.0.0.1:8000/".into(),
+            " https://Shop.example ".into(),
+        ])
+        .unwrap();
+        assert!(ok.allows("http://127.0.0.1:8000"));
+        assert!(ok.allows("https://shop.example"));
+        assert!(!ok.allows("http://evil.example"));
+        for bad in ["ftp://x", "http://x/path", "127.0.0.1:8000", "http://"] {
+            let err = CorsPolicy::parse(&[bad.into()]).unwrap_err();
+            assert_eq!(err.name, "--cors-origins / CORS_ORIGINS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_short_context_secret_is_refused_by_name() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct S {
+            #[command(flatten)]
+            common: CommonSettings,
+        }
+        let s = S::try_parse_from(["x", "--context-secret", "short"]).unwrap();
+        assert_eq!(
+            s.common.resolve(1).unwrap_err().name,
+            "--context-secret / CONTEXT_SECRET"
+        );
+        let s = S::try_parse_from(["x", "--port", "0"]).unwrap();
+        let common = s.common.resolve(1).unwrap();
+        assert!(common.dev_secret);
+        assert_eq!(common.addr.port(), 0);
+    }
 }
