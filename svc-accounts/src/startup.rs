@@ -164,6 +164,7 @@ impl Application {
         let context_key = web::Data::new(ContextKey::new(config.common.context_secret.clone()));
         let ready_storage = storage.clone();
         let readiness = web::Data::new(Readiness(Arc::new(move || ready_storage.ping())));
+        let cors = web::Data::new(config.common.cors.clone());
 
         let addr = config.common.addr;
         let listener =
@@ -175,10 +176,12 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(service::security_headers())
+                .wrap(middleware::from_fn(service::cors))
                 .wrap(middleware::from_fn(service::request_id))
                 .app_data(state.clone())
                 .app_data(context_key.clone())
                 .app_data(readiness.clone())
+                .app_data(cors.clone())
                 .configure(routes::configure)
                 .default_service(web::to(service::not_found))
         })

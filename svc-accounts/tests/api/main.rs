@@ -3,6 +3,7 @@
 mod bad_input;
 mod concurrency;
 mod contract;
+mod cors;
 mod csrf;
 mod durability;
 mod flows;
