@@ -1,0 +1,375 @@
+//! The registry: the configured services and the last good manifest of each.
+//!
+//! A manifest is read at start (a service that is down then does not stop the shell), again
+//! when a fragment answer carries a different `x-fragment-version` (or any version while the
+//! manifest is unknown), and every `manifest_refresh` seconds. A failed read keeps the last
+//! good manifest. Refreshes of one service never overlap and are spaced at least
+//! [`MIN_REFRESH_GAP`] apart when triggered by traffic.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use shared_ui::contract::{ControllerAsset, FragmentSpec, Manifest};
+
+use crate::settings::{Config, SectionConfig, ServiceConfig};
+
+/// Traffic-triggered refreshes of one service are at least this far apart.
+pub const MIN_REFRESH_GAP: Duration = Duration::from_millis(500);
+/// Time a manifest read gets.
+pub const MANIFEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest manifest read, in bytes.
+const MAX_MANIFEST_BYTES: usize = 256 * 1024;
+
+/// One registered service and what the shell knows of it.
+#[derive(Debug)]
+pub struct Service {
+    /// Its configuration.
+    pub config: ServiceConfig,
+    manifest: RwLock<Option<Arc<Manifest>>>,
+    refreshing: AtomicBool,
+    last_attempt: Mutex<Option<Instant>>,
+}
+
+impl Service {
+    fn new(config: ServiceConfig) -> Self {
+        Self {
+            config,
+            manifest: RwLock::new(None),
+            refreshing: AtomicBool::new(false),
+            last_attempt: Mutex::new(None),
+        }
+    }
+
+    /// The service name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The last good manifest, if one was ever read.
+    pub fn manifest(&self) -> Option<Arc<Manifest>> {
+        self.manifest.read().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// The path of a fragment: the manifest's, or the contract's `/fragments/{id}` while the
+    /// manifest is unknown (so a service that comes up is used at once).
+    pub fn fragment_path(&self, id: &str) -> Option<String> {
+        match self.manifest() {
+            Some(m) => m.fragment(id).map(|f| f.path.clone()),
+            None => Some(format!("/fragments/{id}")),
+        }
+    }
+
+    /// The fragment's spec, when the manifest is known and declares it.
+    pub fn fragment(&self, id: &str) -> Option<FragmentSpec> {
+        self.manifest().and_then(|m| m.fragment(id).cloned())
+    }
+
+    /// The service's name with a capital, for boxes like "Pricing is unavailable".
+    pub fn display_name(&self) -> String {
+        let mut chars = self.config.name.chars();
+        match chars.next() {
+            Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+            None => String::new(),
+        }
+    }
+
+    /// The absolute upstream URL of a service-relative path (already checked).
+    pub fn upstream(&self, path: &str) -> String {
+        format!("{}{path}", self.config.url)
+    }
+
+    /// Where the browser fetches this service's URLs: `/svc/{name}` or, in direct mode, its
+    /// public origin.
+    pub fn browser_base(&self) -> String {
+        match &self.config.public_url {
+            Some(public) => public.clone(),
+            None => self.proxy_base(),
+        }
+    }
+
+    /// `/svc/{name}`: the base path the shell serves this service under.
+    pub fn proxy_base(&self) -> String {
+        format!("/svc/{}", self.config.name)
+    }
+
+    /// Whether the manifest declares `path` for `GET` (fragments, CSS, controllers).
+    pub fn declares_get(&self, path: &str) -> bool {
+        self.manifest().is_some_and(|m| {
+            m.fragments.iter().any(|f| f.path == path)
+                || m.assets.css.iter().any(|c| c == path)
+                || m.assets.controllers.iter().any(|c| c.module == path)
+        })
+    }
+
+    /// Whether the manifest declares `path` as a form action (`POST`).
+    pub fn declares_action(&self, path: &str) -> bool {
+        self.manifest()
+            .is_some_and(|m| m.actions.iter().any(|a| a == path))
+    }
+
+    /// The id of the fragment served at `path`, if it is one.
+    pub fn fragment_at(&self, path: &str) -> Option<String> {
+        self.manifest().and_then(|m| {
+            m.fragments
+                .iter()
+                .find(|f| f.path == path)
+                .map(|f| f.id.clone())
+        })
+    }
+
+    /// Reads the manifest now; keeps the last good one on failure. Returns whether a
+    /// manifest is known afterwards.
+    pub async fn refresh(&self, client: &reqwest::Client) -> bool {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return self.manifest().is_some();
+        }
+        if let Ok(mut last) = self.last_attempt.lock() {
+            *last = Some(Instant::now());
+        }
+        let result = fetch_manifest(client, &self.config.url).await;
+        match result {
+            Ok(manifest) => {
+                if manifest.name != self.config.name {
+                    tracing::warn!(
+                        service = %self.config.name,
+                        manifest_name = %manifest.name,
+                        "the manifest names another service; using it under the registered name"
+                    );
+                }
+                let changed = self
+                    .manifest()
+                    .is_none_or(|old| old.version != manifest.version);
+                if changed {
+                    tracing::info!(service = %self.config.name, version = %manifest.version, "manifest loaded");
+                }
+                if let Ok(mut slot) = self.manifest.write() {
+                    *slot = Some(Arc::new(manifest));
+                }
+            }
+            Err(why) => {
+                tracing::warn!(service = %self.config.name, %why, "manifest not read; keeping the last good one");
+            }
+        }
+        self.refreshing.store(false, Ordering::Release);
+        self.manifest().is_some()
+    }
+
+    /// Whether traffic may trigger a refresh now (none in flight, the last one not too
+    /// recent).
+    pub fn may_refresh(&self) -> bool {
+        let recent = self
+            .last_attempt
+            .lock()
+            .map(|l| l.is_some_and(|t| t.elapsed() < MIN_REFRESH_GAP))
+            .unwrap_or(true);
+        !recent && !self.refreshing.load(Ordering::Acquire)
+    }
+
+    /// Whether an answer's version calls for a refresh.
+    pub fn version_is_stale(&self, version: Option<&str>) -> bool {
+        match (self.manifest(), version) {
+            (None, _) => true,
+            (Some(m), Some(v)) => m.version != v,
+            (Some(_), None) => false,
+        }
+    }
+}
+
+async fn fetch_manifest(client: &reqwest::Client, base: &str) -> Result<Manifest, String> {
+    let res = client
+        .get(format!("{base}/manifest.json"))
+        .timeout(MANIFEST_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| format!("GET /manifest.json: {e}"))?;
+    if !res.status().is_success() {
+        return Err(format!("GET /manifest.json answered {}", res.status()));
+    }
+    let body = res
+        .bytes()
+        .await
+        .map_err(|e| format!("reading /manifest.json: {e}"))?;
+    if body.len() > MAX_MANIFEST_BYTES {
+        return Err("the manifest is too large".to_owned());
+    }
+    Manifest::parse(&body).map_err(|e| e.to_string())
+}
+
+/// The services of the configuration with their manifests.
+#[derive(Debug)]
+pub struct Registry {
+    /// The checked configuration.
+    pub config: Config,
+    services: Vec<Arc<Service>>,
+}
+
+impl Registry {
+    /// A registry with no manifest read yet.
+    pub fn new(config: Config) -> Self {
+        let services = config
+            .services
+            .iter()
+            .cloned()
+            .map(|c| Arc::new(Service::new(c)))
+            .collect();
+        Self { config, services }
+    }
+
+    /// Every service, in configuration order.
+    pub fn services(&self) -> &[Arc<Service>] {
+        &self.services
+    }
+
+    /// The service called `name`.
+    pub fn service(&self, name: &str) -> Option<&Arc<Service>> {
+        self.services.iter().find(|s| s.config.name == name)
+    }
+
+    /// Reads every manifest in parallel.
+    pub async fn refresh_all(&self, client: &reqwest::Client) {
+        futures_util::future::join_all(self.services.iter().map(|s| s.refresh(client))).await;
+    }
+
+    /// The section at `path` (`/` is the default section).
+    pub fn section_at(&self, path: &str) -> Option<&SectionConfig> {
+        if path == "/" {
+            return self.default_section();
+        }
+        self.config.sections.iter().find(|s| s.path == path)
+    }
+
+    /// The default section.
+    pub fn default_section(&self) -> Option<&SectionConfig> {
+        self.config
+            .sections
+            .iter()
+            .find(|s| s.id == self.config.default_section)
+    }
+
+    /// The section that shows `service/fragment`, else the first one showing `service`.
+    pub fn section_of(&self, service: &str, fragment: Option<&str>) -> Option<&SectionConfig> {
+        let sections = &self.config.sections;
+        fragment
+            .and_then(|f| {
+                sections.iter().find(|s| {
+                    s.slots
+                        .iter()
+                        .any(|sl| sl.service == service && sl.fragment == f)
+                })
+            })
+            .or_else(|| {
+                sections
+                    .iter()
+                    .find(|s| s.slots.iter().any(|sl| sl.service == service))
+            })
+    }
+
+    /// Stylesheets of every service with a manifest, as `/svc/` URLs.
+    pub fn stylesheets(&self) -> Vec<String> {
+        self.services
+            .iter()
+            .filter_map(|s| s.manifest().map(|m| (s, m)))
+            .flat_map(|(s, m)| {
+                m.assets
+                    .css
+                    .iter()
+                    .map(|c| format!("{}{c}", s.proxy_base()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Controllers of every service with a manifest, as `/svc/` URLs.
+    pub fn controllers(&self) -> Vec<ControllerAsset> {
+        self.services
+            .iter()
+            .filter_map(|s| s.manifest().map(|m| (s, m)))
+            .flat_map(|(s, m)| {
+                m.assets
+                    .controllers
+                    .iter()
+                    .map(|c| ControllerAsset {
+                        identifier: c.identifier.clone(),
+                        module: format!("{}{}", s.proxy_base(), c.module),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Public origins of direct-mode services (for the CSP's `connect-src`).
+    pub fn direct_origins(&self) -> Vec<String> {
+        self.services
+            .iter()
+            .filter_map(|s| s.config.public_url.clone())
+            .collect()
+    }
+
+    fn slot_json(&self, service: &str, fragment: &str) -> Value {
+        let svc = self.service(service);
+        let title = svc
+            .and_then(|s| s.fragment(fragment))
+            .map(|f| f.title)
+            .unwrap_or_else(|| fragment.to_owned());
+        let url = svc
+            .and_then(|s| {
+                s.fragment_path(fragment)
+                    .map(|p| format!("{}{p}", s.browser_base()))
+            })
+            .unwrap_or_default();
+        json!({ "service": service, "fragment": fragment, "title": title, "url": url })
+    }
+
+    /// The browser-facing registry (`GET /registry.json`): sections, chrome, services.
+    /// Fragment URLs go through `/svc/` unless the service has a public URL (direct mode);
+    /// CSS and controllers always go through `/svc/`, so the CSP stays `'self'`.
+    pub fn browser_json(&self) -> Value {
+        let sections: Vec<Value> = self
+            .config
+            .sections
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s.id, "title": s.title, "path": s.path,
+                    "slots": s.slots.iter().map(|sl| self.slot_json(&sl.service, &sl.fragment)).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let chrome: Vec<Value> = self
+            .config
+            .chrome
+            .iter()
+            .map(|c| {
+                let mut v = self.slot_json(&c.service, &c.fragment);
+                v["slot"] = json!(c.slot);
+                v["title"] = json!(c.title);
+                v
+            })
+            .collect();
+        let mut services = serde_json::Map::new();
+        for s in &self.services {
+            let manifest = s.manifest();
+            let proxy = s.proxy_base();
+            services.insert(
+                s.config.name.clone(),
+                json!({
+                    "base": s.browser_base(),
+                    "direct": s.config.public_url.is_some(),
+                    "available": manifest.is_some(),
+                    "version": manifest.as_ref().map(|m| m.version.clone()),
+                    "css": manifest.as_ref().map(|m| m.assets.css.iter().map(|c| format!("{proxy}{c}")).collect::<Vec<_>>()).unwrap_or_default(),
+                    "controllers": manifest.as_ref().map(|m| m.assets.controllers.iter().map(|c| json!({"identifier": c.identifier, "module": format!("{proxy}{}", c.module)})).collect::<Vec<_>>()).unwrap_or_default(),
+                }),
+            );
+        }
+        json!({
+            "brand": self.config.brand,
+            "default_section": self.config.default_section,
+            "sections": sections,
+            "chrome": chrome,
+            "services": services,
+        })
+    }
+}

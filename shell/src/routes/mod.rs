@@ -1,0 +1,59 @@
+//! Every route of the shell, listed in [`configure`]; handlers are thin.
+//!
+//! | route | handler |
+//! | --- | --- |
+//! | `GET /`, `GET <section path>` | [`pages::section`]: the composed, streamed page |
+//! | `/svc/{service}/{path…}` | [`proxy::proxy`]: the safe same-origin proxy |
+//! | `GET /registry.json` | [`registry_json`]: the browser-facing registry |
+//! | `GET /assets/{file}` | [`assets`]: the loader and the shell's CSS |
+//! | `GET /assets/shared/{file}`, `/healthz`, `/readyz` | `shared_ui::service::configure` |
+//! | anything else | [`pages::not_found`]: the 404 page inside the chrome |
+
+pub mod pages;
+pub mod proxy;
+
+use std::sync::OnceLock;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use shared_ui::assets::{Asset, AssetSet};
+
+use crate::upstream::Upstream;
+
+const LOADER_JS: &[u8] = include_bytes!("../../assets/fragment-loader.js");
+const SHELL_CSS: &[u8] = include_bytes!("../../assets/shell.css");
+
+/// The shell's own assets.
+pub fn shell_assets() -> &'static AssetSet {
+    static SET: OnceLock<AssetSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        AssetSet::new(&[
+            Asset::revalidated("fragment-loader.js", LOADER_JS),
+            Asset::revalidated("shell.css", SHELL_CSS),
+        ])
+    })
+}
+
+/// Mounts every route. `sections` are the section paths (besides `/`).
+pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String]) {
+    cfg.configure(shared_ui::service::configure)
+        .route("/registry.json", web::get().to(registry_json))
+        .route("/assets/{file}", web::get().to(assets))
+        .service(web::resource("/svc/{tail:.*}").to(proxy::proxy))
+        .route("/", web::get().to(pages::section));
+    for path in sections {
+        cfg.route(path, web::get().to(pages::section));
+    }
+}
+
+/// `GET /assets/{file}`.
+pub async fn assets(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
+    shell_assets().respond(&req, &file)
+}
+
+/// `GET /registry.json`: sections, chrome, services (the article's `remoteEndpoints`).
+pub async fn registry_json(up: web::Data<Upstream>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(up.registry.browser_json())
+}

@@ -1,0 +1,598 @@
+//! The shell's settings, in layers: built-in defaults, then `--config shell.toml`, then
+//! `SHELL_SERVICES` / flags. [`Settings::resolve`] checks everything and returns a
+//! [`Config`] whose registry cannot hold a bad entry: a bad name, a URL that is not
+//! http(s), a section naming an unknown service or a duplicate is refused with a
+//! [`SettingError`] that names it.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use shared_ui::contract::is_safe_path;
+use shared_ui::service::{Common, CommonSettings, SettingError};
+
+/// The shell's port (`DESIGN.md`).
+pub const DEFAULT_PORT: u16 = 8000;
+/// The services when nothing else is configured: the three local ports.
+pub const DEFAULT_SERVICES: &str =
+    "pricing=http://127.0.0.1:1313,dashboard=http://127.0.0.1:3000,accounts=http://127.0.0.1:4000";
+
+const SERVICES_SETTING: &str = "--services / SHELL_SERVICES";
+const CONFIG_SETTING: &str = "--config / SHELL_CONFIG";
+
+/// The command line of `shell`.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "shell",
+    version,
+    about = "The shell: composes the teams' fragment servers into one site (pages, proxy, registry)."
+)]
+pub struct Settings {
+    /// Settings every service shares.
+    #[command(flatten)]
+    pub common: CommonSettings,
+    /// Services as `name=url` pairs, comma separated; overrides the URLs of the config file
+    /// [default: pricing=http://127.0.0.1:1313,dashboard=http://127.0.0.1:3000,accounts=http://127.0.0.1:4000]
+    #[arg(long, env = "SHELL_SERVICES", value_name = "PAIRS")]
+    pub services: Option<String>,
+    /// The full configuration (public URLs, timeouts, sections); see shell.example.toml
+    #[arg(long, env = "SHELL_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Time a fragment gets before its fallback is shown, in ms [default: 1000]
+    #[arg(long, env = "SHELL_FRAGMENT_TIMEOUT_MS", value_name = "MS")]
+    pub fragment_timeout_ms: Option<u64>,
+    /// Time a whole page gets, in ms [default: fragment timeout + 1000]
+    #[arg(long, env = "SHELL_PAGE_BUDGET_MS", value_name = "MS")]
+    pub page_budget_ms: Option<u64>,
+    /// Seconds between manifest refreshes [default: 30]
+    #[arg(long, env = "SHELL_MANIFEST_REFRESH_SECS", value_name = "SECS")]
+    pub manifest_refresh_secs: Option<u64>,
+    /// HTTP worker threads
+    #[arg(long, env = "SHELL_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Exit 0 when a shell on --port (default 8000) answers /healthz with 200, else 1
+    Healthcheck,
+    /// Check a fragment server (any language) against the contract of DESIGN.md and print a
+    /// report; exits 1 when a check fails
+    Check {
+        /// The server's base URL, e.g. http://127.0.0.1:1313
+        url: String,
+    },
+}
+
+/// One registered service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// Its name, as in its manifest and in `/svc/{name}/…`.
+    pub name: String,
+    /// Where the shell reaches it, without a trailing slash (`http://127.0.0.1:1313`).
+    pub url: String,
+    /// Where browsers reach it in direct mode (an origin like `https://pricing.example`).
+    pub public_url: Option<String>,
+}
+
+/// A fragment placed on a page.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotConfig {
+    /// The service that serves it.
+    pub service: String,
+    /// The fragment id in that service's manifest.
+    pub fragment: String,
+}
+
+/// A section: one page of the site.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionConfig {
+    /// Identifier (`dashboard`).
+    pub id: String,
+    /// Title in the nav and the `<title>` (`Dashboard`).
+    pub title: String,
+    /// Its path (`/dashboard`).
+    pub path: String,
+    /// Its fragments, in page order.
+    pub slots: Vec<SlotConfig>,
+}
+
+/// A fragment in the chrome (the header), on every page.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChromeConfig {
+    /// Where it goes (`user-menu`).
+    pub slot: String,
+    /// The service that serves it.
+    pub service: String,
+    /// The fragment id.
+    pub fragment: String,
+    /// Accessible title (`Account menu`).
+    pub title: String,
+}
+
+/// The checked configuration the shell runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address, context secret.
+    pub common: Common,
+    /// Services, in the order given.
+    pub services: Vec<ServiceConfig>,
+    /// Sections, in nav order.
+    pub sections: Vec<SectionConfig>,
+    /// The header's fragments.
+    pub chrome: Vec<ChromeConfig>,
+    /// The section `/` shows.
+    pub default_section: String,
+    /// The service answering `GET /internal/session` (none: everybody is signed out).
+    pub session_service: Option<String>,
+    /// Time a fragment gets.
+    pub fragment_timeout: Duration,
+    /// Time a page gets.
+    pub page_budget: Duration,
+    /// Time a proxied request gets.
+    pub proxy_timeout: Duration,
+    /// Time between manifest refreshes.
+    pub manifest_refresh: Duration,
+    /// The shell's public origin, for CORS of direct-mode services (informational).
+    pub public_origin: Option<String>,
+    /// The product name in the header and titles.
+    pub brand: String,
+    /// HTTP worker threads.
+    pub workers: usize,
+}
+
+/// The file form (`--config shell.toml`); every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    brand: Option<String>,
+    fragment_timeout_ms: Option<u64>,
+    page_budget_ms: Option<u64>,
+    proxy_timeout_ms: Option<u64>,
+    manifest_refresh_secs: Option<u64>,
+    default_section: Option<String>,
+    session_service: Option<String>,
+    public_origin: Option<String>,
+    #[serde(default)]
+    services: Vec<FileService>,
+    sections: Option<Vec<SectionConfig>>,
+    chrome: Option<Vec<ChromeConfig>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileService {
+    name: String,
+    url: String,
+    public_url: Option<String>,
+}
+
+fn slot(service: &str, fragment: &str) -> SlotConfig {
+    SlotConfig {
+        service: service.to_owned(),
+        fragment: fragment.to_owned(),
+    }
+}
+
+/// The default sections: dashboard (overview + pricing teaser), accounts, pricing.
+pub fn default_sections() -> Vec<SectionConfig> {
+    vec![
+        SectionConfig {
+            id: "dashboard".into(),
+            title: "Dashboard".into(),
+            path: "/dashboard".into(),
+            slots: vec![slot("dashboard", "overview"), slot("pricing", "teaser")],
+        },
+        SectionConfig {
+            id: "accounts".into(),
+            title: "Account".into(),
+            path: "/accounts".into(),
+            slots: vec![slot("accounts", "account")],
+        },
+        SectionConfig {
+            id: "pricing".into(),
+            title: "Pricing".into(),
+            path: "/pricing".into(),
+            slots: vec![slot("pricing", "plans")],
+        },
+    ]
+}
+
+/// The default chrome: the accounts user menu in the header.
+pub fn default_chrome() -> Vec<ChromeConfig> {
+    vec![ChromeConfig {
+        slot: "user-menu".into(),
+        service: "accounts".into(),
+        fragment: "user-menu".into(),
+        title: "Account menu".into(),
+    }]
+}
+
+/// Paths the shell keeps for itself; a section cannot take them.
+const RESERVED: &[&str] = &["/svc", "/assets", "/registry.json", "/healthz", "/readyz"];
+
+/// A name of the contract: 1 to 40 of a-z, 0-9 and `-`, starting with a letter.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// An http(s) URL with a host and nothing else that could surprise (no user, query or
+/// fragment), returned without its trailing slash.
+pub fn parse_service_url(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{raw}` must be an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{raw}` has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("`{raw}` must not carry a user name or password"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{raw}` must not have a query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn origin_of(raw: &str) -> Result<String, String> {
+    let url = parse_service_url(raw)?;
+    let parsed = url::Url::parse(&url).map_err(|e| e.to_string())?;
+    Ok(parsed.origin().ascii_serialization())
+}
+
+/// Parses `name=url,name=url`.
+pub fn parse_pairs(pairs: &str) -> Result<Vec<(String, String)>, SettingError> {
+    let mut out = Vec::new();
+    for pair in pairs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((name, url)) = pair.split_once('=') else {
+            return Err(SettingError::new(
+                SERVICES_SETTING,
+                format!("`{pair}` is not a name=url pair"),
+            ));
+        };
+        out.push((name.trim().to_owned(), url.trim().to_owned()));
+    }
+    Ok(out)
+}
+
+fn bad(name: &'static str, problem: impl Into<String>) -> SettingError {
+    SettingError::new(name, problem)
+}
+
+impl Settings {
+    /// The port `healthcheck` probes.
+    pub fn port(&self) -> u16 {
+        self.common.port.unwrap_or(DEFAULT_PORT)
+    }
+
+    /// Checks every setting; the error names the bad one.
+    pub fn resolve(&self) -> Result<Config, SettingError> {
+        let common = self.common.resolve(DEFAULT_PORT)?;
+        let file = match &self.config {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    bad(
+                        CONFIG_SETTING,
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                toml::from_str(&text)
+                    .map_err(|e| bad(CONFIG_SETTING, format!("{}: {e}", path.display())))?
+            }
+        };
+
+        // Services: the file's, then SHELL_SERVICES replaces URLs by name or adds services.
+        let mut services: Vec<ServiceConfig> = Vec::new();
+        let mut seen = HashSet::new();
+        for s in &file.services {
+            check_service_name(CONFIG_SETTING, &s.name)?;
+            if !seen.insert(s.name.clone()) {
+                return Err(bad(
+                    CONFIG_SETTING,
+                    format!("service `{}` is listed twice", s.name),
+                ));
+            }
+            let url = parse_service_url(&s.url)
+                .map_err(|e| bad(CONFIG_SETTING, format!("service `{}`: {e}", s.name)))?;
+            let public_url = match &s.public_url {
+                None => None,
+                Some(p) => Some(origin_of(p).map_err(|e| {
+                    bad(
+                        CONFIG_SETTING,
+                        format!("service `{}` public_url: {e}", s.name),
+                    )
+                })?),
+            };
+            services.push(ServiceConfig {
+                name: s.name.clone(),
+                url,
+                public_url,
+            });
+        }
+        let pairs = match (&self.services, file.services.is_empty()) {
+            (Some(p), _) => parse_pairs(p)?,
+            (None, true) => parse_pairs(DEFAULT_SERVICES)?,
+            (None, false) => Vec::new(),
+        };
+        let mut from_pairs = HashSet::new();
+        for (name, raw) in pairs {
+            check_service_name(SERVICES_SETTING, &name)?;
+            if !from_pairs.insert(name.clone()) {
+                return Err(bad(
+                    SERVICES_SETTING,
+                    format!("service `{name}` is listed twice"),
+                ));
+            }
+            let url = parse_service_url(&raw)
+                .map_err(|e| bad(SERVICES_SETTING, format!("service `{name}`: {e}")))?;
+            match services.iter_mut().find(|s| s.name == name) {
+                Some(existing) => existing.url = url,
+                None => services.push(ServiceConfig {
+                    name,
+                    url,
+                    public_url: None,
+                }),
+            }
+        }
+
+        let sections = file.sections.unwrap_or_else(default_sections);
+        let chrome = file.chrome.unwrap_or_else(default_chrome);
+        let known = |name: &str| services.iter().any(|s| s.name == name);
+        check_sections(&sections, &known)?;
+        let mut chrome_slots = HashSet::new();
+        for c in &chrome {
+            if !valid_name(&c.slot) || !chrome_slots.insert(c.slot.clone()) {
+                return Err(bad(
+                    CONFIG_SETTING,
+                    format!("chrome slot `{}` is not a name or is listed twice", c.slot),
+                ));
+            }
+            check_slot(
+                &format!("chrome `{}`", c.slot),
+                &c.service,
+                &c.fragment,
+                &known,
+            )?;
+        }
+
+        let default_section = file
+            .default_section
+            .unwrap_or_else(|| sections[0].id.clone());
+        if !sections.iter().any(|s| s.id == default_section) {
+            return Err(bad(
+                CONFIG_SETTING,
+                format!("default_section `{default_section}` is not a section"),
+            ));
+        }
+        let session_service = match file.session_service {
+            Some(name) if name.is_empty() => None,
+            Some(name) if known(&name) => Some(name),
+            Some(name) => {
+                return Err(bad(
+                    CONFIG_SETTING,
+                    format!("session_service `{name}` is not a registered service"),
+                ))
+            }
+            None => known("accounts").then(|| "accounts".to_owned()),
+        };
+        let public_origin = match file.public_origin {
+            None => None,
+            Some(o) => Some(
+                origin_of(&o).map_err(|e| bad(CONFIG_SETTING, format!("public_origin: {e}")))?,
+            ),
+        };
+
+        let fragment_timeout_ms = self
+            .fragment_timeout_ms
+            .or(file.fragment_timeout_ms)
+            .unwrap_or(1000);
+        if !(10..=60_000).contains(&fragment_timeout_ms) {
+            return Err(bad(
+                "--fragment-timeout-ms / SHELL_FRAGMENT_TIMEOUT_MS",
+                "must be between 10 and 60000",
+            ));
+        }
+        let page_budget_ms = self
+            .page_budget_ms
+            .or(file.page_budget_ms)
+            .unwrap_or(fragment_timeout_ms + 1000);
+        if page_budget_ms < fragment_timeout_ms || page_budget_ms > 120_000 {
+            return Err(bad(
+                "--page-budget-ms / SHELL_PAGE_BUDGET_MS",
+                "must be at least the fragment timeout and at most 120000",
+            ));
+        }
+        let proxy_timeout_ms = file.proxy_timeout_ms.unwrap_or(10_000);
+        if !(100..=120_000).contains(&proxy_timeout_ms) {
+            return Err(bad(
+                CONFIG_SETTING,
+                "proxy_timeout_ms must be 100 to 120000",
+            ));
+        }
+        let refresh = self
+            .manifest_refresh_secs
+            .or(file.manifest_refresh_secs)
+            .unwrap_or(30);
+        if !(1..=86_400).contains(&refresh) {
+            return Err(bad(
+                "--manifest-refresh-secs / SHELL_MANIFEST_REFRESH_SECS",
+                "must be between 1 and 86400",
+            ));
+        }
+        if self.workers == 0 || self.workers > 64 {
+            return Err(bad("--workers / SHELL_WORKERS", "must be 1 to 64"));
+        }
+        let brand = file.brand.unwrap_or_else(|| "Mosaic".to_owned());
+        if brand.trim().is_empty() || brand.len() > 60 {
+            return Err(bad(CONFIG_SETTING, "brand must be 1 to 60 characters"));
+        }
+
+        Ok(Config {
+            common,
+            services,
+            sections,
+            chrome,
+            default_section,
+            session_service,
+            fragment_timeout: Duration::from_millis(fragment_timeout_ms),
+            page_budget: Duration::from_millis(page_budget_ms),
+            proxy_timeout: Duration::from_millis(proxy_timeout_ms),
+            manifest_refresh: Duration::from_secs(refresh),
+            public_origin,
+            brand,
+            workers: self.workers,
+        })
+    }
+}
+
+fn check_service_name(setting: &'static str, name: &str) -> Result<(), SettingError> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(bad(
+            setting,
+            format!(
+                "service name `{}` must be 1 to 40 of a-z, 0-9 and `-`, starting with a letter",
+                name.escape_default()
+            ),
+        ))
+    }
+}
+
+fn check_slot(
+    place: &str,
+    service: &str,
+    fragment: &str,
+    known: &dyn Fn(&str) -> bool,
+) -> Result<(), SettingError> {
+    if !known(service) {
+        return Err(bad(
+            CONFIG_SETTING,
+            format!(
+                "{place} names unknown service `{}`",
+                service.escape_default()
+            ),
+        ));
+    }
+    if !valid_name(fragment) {
+        return Err(bad(
+            CONFIG_SETTING,
+            format!(
+                "{place}: fragment `{}` is not a fragment id",
+                fragment.escape_default()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_sections(
+    sections: &[SectionConfig],
+    known: &dyn Fn(&str) -> bool,
+) -> Result<(), SettingError> {
+    if sections.is_empty() {
+        return Err(bad(CONFIG_SETTING, "at least one section is needed"));
+    }
+    let mut ids = HashSet::new();
+    let mut paths = HashSet::new();
+    for s in sections {
+        let place = format!("section `{}`", s.id.escape_default());
+        if !valid_name(&s.id) || !ids.insert(s.id.clone()) {
+            return Err(bad(
+                CONFIG_SETTING,
+                format!("{place}: the id must be a name and unique"),
+            ));
+        }
+        if s.title.trim().is_empty() || s.title.len() > 60 {
+            return Err(bad(
+                CONFIG_SETTING,
+                format!("{place}: title must be 1 to 60 characters"),
+            ));
+        }
+        let reserved = RESERVED
+            .iter()
+            .any(|r| s.path == *r || s.path.starts_with(&format!("{r}/")));
+        if !is_safe_path(&s.path) || s.path == "/" || reserved || !paths.insert(s.path.clone()) {
+            return Err(bad(
+                CONFIG_SETTING,
+                format!(
+                    "{place}: path `{}` must be a unique path like /dashboard, not / or one the shell keeps",
+                    s.path.escape_default()
+                ),
+            ));
+        }
+        if s.slots.is_empty() {
+            return Err(bad(CONFIG_SETTING, format!("{place} has no slots")));
+        }
+        let mut slots = HashSet::new();
+        for sl in &s.slots {
+            check_slot(&place, &sl.service, &sl.fragment, known)?;
+            if !slots.insert((sl.service.clone(), sl.fragment.clone())) {
+                return Err(bad(
+                    CONFIG_SETTING,
+                    format!("{place} lists {}/{} twice", sl.service, sl.fragment),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, SettingError> {
+        let mut all = vec!["shell"];
+        all.extend_from_slice(args);
+        Settings::try_parse_from(all).unwrap().resolve()
+    }
+
+    #[test]
+    fn defaults_register_the_three_local_services_and_sections() {
+        let c = parse(&["--services", DEFAULT_SERVICES]).unwrap();
+        let names: Vec<_> = c.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["pricing", "dashboard", "accounts"]);
+        assert_eq!(c.default_section, "dashboard");
+        assert_eq!(c.session_service.as_deref(), Some("accounts"));
+        assert_eq!(c.fragment_timeout, Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn bad_entries_are_refused_with_their_name() {
+        for (pairs, needle) in [
+            ("Pricing=http://x", "Pricing"),
+            ("pricing=ftp://x", "ftp://x"),
+            ("pricing=http://a:1,pricing=http://b:2", "twice"),
+            ("pricing", "name=url"),
+            ("pricing=http://u@x", "user"),
+        ] {
+            let err = parse(&["--services", pairs]).unwrap_err().to_string();
+            assert!(err.contains(needle), "{pairs}: {err}");
+            assert!(err.contains("SHELL_SERVICES"), "{err}");
+        }
+        // The default sections name dashboard and accounts, which are then unknown.
+        let err = parse(&["--services", "pricing=http://127.0.0.1:1"]).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown service `dashboard`"),
+            "{err}"
+        );
+    }
+}

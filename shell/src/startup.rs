@@ -1,0 +1,128 @@
+//! Building and running the shell: [`Application::build`] checks the settings, reads the
+//! manifests it can (a service that is down does not stop the start), binds the listener
+//! (port 0 picks a free one, as the tests do) and mounts [`crate::routes::configure`].
+//! [`Application::run_until_stopped`] also runs the periodic manifest refresh.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
+use shared_ui::context::ContextKey;
+use shared_ui::service::{self, SHUTDOWN_TIMEOUT_SECS};
+
+use crate::error::StartError;
+use crate::registry::{Registry, MANIFEST_TIMEOUT};
+use crate::routes;
+use crate::settings::Settings;
+use crate::upstream::{build_client, Upstream};
+
+/// A bound, not yet running, shell.
+pub struct Application {
+    port: u16,
+    server: Server,
+    upstream: web::Data<Upstream>,
+}
+
+impl Application {
+    /// Checks the settings, reads the manifests that answer within a couple of seconds and
+    /// binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let config = settings.resolve()?;
+        config.common.warn_if_dev_secret();
+        let addr = config.common.addr;
+        let workers = config.workers;
+        let key = ContextKey::new(config.common.context_secret.clone());
+        let registry = Arc::new(Registry::new(config));
+        let client = build_client();
+        // Start-up never waits on a dead service for long: what is not read now is read
+        // when traffic or the periodic refresh asks.
+        let _ = tokio::time::timeout(
+            MANIFEST_TIMEOUT + Duration::from_millis(500),
+            registry.refresh_all(&client),
+        )
+        .await;
+        let upstream = web::Data::new(Upstream::new(client, Arc::clone(&registry), key));
+        let sections: Vec<String> = registry
+            .config
+            .sections
+            .iter()
+            .map(|s| s.path.clone())
+            .collect();
+
+        let listener =
+            TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?
+            .port();
+        let data = upstream.clone();
+        let server = HttpServer::new(move || {
+            let sections = sections.clone();
+            App::new()
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("x-content-type-options", "nosniff"))
+                        .add(("referrer-policy", "strict-origin-when-cross-origin"))
+                        .add(("x-frame-options", "DENY")),
+                )
+                .wrap(from_fn(service::request_id))
+                .app_data(data.clone())
+                .configure(move |cfg| routes::configure(cfg, &sections))
+                .default_service(web::to(routes::pages::not_found))
+        })
+        .workers(workers)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .listen(listener)
+        .map_err(|source| StartError::Bind { addr, source })?
+        .run();
+        let ready: Vec<_> = registry
+            .services()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}={}",
+                    s.name(),
+                    if s.manifest().is_some() { "up" } else { "down" }
+                )
+            })
+            .collect();
+        tracing::info!(port, services = %ready.join(","), "shell listening");
+        Ok(Self {
+            port,
+            server,
+            upstream,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM, Ctrl-C or [`Self::handle`]), refreshing the manifests
+    /// every `manifest_refresh`.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let upstream = self.upstream.clone();
+        let refresher = tokio::spawn(async move {
+            let every = upstream.registry.config.manifest_refresh;
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                upstream.registry.refresh_all(&upstream.client).await;
+            }
+        });
+        let result = self.server.await;
+        refresher.abort();
+        result
+    }
+}

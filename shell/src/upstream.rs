@@ -1,0 +1,536 @@
+//! Talking to the services: the signed-in user (through the session service), fragments
+//! with timeouts, caching and fallbacks, and the headers every upstream request carries.
+//!
+//! One [`Upstream`] lives in app data; it holds the one pooled `reqwest::Client`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::http::header;
+use actix_web::HttpRequest;
+use sha2::{Digest, Sha256};
+use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
+use shared_ui::headers;
+use shared_ui::service::RequestId;
+
+use crate::registry::{Registry, Service};
+
+/// How long a session lookup is reused.
+const SESSION_CACHE_TTL: Duration = Duration::from_secs(2);
+/// Time a session lookup gets.
+const SESSION_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a cacheable fragment may stand in after it went stale, when its service fails.
+const STALE_FOR: Duration = Duration::from_secs(600);
+/// Entries kept in each cache before old ones are dropped.
+const MAX_CACHE_ENTRIES: usize = 4096;
+/// Largest fragment accepted, in bytes.
+pub const MAX_FRAGMENT_BYTES: usize = 1024 * 1024;
+
+/// How a slot was filled; written as `data-fragment-status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A fresh answer from the service (or a fresh cached copy of one).
+    Ok,
+    /// The last good copy stood in for a failing service.
+    Cached,
+    /// The service's declared fallback.
+    Fallback,
+    /// The shell's "unavailable" box.
+    Unavailable,
+}
+
+impl Status {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Cached => "cached",
+            Status::Fallback => "fallback",
+            Status::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A filled slot: its HTML (from a service we registered, so trusted markup) and how.
+#[derive(Debug, Clone)]
+pub struct Filled {
+    /// The HTML to put in the slot, or `None` for the "unavailable" box.
+    pub html: Option<Arc<str>>,
+    /// How it was filled.
+    pub status: Status,
+    /// Milliseconds it took.
+    pub ms: u64,
+}
+
+/// What every upstream request of one incoming request carries.
+#[derive(Debug, Clone, Default)]
+pub struct Forwarded {
+    /// The request id.
+    pub request_id: String,
+    /// `Accept-Language`, as sent.
+    pub accept_language: Option<String>,
+    /// `Cookie`, as sent.
+    pub cookie: Option<String>,
+    /// The host the browser asked for (`X-Forwarded-Host`).
+    pub host: String,
+    /// `X-Forwarded-For`: what came in plus the peer.
+    pub forwarded_for: Option<String>,
+    /// `http` or `https`.
+    pub proto: String,
+    /// The signed user context header, when signed in.
+    pub user_header: Option<String>,
+    /// The user's id, for cache keys.
+    pub user_id: Option<i64>,
+}
+
+impl Forwarded {
+    /// Reads the headers to forward from a request (the user is added by
+    /// [`Upstream::forwarded`]).
+    fn from_request(req: &HttpRequest) -> Self {
+        let text = |name: header::HeaderName| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let info = req.connection_info();
+        let peer = req.peer_addr().map(|a| a.ip().to_string());
+        let forwarded_for = match (
+            text(header::HeaderName::from_static("x-forwarded-for")),
+            peer,
+        ) {
+            (Some(prev), Some(peer)) => Some(format!("{prev}, {peer}")),
+            (None, Some(peer)) => Some(peer),
+            (prev, None) => prev,
+        };
+        Self {
+            request_id: RequestId::of(req),
+            accept_language: text(header::ACCEPT_LANGUAGE),
+            cookie: text(header::COOKIE),
+            host: info.host().to_owned(),
+            forwarded_for,
+            proto: info.scheme().to_owned(),
+            user_header: None,
+            user_id: None,
+        }
+    }
+
+    /// Adds the forwarded headers to an upstream request for `service`.
+    pub fn apply(
+        &self,
+        builder: reqwest::RequestBuilder,
+        service: &Service,
+    ) -> reqwest::RequestBuilder {
+        let mut b = builder
+            .header(headers::BASE_PATH, service.proxy_base())
+            .header("x-forwarded-host", &self.host)
+            .header("x-forwarded-proto", &self.proto);
+        if !self.request_id.is_empty() {
+            b = b.header(headers::REQUEST_ID, &self.request_id);
+        }
+        if let Some(v) = &self.accept_language {
+            b = b.header(header::ACCEPT_LANGUAGE.as_str(), v);
+        }
+        if let Some(v) = &self.cookie {
+            b = b.header(header::COOKIE.as_str(), v);
+        }
+        if let Some(v) = &self.forwarded_for {
+            b = b.header("x-forwarded-for", v);
+        }
+        if let Some(v) = &self.user_header {
+            b = b.header(headers::USER_CONTEXT, v);
+        }
+        b
+    }
+}
+
+/// A session lookup: when, and who (or signed out).
+type SessionEntry = (Instant, Option<UserContext>);
+
+#[derive(Debug)]
+struct CachedFragment {
+    html: Arc<str>,
+    fresh_until: Instant,
+    stored: Instant,
+}
+
+/// Upstream access: the client, the registry, the context key and the caches.
+#[derive(Debug)]
+pub struct Upstream {
+    /// The one pooled HTTP client (keep-alive, connect timeout, no redirects followed).
+    pub client: reqwest::Client,
+    /// The services.
+    pub registry: Arc<Registry>,
+    key: ContextKey,
+    sessions: Mutex<HashMap<[u8; 32], SessionEntry>>,
+    fragments: Mutex<HashMap<String, CachedFragment>>,
+}
+
+/// The shell's HTTP client: pooled keep-alive connections, a connect timeout, no redirects
+/// followed (a 303 passes through to the browser).
+pub fn build_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("mf-shell/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the HTTP client builds with rustls")
+}
+
+impl Upstream {
+    /// Upstream access for a registry.
+    pub fn new(client: reqwest::Client, registry: Arc<Registry>, key: ContextKey) -> Self {
+        Self {
+            client,
+            registry,
+            key,
+            sessions: Mutex::new(HashMap::new()),
+            fragments: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The forwarded headers of `req`, the user not yet resolved (see [`Self::with_user`]).
+    pub fn forwarded_without_user(&self, req: &HttpRequest) -> Forwarded {
+        Forwarded::from_request(req)
+    }
+
+    /// Adds the signed-in user, resolved and signed, to forwarded headers.
+    pub async fn with_user(&self, mut fwd: Forwarded) -> Forwarded {
+        if let Some(user) = self.user(&fwd).await {
+            fwd.user_header = Some(self.key.sign(&user, DEFAULT_TTL));
+            fwd.user_id = Some(user.id);
+        }
+        fwd
+    }
+
+    /// The signed-in user for the request's cookies: `GET /internal/session` on the session
+    /// service, reused for two seconds per cookie (keyed by its sha256). Any failure reads as
+    /// signed out.
+    async fn user(&self, fwd: &Forwarded) -> Option<UserContext> {
+        let cookie = fwd.cookie.as_deref()?;
+        let service = self
+            .registry
+            .config
+            .session_service
+            .as_deref()
+            .and_then(|name| self.registry.service(name))?;
+        let digest: [u8; 32] = Sha256::digest(cookie.as_bytes()).into();
+        if let Some((at, user)) = self.sessions.lock().ok()?.get(&digest) {
+            if at.elapsed() < SESSION_CACHE_TTL {
+                return user.clone();
+            }
+        }
+        let mut builder = self
+            .client
+            .get(service.upstream("/internal/session"))
+            .timeout(SESSION_TIMEOUT)
+            .header(header::COOKIE.as_str(), cookie);
+        if !fwd.request_id.is_empty() {
+            builder = builder.header(headers::REQUEST_ID, &fwd.request_id);
+        }
+        let user = match builder.send().await {
+            Ok(res) if res.status().is_success() => match res.bytes().await {
+                Ok(body) => serde_json::from_slice::<UserContext>(&body).ok(),
+                Err(_) => return None,
+            },
+            Ok(res) if res.status() == reqwest::StatusCode::UNAUTHORIZED => None,
+            Ok(res) => {
+                tracing::warn!(status = res.status().as_u16(), "session lookup failed");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "session lookup failed");
+                return None;
+            }
+        };
+        if let Ok(mut sessions) = self.sessions.lock() {
+            if sessions.len() >= MAX_CACHE_ENTRIES {
+                sessions.retain(|_, (at, _)| at.elapsed() < SESSION_CACHE_TTL);
+                if sessions.len() >= MAX_CACHE_ENTRIES {
+                    sessions.clear();
+                }
+            }
+            sessions.insert(digest, (Instant::now(), user.clone()));
+        }
+        user
+    }
+
+    /// Starts a manifest refresh in the background when an answer's version calls for one.
+    pub fn notice_version(&self, service: &Arc<Service>, version: Option<&str>) {
+        if service.version_is_stale(version) && service.may_refresh() {
+            let service = Arc::clone(service);
+            let client = self.client.clone();
+            tokio::spawn(async move {
+                service.refresh(&client).await;
+            });
+        }
+    }
+
+    /// Fills a slot with `service`'s `fragment`: from a fresh cache entry, else from the
+    /// service within `min(fragment timeout, deadline)`, else the last good copy, the
+    /// declared fallback or the "unavailable" box. Never fails.
+    pub async fn fragment(
+        &self,
+        fwd: &Forwarded,
+        service: &Arc<Service>,
+        fragment: &str,
+        query: Option<&str>,
+        deadline: Instant,
+    ) -> Filled {
+        let started = Instant::now();
+        let filled = self
+            .fragment_inner(fwd, service, fragment, query, deadline)
+            .await;
+        let filled = Filled {
+            ms: started.elapsed().as_millis() as u64,
+            ..filled
+        };
+        tracing::info!(
+            service = %service.name(),
+            fragment,
+            ms = filled.ms,
+            status = filled.status.as_str(),
+            "fragment"
+        );
+        filled
+    }
+
+    async fn fragment_inner(
+        &self,
+        fwd: &Forwarded,
+        service: &Arc<Service>,
+        fragment: &str,
+        query: Option<&str>,
+        deadline: Instant,
+    ) -> Filled {
+        let Some(path) = service.fragment_path(fragment) else {
+            tracing::warn!(service = %service.name(), fragment, "the manifest does not declare this fragment");
+            return self.fallback(service, fragment, None);
+        };
+        let url = match query {
+            Some(q) if !q.is_empty() => format!("{}?{q}", service.upstream(&path)),
+            _ => service.upstream(&path),
+        };
+        let key = format!(
+            "{url}\n{}\n{}",
+            fwd.user_id
+                .map_or("anonymous".to_owned(), |id| id.to_string()),
+            fwd.accept_language.as_deref().unwrap_or("")
+        );
+        if let Some(html) = self.cached(&key, true) {
+            return Filled {
+                html: Some(html),
+                status: Status::Ok,
+                ms: 0,
+            };
+        }
+        if service.manifest().is_none() && service.may_refresh() {
+            self.notice_version(service, None);
+        }
+        let budget = self
+            .registry
+            .config
+            .fragment_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let request = fwd.apply(self.client.get(&url), service).send();
+        let result = tokio::time::timeout(budget, async {
+            let res = request.await.map_err(|e| format!("request failed: {e}"))?;
+            read_fragment(res).await
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} ms", budget.as_millis())));
+        match result {
+            Ok(answer) => {
+                self.notice_version(service, answer.version.as_deref());
+                let html: Arc<str> = answer.body.into();
+                if let Some(ttl) = answer.fresh_for {
+                    self.store(key, Arc::clone(&html), ttl);
+                }
+                Filled {
+                    html: Some(html),
+                    status: Status::Ok,
+                    ms: 0,
+                }
+            }
+            Err(why) => {
+                tracing::warn!(service = %service.name(), fragment, %why, "fragment failed");
+                self.fallback(service, fragment, Some(&key))
+            }
+        }
+    }
+
+    fn fallback(&self, service: &Service, fragment: &str, key: Option<&str>) -> Filled {
+        if let Some(html) = key.and_then(|k| self.cached(k, false)) {
+            return Filled {
+                html: Some(html),
+                status: Status::Cached,
+                ms: 0,
+            };
+        }
+        match service.fragment(fragment).and_then(|f| f.fallback) {
+            Some(fallback) => Filled {
+                html: Some(fallback.into()),
+                status: Status::Fallback,
+                ms: 0,
+            },
+            None => Filled {
+                html: None,
+                status: Status::Unavailable,
+                ms: 0,
+            },
+        }
+    }
+
+    fn cached(&self, key: &str, fresh_only: bool) -> Option<Arc<str>> {
+        let cache = self.fragments.lock().ok()?;
+        let entry = cache.get(key)?;
+        let now = Instant::now();
+        let usable = if fresh_only {
+            now < entry.fresh_until
+        } else {
+            entry.stored.elapsed() < STALE_FOR
+        };
+        usable.then(|| Arc::clone(&entry.html))
+    }
+
+    fn store(&self, key: String, html: Arc<str>, ttl: Duration) {
+        let Ok(mut cache) = self.fragments.lock() else {
+            return;
+        };
+        if cache.len() >= MAX_CACHE_ENTRIES && !cache.contains_key(&key) {
+            cache.retain(|_, e| e.stored.elapsed() < STALE_FOR);
+            if cache.len() >= MAX_CACHE_ENTRIES {
+                cache.clear();
+            }
+        }
+        let now = Instant::now();
+        cache.insert(
+            key,
+            CachedFragment {
+                html,
+                fresh_until: now + ttl,
+                stored: now,
+            },
+        );
+    }
+}
+
+/// A fragment answer that passed the checks.
+#[derive(Debug)]
+pub struct FragmentAnswer {
+    /// The HTML.
+    pub body: String,
+    /// `x-fragment-version`.
+    pub version: Option<String>,
+    /// How long it may be reused, when its `Cache-Control` allows it.
+    pub fresh_for: Option<Duration>,
+}
+
+/// Checks a fragment answer: 2xx, `text/html`, at most [`MAX_FRAGMENT_BYTES`], UTF-8, not a
+/// whole document (`<html`).
+pub async fn read_fragment(res: reqwest::Response) -> Result<FragmentAnswer, String> {
+    if !res.status().is_success() {
+        return Err(format!("answered {}", res.status()));
+    }
+    let content_type = res
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !content_type.starts_with("text/html") {
+        return Err(format!("content type `{content_type}` is not text/html"));
+    }
+    let version = res
+        .headers()
+        .get(headers::FRAGMENT_VERSION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let fresh_for = res
+        .headers()
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(cacheable_for);
+    if res
+        .content_length()
+        .is_some_and(|l| l > MAX_FRAGMENT_BYTES as u64)
+    {
+        return Err("the fragment is too large".to_owned());
+    }
+    let body = res
+        .bytes()
+        .await
+        .map_err(|e| format!("reading the body: {e}"))?;
+    if body.len() > MAX_FRAGMENT_BYTES {
+        return Err("the fragment is too large".to_owned());
+    }
+    let body = String::from_utf8(body.to_vec()).map_err(|_| "the body is not UTF-8".to_owned())?;
+    if contains_document(&body) {
+        return Err("the answer is a whole document (<html), not a fragment".to_owned());
+    }
+    Ok(FragmentAnswer {
+        body,
+        version,
+        fresh_for,
+    })
+}
+
+/// Whether HTML holds `<html` (any case): a whole document, not a fragment.
+pub fn contains_document(body: &str) -> bool {
+    body.as_bytes()
+        .windows(5)
+        .any(|w| w.eq_ignore_ascii_case(b"<html"))
+}
+
+/// How long a shared cache may reuse an answer with this `Cache-Control`: `max-age` (or
+/// `s-maxage`) above zero and none of `private`, `no-store`, `no-cache`.
+pub fn cacheable_for(cache_control: &str) -> Option<Duration> {
+    let mut max_age = None;
+    let mut s_maxage = None;
+    for directive in cache_control.split(',') {
+        let d = directive.trim().to_ascii_lowercase();
+        match d.split_once('=') {
+            Some(("max-age", v)) => max_age = v.trim_matches('"').parse::<u64>().ok(),
+            Some(("s-maxage", v)) => s_maxage = v.trim_matches('"').parse::<u64>().ok(),
+            _ if d == "private" || d == "no-store" || d == "no-cache" => return None,
+            _ => {}
+        }
+    }
+    s_maxage
+        .or(max_age)
+        .filter(|s| *s > 0)
+        .map(|s| Duration::from_secs(s.min(3600)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_shared_cacheable_answers_are_reused() {
+        assert_eq!(
+            cacheable_for("public, max-age=30"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            cacheable_for("max-age=5, s-maxage=10"),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(cacheable_for("private, max-age=30"), None);
+        assert_eq!(cacheable_for("no-store"), None);
+        assert_eq!(cacheable_for("public, max-age=0"), None);
+        assert_eq!(cacheable_for("public, no-cache, max-age=30"), None);
+    }
+
+    #[test]
+    fn whole_documents_are_spotted_in_any_case() {
+        assert!(contains_document("<!doctype html><HTML lang=en>"));
+        assert!(!contains_document(
+            "<section data-fragment=\"a/b\">html</section>"
+        ));
+    }
+}

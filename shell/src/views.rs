@@ -1,0 +1,164 @@
+//! The shell's markup: the page template (head, chrome, main, footer) and the slots.
+//!
+//! The page is rendered once with a marker where each slot goes, then cut at the markers
+//! into static segments ([`PageTemplate`]): the first goes out at once, and each slot is
+//! written between two segments as its fragment is ready. Markers are HTML comments; maud
+//! escapes every text we put in the page, so no user text can forge one.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use shared_ui::components::{self, NavItem, PageOptions};
+use shared_ui::contract::ControllerAsset;
+
+use crate::upstream::{Filled, Status};
+
+/// The shell's stylesheet.
+pub const SHELL_CSS_URL: &str = "/assets/shell.css";
+/// The loader module.
+pub const LOADER_URL: &str = "/assets/fragment-loader.js";
+
+/// A slot in the page, in document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRef {
+    /// The service.
+    pub service: String,
+    /// The fragment id.
+    pub fragment: String,
+    /// Whether it sits in the chrome (header) rather than in `<main>`.
+    pub chrome: bool,
+}
+
+/// What the page around the slots shows.
+#[derive(Debug)]
+pub struct PageSpec<'a> {
+    /// Product name.
+    pub brand: &'a str,
+    /// `<title>`.
+    pub title: String,
+    /// The section (`None` for the 404 page).
+    pub section_id: Option<&'a str>,
+    /// Nav items (current one marked).
+    pub nav: Vec<NavItem>,
+    /// The header's slots (`accounts/user-menu`).
+    pub chrome: Vec<SlotRef>,
+    /// The main slots.
+    pub main: Vec<SlotRef>,
+    /// Content of `<main>` when it has no slots (the 404 page).
+    pub main_body: Option<Markup>,
+    /// Services' stylesheets (`/svc/…`).
+    pub stylesheets: Vec<String>,
+    /// Services' controllers (`/svc/…`).
+    pub controllers: Vec<ControllerAsset>,
+    /// The CSP nonce of this response.
+    pub nonce: &'a str,
+    /// `lang` from `Accept-Language` (default `en`).
+    pub lang: String,
+}
+
+/// The page cut at its slots: `segments.len() == slots.len() + 1`.
+#[derive(Debug)]
+pub struct PageTemplate {
+    /// Static HTML between the slots.
+    pub segments: Vec<String>,
+    /// The slots, in document order.
+    pub slots: Vec<SlotRef>,
+}
+
+fn marker(i: usize) -> String {
+    format!("<!--mf:slot:{i}-->")
+}
+
+/// Renders the page and cuts it at its slots.
+pub fn page_template(spec: &PageSpec<'_>) -> PageTemplate {
+    let mut options = PageOptions::new(&spec.title);
+    options.lang = spec.lang.clone();
+    options.stylesheets = std::iter::once(SHELL_CSS_URL.to_owned())
+        .chain(spec.stylesheets.iter().cloned())
+        .collect();
+    options.controllers = spec.controllers.clone();
+    options.modules = vec![LOADER_URL.to_owned()];
+    options.nonce = Some(spec.nonce.to_owned());
+    let slots: Vec<SlotRef> = spec
+        .chrome
+        .iter()
+        .chain(spec.main.iter())
+        .cloned()
+        .collect();
+    let chrome_markers = (0..spec.chrome.len()).map(marker);
+    let main_markers = (spec.chrome.len()..slots.len()).map(marker);
+    let header = components::site_header(
+        spec.brand,
+        "/",
+        &spec.nav,
+        html! { @for m in chrome_markers { (PreEscaped(m)) } },
+    );
+    let page = html! {
+        (DOCTYPE)
+        html lang=(spec.lang) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (spec.title) }
+                (components::head_assets(&options))
+            }
+            body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json" {
+                a class="skip-link" href="#main" { "Skip to content" }
+                div class="mf-progress" data-fragment-loader-target="progress" hidden {}
+                (header)
+                main id="main" class="container shell-main" tabindex="-1"
+                    data-fragment-loader-target="main" data-section=[spec.section_id] {
+                    @if let Some(body) = &spec.main_body { (body) }
+                    @for m in main_markers { (PreEscaped(m)) }
+                }
+                footer class="site-footer" {
+                    div class="container" {
+                        p class="muted" {
+                            (spec.brand) ": one site, composed from independent fragment servers."
+                        }
+                    }
+                }
+                div class="visually-hidden" aria-live="polite" data-fragment-loader-target="announcer" {}
+            }
+        }
+    }
+    .into_string();
+    let mut segments = Vec::with_capacity(slots.len() + 1);
+    let mut rest = page.as_str();
+    for i in 0..slots.len() {
+        let m = marker(i);
+        let (before, after) = rest
+            .split_once(&m)
+            .expect("every slot marker is rendered exactly once");
+        segments.push(before.to_owned());
+        rest = after;
+    }
+    segments.push(rest.to_owned());
+    PageTemplate { segments, slots }
+}
+
+/// One slot: the wrapper the loader relies on, holding the fragment, its fallback or the
+/// "unavailable" box (`title` is unavailable right now, retry at `retry_href`).
+pub fn slot(slot: &SlotRef, filled: &Filled, title: &str, retry_href: &str) -> Markup {
+    html! {
+        div class="slot"
+            data-slot={ (slot.service) "/" (slot.fragment) }
+            data-fragment-loader-target=[slot.chrome.then_some("chrome")]
+            data-fragment-status=(filled.status.as_str())
+            data-fragment-ms=(filled.ms) {
+            @match (&filled.html, filled.status) {
+                (Some(html), _) => (PreEscaped(html.as_ref())),
+                (None, Status::Unavailable) | (None, _) => (components::unavailable(title, retry_href)),
+            }
+        }
+    }
+}
+
+/// The body of the 404 page.
+pub fn not_found(path: &str) -> Markup {
+    html! {
+        section class="card not-found" {
+            h1 { "Page not found" }
+            p { "Nothing lives at " code { (path) } "." }
+            p { a href="/" { "Go to the start page" } }
+        }
+    }
+}
