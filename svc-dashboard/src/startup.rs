@@ -1,6 +1,7 @@
 //! Building and running the server: [`Application::build`] checks the settings, binds the
 //! listener (port 0 picks a free one, as the tests do) and mounts [`crate::routes::configure`]
-//! behind the request-id, security-header and metrics middleware.
+//! behind the request-id, CORS (direct mode: `--cors-origins`), security-header and metrics
+//! middleware.
 
 use std::net::TcpListener;
 
@@ -30,6 +31,7 @@ impl Application {
         let state = web::Data::new(AppState::new());
         let metrics = web::Data::new(Metrics::new());
         let key = web::Data::new(ContextKey::new(config.common.context_secret.clone()));
+        let cors = web::Data::new(config.common.cors.clone());
         let version = state.version.clone();
         let addr = config.common.addr;
         let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
@@ -41,10 +43,12 @@ impl Application {
             App::new()
                 .wrap(from_fn(record_metrics))
                 .wrap(service::security_headers())
+                .wrap(from_fn(service::cors))
                 .wrap(from_fn(service::request_id))
                 .app_data(state.clone())
                 .app_data(metrics.clone())
                 .app_data(key.clone())
+                .app_data(cors.clone())
                 .app_data(service::query_config())
                 .configure(routes::configure)
                 .default_service(web::to(service::not_found))

@@ -1,6 +1,7 @@
 //! Building and running the server: [`Application::build`] checks the settings, binds the
 //! listener (port 0 picks a free one, as the tests do) and mounts [`crate::routes::configure`]
-//! behind the request-id and security-header middleware.
+//! behind the request-id, CORS (direct mode: `--cors-origins`) and security-header
+//! middleware.
 
 use std::net::TcpListener;
 
@@ -27,6 +28,7 @@ impl Application {
         config.common.warn_if_dev_secret();
         let state = web::Data::new(AppState::new(config.catalog, &config.catalog_source));
         let key = web::Data::new(ContextKey::new(config.common.context_secret.clone()));
+        let cors = web::Data::new(config.common.cors.clone());
         let version = state.version.clone();
         let addr = config.common.addr;
         let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
@@ -37,9 +39,11 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(service::security_headers())
+                .wrap(from_fn(service::cors))
                 .wrap(from_fn(service::request_id))
                 .app_data(state.clone())
                 .app_data(key.clone())
+                .app_data(cors.clone())
                 .app_data(service::query_config())
                 .configure(routes::configure)
                 .default_service(web::to(service::not_found))

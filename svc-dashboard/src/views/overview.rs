@@ -1,6 +1,6 @@
 //! The `overview` fragment: the user's greeting from the verified context (or a clear
 //! signed-out state) and the live figures, which the `auto-refresh` controller polls from
-//! `{base_path}/fragments/stats`.
+//! `{base_path}/fragments/stats` (see `routes::fragments::stats_url`).
 
 use maud::{html, Markup};
 use shared_ui::components::{badge, link_button, ButtonKind, Tone};
@@ -8,20 +8,19 @@ use shared_ui::context::UserContext;
 
 use super::stats::stats;
 use crate::domain::{RefreshInterval, Snapshot};
-use crate::routes::STATS_PATH;
 
-/// The fragment. `base` is the shell's base path for this service (`""` standalone).
+/// The fragment. `stats_url` is where the browser fetches the live figures from.
 pub fn overview(
     user: Option<&UserContext>,
     snapshot: &Snapshot,
-    base: &str,
+    stats_url: &str,
     refresh: RefreshInterval,
 ) -> Markup {
     html! {
         section class="overview" data-fragment="dashboard/overview" aria-labelledby="dashboard-overview-title" {
             (hello(user))
             div class="overview__live" data-controller="auto-refresh"
-                data-auto-refresh-url-value={ (base) (STATS_PATH) }
+                data-auto-refresh-url-value=(stats_url)
                 data-auto-refresh-interval-value=(refresh.secs()) {
                 p class="overview__refresh" {
                     "Live figures of the dashboard service, refreshed every " (refresh.secs()) " seconds while this tab is visible."
@@ -92,14 +91,15 @@ mod tests {
         let html = overview(
             Some(&ada),
             &snap,
-            "/svc/dashboard",
+            "/svc/dashboard/fragments/stats",
             RefreshInterval::default(),
         )
         .into_string();
         assert!(html.contains("Welcome back, Ada &lt;b&gt;"), "{html}");
         assert!(html.contains("Pro plan"));
         assert!(html.contains(r#"data-auto-refresh-url-value="/svc/dashboard/fragments/stats""#));
-        let out = overview(None, &snap, "", RefreshInterval::default()).into_string();
+        let out =
+            overview(None, &snap, "/fragments/stats", RefreshInterval::default()).into_string();
         assert!(out.contains("You are signed out"));
         assert!(out.contains(r#"href="/accounts""#));
         assert!(out.contains(r#"data-auto-refresh-url-value="/fragments/stats""#));

@@ -6,7 +6,7 @@ use shared_ui::components::{self, badge, site_header, NavItem, PageOptions, Tone
 use shared_ui::context::UserContext;
 
 use crate::domain::{RefreshInterval, Snapshot};
-use crate::routes::{controllers, CSS_URL};
+use crate::routes::{controllers, CSS_URL, STATS_PATH};
 
 /// The page.
 pub fn page(user: Option<&UserContext>, snapshot: &Snapshot, refresh: RefreshInterval) -> Markup {
@@ -40,7 +40,7 @@ pub fn page(user: Option<&UserContext>, snapshot: &Snapshot, refresh: RefreshInt
                         "svc-dashboard on its own. In the product the shell composes this overview into its pages."
                     }
                 }
-                (super::overview::overview(user, snapshot, "", refresh))
+                (super::overview::overview(user, snapshot, STATS_PATH, refresh))
             }
         },
     )

@@ -36,9 +36,9 @@ fn init_test_log() {
     }
 }
 
-/// The settings a user would pass.
-fn settings() -> Result<Settings, clap::Error> {
-    Settings::try_parse_from([
+/// The settings a user would pass, plus `extra` flags.
+fn settings(extra: &[&str]) -> Result<Settings, clap::Error> {
+    let mut args = vec![
         "svc-dashboard",
         "--port",
         "0",
@@ -46,12 +46,18 @@ fn settings() -> Result<Settings, clap::Error> {
         "127.0.0.1",
         "--context-secret",
         SECRET,
-    ])
+    ];
+    args.extend_from_slice(extra);
+    Settings::try_parse_from(args)
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     init_test_log();
-    let app = Application::build(settings().expect("settings parse"))
+    let app = Application::build(settings(extra).expect("settings parse"))
         .await
         .expect("the app builds");
     let port = app.port();

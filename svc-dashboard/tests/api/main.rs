@@ -355,3 +355,93 @@ async fn the_healthcheck_subcommand_reports_a_live_and_a_dead_port() {
         .unwrap();
     assert_eq!(dead.code(), Some(1));
 }
+
+#[tokio::test]
+async fn cors_answers_only_the_configured_shell_origin() {
+    let app = helpers::spawn_app_with(&["--cors-origins", "http://127.0.0.1:8000"]).await;
+    for path in [
+        "/fragments/overview",
+        "/fragments/stats",
+        "/assets/auto-refresh.js",
+    ] {
+        let ok = app
+            .get_with(path, &[("origin", "http://127.0.0.1:8000")])
+            .await;
+        assert_eq!(ok.status(), 200, "{path}");
+        assert_eq!(
+            header(&ok, "access-control-allow-origin"),
+            "http://127.0.0.1:8000"
+        );
+        let foreign = app
+            .get_with(path, &[("origin", "http://evil.example")])
+            .await;
+        assert!(
+            foreign
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{path}"
+        );
+    }
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/fragments/overview", app.address),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "x-mf-loader")
+            .send()
+    };
+    assert_eq!(
+        preflight("http://127.0.0.1:8000").await.unwrap().status(),
+        204
+    );
+    assert_eq!(
+        preflight("http://evil.example").await.unwrap().status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn in_direct_mode_the_stats_url_is_this_services_own_origin() {
+    let app = helpers::spawn_app_with(&["--cors-origins", "http://127.0.0.1:8000"]).await;
+    let direct = app
+        .get_with(
+            "/fragments/overview",
+            &[("origin", "http://127.0.0.1:8000")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let own = format!(
+        r#"data-auto-refresh-url-value="http://127.0.0.1:{}/fragments/stats""#,
+        app.port
+    );
+    assert!(direct.contains(&own), "{direct}");
+    // A foreign origin, or none, keeps the service-relative URL; the shell's base path wins.
+    for extra in [vec![("origin", "http://evil.example")], vec![]] {
+        let body = app
+            .get_with("/fragments/overview", &extra)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(body.contains(r#"data-auto-refresh-url-value="/fragments/stats""#));
+    }
+    let proxied = app
+        .get_with(
+            "/fragments/overview",
+            &[
+                ("origin", "http://127.0.0.1:8000"),
+                (headers::BASE_PATH, "/svc/dashboard"),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(proxied.contains(r#"data-auto-refresh-url-value="/svc/dashboard/fragments/stats""#));
+}

@@ -432,3 +432,59 @@ async fn the_healthcheck_subcommand_reports_a_live_and_a_dead_port() {
         .unwrap();
     assert_eq!(dead.code(), Some(1));
 }
+
+#[tokio::test]
+async fn cors_answers_only_the_configured_shell_origin() {
+    let app = spawn_app_with(&["--cors-origins", "http://127.0.0.1:8000"]).await;
+    for path in [
+        "/fragments/plans",
+        "/fragments/teaser",
+        "/assets/pricing-toggle.js",
+    ] {
+        let ok = app
+            .get_with(path, &[("origin", "http://127.0.0.1:8000")])
+            .await;
+        assert_eq!(ok.status(), 200, "{path}");
+        assert_eq!(
+            header(&ok, "access-control-allow-origin"),
+            "http://127.0.0.1:8000"
+        );
+        let foreign = app
+            .get_with(path, &[("origin", "http://evil.example")])
+            .await;
+        assert!(
+            foreign
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{path}"
+        );
+    }
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/fragments/plans", app.address),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "x-mf-loader")
+            .send()
+    };
+    assert_eq!(
+        preflight("http://127.0.0.1:8000").await.unwrap().status(),
+        204
+    );
+    assert_eq!(
+        preflight("http://evil.example").await.unwrap().status(),
+        403
+    );
+    let plain = spawn_app().await;
+    let res = plain
+        .get_with("/fragments/plans", &[("origin", "http://127.0.0.1:8000")])
+        .await;
+    assert!(
+        res.headers().get("access-control-allow-origin").is_none(),
+        "no CORS unless configured"
+    );
+}
