@@ -328,9 +328,6 @@ impl Upstream {
                 ms: 0,
             };
         }
-        if service.manifest().is_none() && service.may_refresh() {
-            self.notice_version(service, None);
-        }
         let budget = self
             .registry
             .config

@@ -1,3 +1,719 @@
-//! Shared helpers for the cross-service tests live here.
+//! Shared helpers for the cross-service tests.
+//!
+//! - [`Stack`]: the three real services (in-process, from their libraries, on free ports,
+//!   a temporary accounts database, one shared context secret) and the shell configured
+//!   with their URLs, as users configure it (`Settings::try_parse_from`). Services can be
+//!   stopped and started again on the same port.
+//! - [`FakeService`]: a fragment server the tests shape (slow, broken, whole documents…).
+//! - [`BlackHole`]: accepts TCP connections and never answers.
+//! - [`Canary`]: answers anything and counts every hit (it must never be reached through
+//!   the shell's proxy).
+//! - [`raw_request`]: one HTTP/1.1 request written byte for byte, for URLs no HTTP client
+//!   would send unchanged (`..`, backslashes, `%00`).
+//! - `browser`: the browser-test harness (its own module).
+//!
+//! External stack: when `MF_BASE_URL` is set (e.g. `http://127.0.0.1:8000` from
+//! docker compose), [`Stack::start_or_external`] talks to it instead of spawning, for the
+//! tests that only read pages, headers, the registry and the proxy's refusals. Tests that
+//! stop services or need helper servers always spawn their own stack.
+//!
+//! Logs only with `TEST_LOG=1`.
 
 pub mod browser;
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use clap::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::task::JoinHandle;
+
+/// The context secret the whole test stack shares.
+pub const SECRET: &str = "test-context-secret-0123456789";
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn init_logs() {
+    if std::env::var("TEST_LOG").is_ok() {
+        shared_ui::service::init_tracing();
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a test client")
+}
+
+/// A server running in this test's runtime.
+struct Running {
+    port: u16,
+    handle: ServerHandle,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+/// One of our three services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Team {
+    /// svc-pricing.
+    Pricing,
+    /// svc-dashboard.
+    Dashboard,
+    /// svc-accounts.
+    Accounts,
+}
+
+impl Team {
+    /// Every team.
+    pub const ALL: [Team; 3] = [Team::Pricing, Team::Dashboard, Team::Accounts];
+
+    /// The service name in the registry.
+    pub fn name(self) -> &'static str {
+        match self {
+            Team::Pricing => "pricing",
+            Team::Dashboard => "dashboard",
+            Team::Accounts => "accounts",
+        }
+    }
+
+    fn from_name(name: &str) -> Team {
+        match name {
+            "pricing" => Team::Pricing,
+            "dashboard" => Team::Dashboard,
+            "accounts" => Team::Accounts,
+            other => panic!("no team called {other}"),
+        }
+    }
+}
+
+async fn start_team(team: Team, port: u16, db: &std::path::Path) -> Running {
+    let port_s = port.to_string();
+    let common = ["--port", port_s.as_str(), "--context-secret", SECRET];
+    match team {
+        Team::Pricing => {
+            let mut args = vec!["svc-pricing"];
+            args.extend(common);
+            let app = svc_pricing::startup::Application::build(
+                svc_pricing::settings::Settings::try_parse_from(args).unwrap(),
+            )
+            .await
+            .expect("svc-pricing starts");
+            Running {
+                port: app.port(),
+                handle: app.handle(),
+                task: tokio::spawn(app.run_until_stopped()),
+            }
+        }
+        Team::Dashboard => {
+            let mut args = vec!["svc-dashboard"];
+            args.extend(common);
+            let app = svc_dashboard::startup::Application::build(
+                svc_dashboard::settings::Settings::try_parse_from(args).unwrap(),
+            )
+            .await
+            .expect("svc-dashboard starts");
+            Running {
+                port: app.port(),
+                handle: app.handle(),
+                task: tokio::spawn(app.run_until_stopped()),
+            }
+        }
+        Team::Accounts => {
+            let db = db.display().to_string();
+            let mut args = vec!["svc-accounts"];
+            args.extend(common);
+            args.extend([
+                "--argon2-memory-kib",
+                "64",
+                "--argon2-iterations",
+                "1",
+                "--database",
+                db.as_str(),
+            ]);
+            let app = svc_accounts::startup::Application::build(
+                svc_accounts::settings::Settings::try_parse_from(args).unwrap(),
+            )
+            .await
+            .expect("svc-accounts starts");
+            Running {
+                port: app.port(),
+                handle: app.handle(),
+                task: tokio::spawn(app.run_until_stopped()),
+            }
+        }
+    }
+}
+
+/// What to change in a [`Stack`].
+#[derive(Debug, Default, Clone)]
+pub struct StackOptions {
+    /// Extra services: name and base URL (helper servers).
+    pub extra_services: Vec<(String, String)>,
+    /// Extra sections: id, path and `service/fragment` slots.
+    pub extra_sections: Vec<(String, String, Vec<String>)>,
+    /// Teams whose port is reserved but which are not started before the shell.
+    pub down_at_start: Vec<Team>,
+    /// Extra shell flags (`--fragment-timeout-ms 300`).
+    pub shell_args: Vec<String>,
+}
+
+/// The three services and the shell, in-process, or an external stack (`MF_BASE_URL`).
+pub struct Stack {
+    /// The shell's base URL (`http://127.0.0.1:PORT`).
+    pub shell_url: String,
+    /// A browser-like client (cookies, no redirects).
+    pub client: reqwest::Client,
+    teams: HashMap<Team, (u16, Option<Running>)>,
+    shell: Option<Running>,
+    dir: Option<tempfile::TempDir>,
+    db: PathBuf,
+}
+
+impl Stack {
+    /// The default stack: three services and the shell.
+    pub async fn start() -> Stack {
+        Self::start_with(StackOptions::default()).await
+    }
+
+    /// `MF_BASE_URL`'s stack when set, else [`Stack::start`].
+    pub async fn start_or_external() -> Stack {
+        match std::env::var("MF_BASE_URL") {
+            Ok(url) if !url.is_empty() => Stack {
+                shell_url: url.trim_end_matches('/').to_owned(),
+                client: client(),
+                teams: HashMap::new(),
+                shell: None,
+                dir: None,
+                db: PathBuf::new(),
+            },
+            _ => Self::start().await,
+        }
+    }
+
+    /// A stack with helper services, sections or shell flags added.
+    pub async fn start_with(options: StackOptions) -> Stack {
+        init_logs();
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let db = dir.path().join("accounts.db");
+        let mut teams = HashMap::new();
+        for team in Team::ALL {
+            if options.down_at_start.contains(&team) {
+                teams.insert(team, (free_port(), None));
+            } else {
+                let running = start_team(team, 0, &db).await;
+                teams.insert(team, (running.port, Some(running)));
+            }
+        }
+        let mut pairs: Vec<String> = Team::ALL
+            .iter()
+            .map(|t| format!("{}=http://127.0.0.1:{}", t.name(), teams[t].0))
+            .collect();
+        pairs.extend(
+            options
+                .extra_services
+                .iter()
+                .map(|(n, u)| format!("{n}={u}")),
+        );
+        let mut args: Vec<String> = [
+            "shell",
+            "--port",
+            "0",
+            "--context-secret",
+            SECRET,
+            "--services",
+            &pairs.join(","),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        if !options.extra_sections.is_empty() {
+            let path = dir.path().join("shell.toml");
+            std::fs::write(&path, sections_toml(&options.extra_sections)).unwrap();
+            args.extend(["--config".to_owned(), path.display().to_string()]);
+        }
+        args.extend(options.shell_args.iter().cloned());
+        let app = shell::startup::Application::build(
+            shell::settings::Settings::try_parse_from(args).unwrap(),
+        )
+        .await
+        .expect("the shell starts");
+        let shell = Running {
+            port: app.port(),
+            handle: app.handle(),
+            task: tokio::spawn(app.run_until_stopped()),
+        };
+        Stack {
+            shell_url: format!("http://127.0.0.1:{}", shell.port),
+            client: client(),
+            teams,
+            shell: Some(shell),
+            dir: Some(dir),
+            db,
+        }
+    }
+
+    /// Whether this stack is an external one (`MF_BASE_URL`).
+    pub fn is_external(&self) -> bool {
+        self.shell.is_none()
+    }
+
+    /// An absolute URL on the shell.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.shell_url)
+    }
+
+    /// The shell's port.
+    pub fn shell_port(&self) -> u16 {
+        self.shell.as_ref().map_or(0, |s| s.port)
+    }
+
+    /// A team's base URL.
+    pub fn service_url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}", self.teams[&Team::from_name(name)].0)
+    }
+
+    /// `GET` a shell path with the stack's client.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the shell answers")
+    }
+
+    /// `GET` a shell path and read the whole body.
+    pub async fn page(
+        &self,
+        path: &str,
+    ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, String) {
+        let res = self.get(path).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        (status, headers, res.text().await.expect("a body"))
+    }
+
+    /// Stops a team's server (it no longer accepts connections afterwards).
+    pub async fn stop_service(&mut self, name: &str) {
+        let team = Team::from_name(name);
+        if let Some(entry) = self.teams.get_mut(&team) {
+            if let Some(running) = entry.1.take() {
+                running.stop().await;
+            }
+        }
+    }
+
+    /// Starts a team's server again on the same port.
+    pub async fn start_service(&mut self, name: &str) {
+        let team = Team::from_name(name);
+        let port = self.teams[&team].0;
+        let mut last = None;
+        // The port can take a moment to be free again after a stop.
+        for _ in 0..50 {
+            match std::net::TcpListener::bind(("127.0.0.1", port)) {
+                Ok(l) => {
+                    drop(l);
+                    let running = start_team(team, port, &self.db).await;
+                    self.teams.insert(team, (port, Some(running)));
+                    return;
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("port {port} did not come free: {last:?}");
+    }
+
+    /// Stops everything (also done on drop, less politely).
+    pub async fn stop(mut self) {
+        if let Some(s) = self.shell.take() {
+            s.stop().await;
+        }
+        for (_, (_, running)) in self.teams.drain() {
+            if let Some(r) = running {
+                r.stop().await;
+            }
+        }
+        drop(self.dir.take());
+    }
+}
+
+fn sections_toml(extra: &[(String, String, Vec<String>)]) -> String {
+    let mut out =
+        String::from("# Written by the test harness: the default sections plus the test's own.\n");
+    let default = [
+        (
+            "dashboard",
+            "Dashboard",
+            "/dashboard",
+            vec!["dashboard/overview", "pricing/teaser"],
+        ),
+        ("accounts", "Account", "/accounts", vec!["accounts/account"]),
+        ("pricing", "Pricing", "/pricing", vec!["pricing/plans"]),
+    ];
+    let mut all: Vec<(String, String, String, Vec<String>)> = default
+        .iter()
+        .map(|(id, t, p, s)| {
+            (
+                (*id).to_owned(),
+                (*t).to_owned(),
+                (*p).to_owned(),
+                s.iter().map(|x| (*x).to_owned()).collect(),
+            )
+        })
+        .collect();
+    all.extend(extra.iter().map(|(id, path, slots)| {
+        (
+            id.clone(),
+            format!("Test {id}"),
+            path.clone(),
+            slots.clone(),
+        )
+    }));
+    for (id, title, path, slots) in all {
+        let slots: Vec<String> = slots
+            .iter()
+            .map(|s| {
+                let (svc, frag) = s.split_once('/').expect("service/fragment");
+                format!("{{ service = \"{svc}\", fragment = \"{frag}\" }}")
+            })
+            .collect();
+        out.push_str(&format!(
+            "\n[[sections]]\nid = \"{id}\"\ntitle = \"{title}\"\npath = \"{path}\"\nslots = [{}]\n",
+            slots.join(", ")
+        ));
+    }
+    out
+}
+
+/// How a [`FakeService`] behaves.
+#[derive(Debug, Clone)]
+pub struct FakeSpec {
+    /// Manifest name.
+    pub name: String,
+    /// Fragment ids (served at `/fragments/{id}`).
+    pub fragments: Vec<String>,
+    /// Time before each fragment answer.
+    pub delay: Duration,
+    /// Leave out `x-fragment-version`.
+    pub omit_version: bool,
+    /// Serve a manifest that does not validate.
+    pub bad_manifest: bool,
+    /// Answer fragments with a whole HTML document.
+    pub whole_document: bool,
+    /// Declared fallback HTML for every fragment.
+    pub fallback: Option<String>,
+    /// `Cache-Control` of fragment answers.
+    pub cache_control: String,
+}
+
+impl FakeSpec {
+    /// A well-behaved fake with one fragment per id.
+    pub fn new(name: &str, fragments: &[&str]) -> Self {
+        Self {
+            name: name.to_owned(),
+            fragments: fragments.iter().map(|f| (*f).to_owned()).collect(),
+            delay: Duration::ZERO,
+            omit_version: false,
+            bad_manifest: false,
+            whole_document: false,
+            fallback: None,
+            cache_control: "no-store".to_owned(),
+        }
+    }
+}
+
+/// A fragment server the tests shape, counting fragment hits.
+pub struct FakeService {
+    /// Its base URL.
+    pub url: String,
+    /// Fragment requests seen.
+    pub hits: Arc<AtomicUsize>,
+    running: Running,
+}
+
+const FAKE_VERSION: &str = "1.0.0+fake";
+
+async fn fake_manifest(spec: web::Data<FakeSpec>) -> HttpResponse {
+    let fragments: Vec<_> = spec
+        .fragments
+        .iter()
+        .map(|id| {
+            let mut f = serde_json::json!({ "id": id, "path": format!("/fragments/{id}"), "title": format!("Fake {id}") });
+            if let Some(fb) = &spec.fallback {
+                f["fallback"] = serde_json::json!(fb);
+            }
+            f
+        })
+        .collect();
+    let mut manifest = serde_json::json!({
+        "name": spec.name, "version": FAKE_VERSION, "fragments": fragments,
+        "assets": { "css": [], "controllers": [] }, "actions": [],
+    });
+    if spec.bad_manifest {
+        manifest["fragments"][0]["path"] = serde_json::json!("../../etc/passwd");
+    }
+    HttpResponse::Ok().json(manifest)
+}
+
+async fn fake_fragment(
+    req: HttpRequest,
+    id: web::Path<String>,
+    spec: web::Data<FakeSpec>,
+    hits: web::Data<AtomicUsize>,
+) -> HttpResponse {
+    hits.fetch_add(1, Ordering::SeqCst);
+    if !spec.fragments.contains(&id) {
+        return HttpResponse::NotFound().finish();
+    }
+    tokio::time::sleep(spec.delay).await;
+    let user = req
+        .headers()
+        .get("x-mf-user")
+        .map_or("anonymous", |_| "signed");
+    let inner = format!(
+        "<section data-fragment=\"{}/{}\"><p>Fake {} fragment ({user})</p></section>",
+        spec.name, id, id
+    );
+    let body = if spec.whole_document {
+        format!("<!DOCTYPE html><html><body>{inner}</body></html>")
+    } else {
+        inner
+    };
+    let mut res = HttpResponse::Ok();
+    res.content_type("text/html; charset=utf-8")
+        .insert_header(("cache-control", spec.cache_control.as_str()));
+    if !spec.omit_version {
+        res.insert_header(("x-fragment-version", FAKE_VERSION));
+    }
+    res.body(body)
+}
+
+impl FakeService {
+    /// Starts a fake on a free port.
+    pub async fn start(spec: FakeSpec) -> FakeService {
+        init_logs();
+        let hits = web::Data::new(AtomicUsize::new(0));
+        let spec = web::Data::new(spec);
+        let (h, s) = (hits.clone(), spec.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(h.clone())
+                .app_data(s.clone())
+                .configure(shared_ui::service::configure)
+                .route("/manifest.json", web::get().to(fake_manifest))
+                .route("/fragments/{id}", web::get().to(fake_fragment))
+                .default_service(web::to(shared_ui::service::not_found))
+        })
+        .workers(1)
+        .shutdown_timeout(0)
+        .bind(("127.0.0.1", 0))
+        .expect("the fake binds");
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let running = Running {
+            port,
+            handle: server.handle(),
+            task: tokio::spawn(server),
+        };
+        FakeService {
+            url: format!("http://127.0.0.1:{port}"),
+            hits: hits.into_inner(),
+            running,
+        }
+    }
+
+    /// Stops it.
+    pub async fn stop(self) {
+        self.running.stop().await;
+    }
+}
+
+/// Accepts TCP connections and never answers (holds them open).
+pub struct BlackHole {
+    /// Its base URL.
+    pub url: String,
+    task: JoinHandle<()>,
+}
+
+impl BlackHole {
+    /// Starts one on a free port.
+    pub async fn start() -> BlackHole {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        BlackHole {
+            url: format!("http://127.0.0.1:{port}"),
+            task,
+        }
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Answers anything with 200 and counts every connection and request: the proxy must never
+/// reach it.
+pub struct Canary {
+    /// Its base URL.
+    pub url: String,
+    /// Its `host:port`.
+    pub authority: String,
+    /// Connections accepted.
+    pub hits: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Canary {
+    /// Starts one on a free port.
+    pub async fn start() -> Canary {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&hits);
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\ncanary")
+                        .await;
+                });
+            }
+        });
+        Canary {
+            url: format!("http://127.0.0.1:{port}"),
+            authority: format!("127.0.0.1:{port}"),
+            hits,
+            task,
+        }
+    }
+
+    /// How many connections reached it.
+    pub fn hit_count(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Canary {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The answer to a [`raw_request`]: status, the head as text, the body.
+#[derive(Debug)]
+pub struct RawAnswer {
+    /// The status code.
+    pub status: u16,
+    /// Status line and headers.
+    pub head: String,
+    /// The body (chunked encoding left as is).
+    pub body: String,
+}
+
+/// Sends `GET <target>` (or another method) byte for byte to `base` (`http://host:port`)
+/// and reads the answer until the server closes.
+pub async fn raw_request(
+    base: &str,
+    method: &str,
+    target: &[u8],
+    extra_headers: &str,
+) -> RawAnswer {
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    let mut req = Vec::new();
+    req.extend_from_slice(method.as_bytes());
+    req.push(b' ');
+    req.extend_from_slice(target);
+    req.extend_from_slice(
+        format!(" HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n{extra_headers}\r\n")
+            .as_bytes(),
+    );
+    stream.write_all(&req).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    RawAnswer {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+/// Reads a streamed body chunk by chunk, recording when each arrived (since `since`).
+pub async fn timed_chunks(res: reqwest::Response, since: Instant) -> Vec<(Duration, String)> {
+    use futures_util::StreamExt;
+    let mut stream = res.bytes_stream();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("a chunk");
+        out.push((
+            since.elapsed(),
+            String::from_utf8_lossy(&chunk).into_owned(),
+        ));
+    }
+    out
+}
+
+/// The `<div class="slot" data-slot="…">` element's opening tag for a slot, if present.
+pub fn slot_tag<'a>(html: &'a str, slot: &str) -> Option<&'a str> {
+    let needle = format!("data-slot=\"{slot}\"");
+    let at = html.find(&needle)?;
+    let start = html[..at].rfind('<')?;
+    let end = at + html[at..].find('>')?;
+    Some(&html[start..=end])
+}
+
+/// The `data-fragment-status` of a slot in a page.
+pub fn slot_status(html: &str, slot: &str) -> Option<String> {
+    let tag = slot_tag(html, slot)?;
+    let key = "data-fragment-status=\"";
+    let start = tag.find(key)? + key.len();
+    let len = tag[start..].find('"')?;
+    Some(tag[start..start + len].to_owned())
+}
+
+/// Reads a JSON body.
+pub async fn json(res: reqwest::Response) -> serde_json::Value {
+    let body = res.bytes().await.expect("a body");
+    serde_json::from_slice(&body).expect("a JSON body")
+}

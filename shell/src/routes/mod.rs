@@ -52,7 +52,13 @@ pub async fn assets(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
 }
 
 /// `GET /registry.json`: sections, chrome, services (the article's `remoteEndpoints`).
+/// Services whose manifest is still unknown are asked again (in the background, spaced).
 pub async fn registry_json(up: web::Data<Upstream>) -> HttpResponse {
+    for service in up.registry.services() {
+        if service.manifest().is_none() {
+            up.notice_version(service, None);
+        }
+    }
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .json(up.registry.browser_json())

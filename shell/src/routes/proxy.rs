@@ -275,9 +275,9 @@ pub async fn proxy(
         None => service.upstream(&path),
     };
     let fwd = up.with_user(up.forwarded_without_user(&req)).await;
+    // HEAD goes upstream as GET (services route GET only); the body is not sent back.
     let reqwest_method = match method {
         Method::POST => reqwest::Method::POST,
-        Method::HEAD => reqwest::Method::HEAD,
         _ => reqwest::Method::GET,
     };
     let mut builder = up.client.request(reqwest_method, &url);

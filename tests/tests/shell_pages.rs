@@ -1,0 +1,399 @@
+//! The shell's pages: composition from all three teams, streaming, headers, the registry,
+//! the 404 page, and forms with JavaScript off. Tests marked "external-ready" use
+//! `MF_BASE_URL` when it is set (a docker stack); the others spawn their own stack.
+
+use std::time::{Duration, Instant};
+
+use mf_tests::{slot_status, slot_tag, timed_chunks, FakeService, FakeSpec, Stack, StackOptions};
+use reqwest::StatusCode;
+
+/// External-ready.
+#[tokio::test]
+async fn each_page_composes_the_right_fragments_from_all_three_teams() {
+    let stack = Stack::start_or_external().await;
+    let expect = [
+        (
+            "/",
+            "dashboard",
+            vec!["dashboard/overview", "pricing/teaser"],
+            "Dashboard · ",
+        ),
+        (
+            "/dashboard",
+            "dashboard",
+            vec!["dashboard/overview", "pricing/teaser"],
+            "Dashboard · ",
+        ),
+        (
+            "/accounts",
+            "accounts",
+            vec!["accounts/account"],
+            "Account · ",
+        ),
+        ("/pricing", "pricing", vec!["pricing/plans"], "Pricing · "),
+    ];
+    for (path, section, slots, title) in expect {
+        let (status, headers, html) = stack.page(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+        assert!(html.starts_with("<!DOCTYPE html>"), "{path}");
+        assert!(html.contains(&format!("<title>{title}")), "{path}: title");
+        assert!(
+            html.contains(&format!(
+                "data-fragment-loader-target=\"main\" data-section=\"{section}\""
+            )),
+            "{path}: main carries the section"
+        );
+        // The accounts user menu sits in the header chrome on every page.
+        let header = &html[html.find("<header").unwrap()..html.find("</header>").unwrap()];
+        assert!(
+            header.contains("data-slot=\"accounts/user-menu\""),
+            "{path}: user menu"
+        );
+        assert!(
+            header.contains("data-fragment=\"accounts/user-menu\""),
+            "{path}: user menu body"
+        );
+        assert_eq!(
+            slot_status(&html, "accounts/user-menu").as_deref(),
+            Some("ok")
+        );
+        let main = &html[html.find("<main").unwrap()..html.find("</main>").unwrap()];
+        for slot in &slots {
+            assert!(
+                main.contains(&format!("data-slot=\"{slot}\"")),
+                "{path}: {slot}"
+            );
+            assert!(
+                main.contains(&format!("data-fragment=\"{slot}\"")),
+                "{path}: {slot} body"
+            );
+            assert_eq!(
+                slot_status(&html, slot).as_deref(),
+                Some("ok"),
+                "{path}: {slot}"
+            );
+            assert!(slot_tag(&html, slot)
+                .unwrap()
+                .contains("data-fragment-ms=\""));
+        }
+        // Slots come in page order.
+        if slots.len() == 2 {
+            assert!(main.find(slots[0]).unwrap() < main.find(slots[1]).unwrap());
+        }
+        // The nav marks the current section.
+        let current = format!("href=\"/{section}\" aria-current=\"page\"");
+        assert!(html.contains(&current), "{path}: nav marks {section}");
+        assert_eq!(html.matches("aria-current=\"page\"").count(), 1);
+        // The head lists the services' CSS and controllers through /svc/, the loader, boot.
+        assert!(html.contains("href=\"/svc/pricing/assets/pricing.css\""));
+        assert!(html.contains("<script type=\"module\" src=\"/assets/shared/boot.js\"></script>"));
+        assert!(
+            html.contains("<script type=\"module\" src=\"/assets/fragment-loader.js\"></script>")
+        );
+        assert!(html.contains("\"module\":\"/svc/pricing/assets/pricing-toggle.js\""));
+        assert!(
+            html.contains("rel=\"modulepreload\" href=\"/svc/pricing/assets/pricing-toggle.js\"")
+        );
+        assert!(html.contains(
+            "<body data-controller=\"fragment-loader\" data-fragment-loader-registry-value=\"/registry.json\">"
+        ));
+        assert!(html.contains("data-fragment-loader-target=\"announcer\""));
+        assert!(html.contains("data-fragment-loader-target=\"progress\" hidden"));
+    }
+}
+
+/// External-ready.
+#[tokio::test]
+async fn pages_carry_a_nonce_csp_and_the_security_headers() {
+    let stack = Stack::start_or_external().await;
+    let (_, headers, html) = stack.page("/dashboard").await;
+    let csp = headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for part in [
+        "default-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "img-src 'self' data:",
+    ] {
+        assert!(csp.contains(part), "{part} in {csp}");
+    }
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("a nonce in script-src");
+    assert!(csp.contains(&format!("script-src 'self' 'nonce-{nonce}';")));
+    assert!(nonce.len() >= 16);
+    // The only inline script is the import map, and it carries the nonce.
+    assert!(html.contains(&format!("<script type=\"importmap\" nonce=\"{nonce}\">")));
+    let inline_scripts = html
+        .match_indices("<script")
+        .filter(|(i, _)| {
+            let tag = &html[*i..*i + html[*i..].find('>').unwrap()];
+            !tag.contains("src=")
+        })
+        .count();
+    assert_eq!(
+        inline_scripts, 2,
+        "the import map and the JSON controller list only"
+    );
+    assert!(html.contains("<script type=\"application/json\" id=\"mf-controllers\">"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(
+        headers["referrer-policy"],
+        "strict-origin-when-cross-origin"
+    );
+    // A fresh nonce on every answer.
+    let (_, again, _) = stack.page("/dashboard").await;
+    assert_ne!(
+        again["content-security-policy"],
+        headers["content-security-policy"]
+    );
+}
+
+/// External-ready.
+#[tokio::test]
+async fn registry_json_lists_sections_chrome_and_services() {
+    let stack = Stack::start_or_external().await;
+    let res = stack.get("/registry.json").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let json = mf_tests::json(res).await;
+    assert_eq!(json["default_section"], "dashboard");
+    let sections = json["sections"].as_array().unwrap();
+    let ids: Vec<_> = sections.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["dashboard", "accounts", "pricing"]);
+    let dashboard = &sections[0];
+    assert_eq!(dashboard["title"], "Dashboard");
+    assert_eq!(dashboard["path"], "/dashboard");
+    assert_eq!(dashboard["slots"][0]["service"], "dashboard");
+    assert_eq!(dashboard["slots"][0]["fragment"], "overview");
+    assert_eq!(
+        dashboard["slots"][0]["url"],
+        "/svc/dashboard/fragments/overview"
+    );
+    assert_eq!(
+        dashboard["slots"][1]["url"],
+        "/svc/pricing/fragments/teaser"
+    );
+    assert_eq!(dashboard["slots"][1]["title"], "Upgrade");
+    assert_eq!(json["chrome"][0]["slot"], "user-menu");
+    assert_eq!(
+        json["chrome"][0]["url"],
+        "/svc/accounts/fragments/user-menu"
+    );
+    for name in ["pricing", "dashboard", "accounts"] {
+        let svc = &json["services"][name];
+        assert_eq!(svc["base"], format!("/svc/{name}"));
+        assert_eq!(svc["direct"], false);
+        assert!(
+            svc["version"].as_str().unwrap().contains('+'),
+            "{name} version"
+        );
+        for css in svc["css"].as_array().unwrap() {
+            assert!(css.as_str().unwrap().starts_with(&format!("/svc/{name}/")));
+        }
+    }
+    assert_eq!(
+        json["services"]["pricing"]["controllers"][0]["module"],
+        "/svc/pricing/assets/pricing-toggle.js"
+    );
+}
+
+/// External-ready.
+#[tokio::test]
+async fn an_unknown_path_gets_a_404_page_inside_the_chrome() {
+    let stack = Stack::start_or_external().await;
+    let (status, headers, html) = stack.page("/no-such-section?x=<b>").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(headers.contains_key("content-security-policy"));
+    assert!(html.contains("Page not found"));
+    assert!(html.contains("<code>/no-such-section</code>"));
+    assert!(
+        html.contains("data-slot=\"accounts/user-menu\""),
+        "the chrome is there"
+    );
+    assert!(html.contains("<nav class=\"nav\""));
+    assert!(!html.contains("aria-current=\"page\""));
+}
+
+/// External-ready.
+#[tokio::test]
+async fn static_assets_of_the_shell_are_served_with_etags() {
+    let stack = Stack::start_or_external().await;
+    for path in [
+        "/assets/fragment-loader.js",
+        "/assets/shell.css",
+        "/assets/shared/boot.js",
+    ] {
+        let res = stack.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let etag = res.headers()["etag"].clone();
+        let again = stack
+            .client
+            .get(stack.url(path))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_head_arrives_before_a_slow_fragment() {
+    let mut spec = FakeSpec::new("slow", &["late"]);
+    spec.delay = Duration::from_millis(700);
+    let slow = FakeService::start(spec).await;
+    let stack = Stack::start_with(StackOptions {
+        extra_services: vec![("slow".into(), slow.url.clone())],
+        extra_sections: vec![("slow".into(), "/slow".into(), vec!["slow/late".into()])],
+        shell_args: vec!["--fragment-timeout-ms".into(), "3000".into()],
+        ..StackOptions::default()
+    })
+    .await;
+    let started = Instant::now();
+    let res = stack.get("/slow").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let chunks = timed_chunks(res, started).await;
+    let head_at = chunks
+        .iter()
+        .find(|(_, c)| c.contains("</head>"))
+        .map(|(t, _)| *t)
+        .expect("a chunk with the head");
+    let slow_at = chunks
+        .iter()
+        .find(|(_, c)| c.contains("data-fragment=\"slow/late\""))
+        .map(|(t, _)| *t)
+        .expect("a chunk with the slow fragment");
+    assert!(
+        head_at + Duration::from_millis(400) < slow_at,
+        "the head ({head_at:?}) came well before the slow fragment ({slow_at:?})"
+    );
+    assert!(slow_at >= Duration::from_millis(700));
+    let html: String = chunks.into_iter().map(|(_, c)| c).collect();
+    assert_eq!(slot_status(&html, "slow/late").as_deref(), Some("ok"));
+    assert!(html.ends_with("</html>"));
+}
+
+#[tokio::test]
+async fn the_query_string_of_a_page_reaches_its_fragments() {
+    let stack = Stack::start().await;
+    let (_, _, yearly) = stack.page("/pricing?billing=yearly").await;
+    let (_, _, monthly) = stack.page("/pricing?billing=monthly").await;
+    assert_ne!(
+        yearly[yearly.find("data-slot=\"pricing/plans\"").unwrap()..],
+        monthly[monthly.find("data-slot=\"pricing/plans\"").unwrap()..],
+        "the plans fragment saw the billing parameter"
+    );
+}
+
+fn csrf_token(html: &str) -> String {
+    let key = "name=\"csrf_token\" value=\"";
+    let start = html.find(key).expect("a csrf token") + key.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn a_form_posted_with_javascript_off_comes_back_inside_the_full_page() {
+    let stack = Stack::start().await;
+    let (_, _, page) = stack.page("/accounts").await;
+    let token = csrf_token(&page);
+    // Sign in with a wrong password, as a browser without JavaScript posts it.
+    let res = stack
+        .client
+        .post(stack.url("/svc/accounts/actions/sign-in"))
+        .header("origin", &stack.shell_url)
+        .header("sec-fetch-mode", "navigate")
+        .header("sec-fetch-site", "same-origin")
+        .header("accept", "text/html,application/xhtml+xml")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "nobody@example.com"),
+            ("password", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.headers().contains_key("content-security-policy"));
+    let html = res.text().await.unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>"),
+        "a full page, not a bare fragment"
+    );
+    assert!(html.contains("data-section=\"accounts\""));
+    assert!(html.contains("data-slot=\"accounts/user-menu\""));
+    let slot = &html[html.find("data-slot=\"accounts/account\"").unwrap()..];
+    assert!(
+        slot.contains("field--invalid") || slot.contains("alert--danger"),
+        "the inline error"
+    );
+
+    // The loader's fetch of the same action gets the bare fragment.
+    let res = stack
+        .client
+        .post(stack.url("/svc/accounts/actions/sign-in"))
+        .header("origin", &stack.shell_url)
+        .header("x-mf-loader", "1")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "nobody@example.com"),
+            ("password", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.headers().contains_key("server-timing"));
+    let html = res.text().await.unwrap();
+    assert!(!html.contains("<html"));
+    assert!(html.contains("data-fragment=\"accounts/account\""));
+}
+
+#[tokio::test]
+async fn signing_up_through_the_proxy_signs_the_user_in_on_every_teams_fragment() {
+    let stack = Stack::start().await;
+    let (_, _, page) = stack.page("/accounts").await;
+    let token = csrf_token(&page);
+    let res = stack
+        .client
+        .post(stack.url("/svc/accounts/actions/sign-up"))
+        .header("origin", &stack.shell_url)
+        .header("sec-fetch-mode", "navigate")
+        .header("accept", "text/html")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("name", "Grace Hopper"),
+            ("email", "grace@example.com"),
+            ("password", "correct horse battery"),
+            ("plan", "pro"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        res.text().await
+    );
+    assert_eq!(res.headers()["location"], "/dashboard");
+    assert!(res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .starts_with("mf_session="));
+    // The cookie went into the client's store; the shell resolves it for every team.
+    let (_, _, html) = stack.page("/dashboard").await;
+    let header = &html[..html.find("</header>").unwrap()];
+    assert!(
+        header.contains("Grace Hopper"),
+        "the accounts user menu knows the user"
+    );
+    let overview = &html[html.find("data-slot=\"dashboard/overview\"").unwrap()..];
+    assert!(overview.contains("Grace"), "the dashboard knows the user");
+}

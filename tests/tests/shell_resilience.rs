@@ -1,0 +1,211 @@
+//! One bad service never breaks a page: stopped, slow, black-hole and broken services get
+//! their fallback within the budget while the other fragments render; a service that comes
+//! back (or comes up after the shell) is used again without restarting the shell. These
+//! tests always spawn their own stack.
+
+use std::time::{Duration, Instant};
+
+use mf_tests::{slot_status, BlackHole, FakeService, FakeSpec, Stack, StackOptions, Team};
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn a_stopped_service_gets_its_fallback_while_the_others_render_and_comes_back_on_restart() {
+    let mut stack = Stack::start().await;
+    let (_, _, html) = stack.page("/dashboard").await;
+    assert_eq!(
+        slot_status(&html, "dashboard/overview").as_deref(),
+        Some("ok")
+    );
+
+    stack.stop_service("dashboard").await;
+    let started = Instant::now();
+    let (status, _, html) = stack.page("/dashboard").await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        slot_status(&html, "dashboard/overview").as_deref(),
+        Some("fallback")
+    );
+    assert_eq!(slot_status(&html, "pricing/teaser").as_deref(), Some("ok"));
+    assert_eq!(
+        slot_status(&html, "accounts/user-menu").as_deref(),
+        Some("ok")
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "within the fragment timeout: {took:?}"
+    );
+    // The registry still knows the service by its last good manifest.
+    let registry = mf_tests::json(stack.get("/registry.json").await).await;
+    assert!(registry["services"]["dashboard"]["version"].is_string());
+
+    stack.start_service("dashboard").await;
+    let (_, _, html) = stack.page("/dashboard").await;
+    assert_eq!(
+        slot_status(&html, "dashboard/overview").as_deref(),
+        Some("ok")
+    );
+    assert!(html.contains("data-fragment=\"dashboard/overview\""));
+}
+
+#[tokio::test]
+async fn a_service_down_when_the_shell_starts_is_used_once_it_is_up() {
+    let mut stack = Stack::start_with(StackOptions {
+        down_at_start: vec![Team::Pricing],
+        ..StackOptions::default()
+    })
+    .await;
+    let (status, _, html) = stack.page("/pricing").await;
+    assert_eq!(status, StatusCode::OK, "the shell started and serves");
+    assert_eq!(
+        slot_status(&html, "pricing/plans").as_deref(),
+        Some("unavailable")
+    );
+    assert!(html.contains("Pricing is unavailable right now."));
+    assert!(html.contains("href=\"/pricing\">Retry</a>"));
+    assert_eq!(
+        slot_status(&html, "accounts/user-menu").as_deref(),
+        Some("ok")
+    );
+    let registry = mf_tests::json(stack.get("/registry.json").await).await;
+    assert_eq!(registry["services"]["pricing"]["available"], false);
+
+    stack.start_service("pricing").await;
+    let (_, _, html) = stack.page("/pricing").await;
+    assert_eq!(slot_status(&html, "pricing/plans").as_deref(), Some("ok"));
+    // The manifest is read in the background once the service answers.
+    let mut known = false;
+    for _ in 0..40 {
+        let registry = mf_tests::json(stack.get("/registry.json").await).await;
+        if registry["services"]["pricing"]["available"] == true {
+            known = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(known, "the pricing manifest was read without a restart");
+    let (_, _, html) = stack.page("/pricing").await;
+    assert!(html.contains("href=\"/svc/pricing/assets/pricing.css\""));
+}
+
+#[tokio::test]
+async fn a_black_hole_service_cannot_hold_a_page_past_its_budget() {
+    let hole = BlackHole::start().await;
+    let stack = Stack::start_with(StackOptions {
+        extra_services: vec![("hole".into(), hole.url.clone())],
+        extra_sections: vec![(
+            "hole".into(),
+            "/hole".into(),
+            vec!["hole/widget".into(), "pricing/teaser".into()],
+        )],
+        shell_args: vec![
+            "--fragment-timeout-ms".into(),
+            "300".into(),
+            "--page-budget-ms".into(),
+            "600".into(),
+        ],
+        ..StackOptions::default()
+    })
+    .await;
+    let started = Instant::now();
+    let (status, _, html) = stack.page("/hole").await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        slot_status(&html, "hole/widget").as_deref(),
+        Some("unavailable")
+    );
+    assert!(html.contains("Hole is unavailable right now."));
+    assert_eq!(slot_status(&html, "pricing/teaser").as_deref(), Some("ok"));
+    assert!(html.ends_with("</html>"));
+    // 300 ms fragment timeout, 600 ms page budget; generous slack for a loaded machine.
+    assert!(took < Duration::from_millis(2500), "the page took {took:?}");
+}
+
+#[tokio::test]
+async fn a_slow_fragment_past_its_timeout_shows_the_declared_fallback() {
+    let mut spec = FakeSpec::new("slow", &["late"]);
+    spec.delay = Duration::from_secs(5);
+    spec.fallback = Some("<p class=\"muted\">The slow widget is resting.</p>".into());
+    let slow = FakeService::start(spec).await;
+    let stack = Stack::start_with(StackOptions {
+        extra_services: vec![("slow".into(), slow.url.clone())],
+        extra_sections: vec![("slow".into(), "/slow".into(), vec!["slow/late".into()])],
+        shell_args: vec!["--fragment-timeout-ms".into(), "200".into()],
+        ..StackOptions::default()
+    })
+    .await;
+    let started = Instant::now();
+    let (_, _, html) = stack.page("/slow").await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(slot_status(&html, "slow/late").as_deref(), Some("fallback"));
+    assert!(html.contains("The slow widget is resting."));
+}
+
+#[tokio::test]
+async fn broken_answers_never_reach_the_page() {
+    let mut whole = FakeSpec::new("whole", &["doc"]);
+    whole.whole_document = true;
+    let whole = FakeService::start(whole).await;
+    let stack = Stack::start_with(StackOptions {
+        extra_services: vec![("whole".into(), whole.url.clone())],
+        extra_sections: vec![(
+            "whole".into(),
+            "/whole".into(),
+            vec!["whole/doc".into(), "whole/missing".into()],
+        )],
+        ..StackOptions::default()
+    })
+    .await;
+    let (status, _, html) = stack.page("/whole").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        slot_status(&html, "whole/doc").as_deref(),
+        Some("unavailable")
+    );
+    assert_eq!(
+        slot_status(&html, "whole/missing").as_deref(),
+        Some("unavailable")
+    );
+    assert_eq!(
+        html.matches("<html").count(),
+        1,
+        "only the shell's own document"
+    );
+}
+
+#[tokio::test]
+async fn a_cacheable_fragment_is_reused_while_fresh_and_stands_in_when_its_service_fails() {
+    let mut spec = FakeSpec::new("cached", &["news"]);
+    spec.cache_control = "public, max-age=1".into();
+    let fake = FakeService::start(spec).await;
+    let stack = Stack::start_with(StackOptions {
+        extra_services: vec![("cached".into(), fake.url.clone())],
+        extra_sections: vec![(
+            "cached".into(),
+            "/cached".into(),
+            vec!["cached/news".into()],
+        )],
+        ..StackOptions::default()
+    })
+    .await;
+    let hits = fake.hits.clone();
+    let (_, _, first) = stack.page("/cached").await;
+    let (_, _, second) = stack.page("/cached").await;
+    assert_eq!(slot_status(&first, "cached/news").as_deref(), Some("ok"));
+    assert_eq!(slot_status(&second, "cached/news").as_deref(), Some("ok"));
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the second was a cache hit"
+    );
+
+    fake.stop().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, _, stale) = stack.page("/cached").await;
+    assert_eq!(
+        slot_status(&stale, "cached/news").as_deref(),
+        Some("cached")
+    );
+    assert!(stale.contains("Fake news fragment"));
+}
