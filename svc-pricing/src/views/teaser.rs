@@ -32,14 +32,16 @@ fn upgrade(plan: &Plan, billing: Billing, mine: Option<&Plan>) -> Markup {
     };
     html! {
         aside class="teaser" data-fragment="pricing/teaser" aria-labelledby="pricing-teaser-title" {
-            p class="teaser__eyebrow" { "Upgrade" }
-            h2 class="teaser__title" id="pricing-teaser-title" { (heading) }
-            p class="teaser__text" {
-                @if let Some(mine) = mine { "You are on " (mine.name()) ". " }
-                (plan.tagline())
-            }
-            @if let Some(first) = plan.features().first() {
-                p class="teaser__highlight" { (first) @if plan.features().len() > 1 { ", and more." } }
+            div class="teaser__body" {
+                p class="teaser__eyebrow" { "Upgrade" }
+                h2 class="teaser__title" id="pricing-teaser-title" { (heading) }
+                p class="teaser__text" {
+                    @if let Some(mine) = mine { "You are on " (mine.name()) ". " }
+                    (plan.tagline())
+                }
+                @if let Some(first) = plan.features().first() {
+                    p class="teaser__highlight" { (first) @if plan.features().len() > 1 { ", and more." } }
+                }
             }
             div class="teaser__actions" {
                 (link_button("/pricing", "Compare plans", ButtonKind::Primary))
@@ -51,9 +53,11 @@ fn upgrade(plan: &Plan, billing: Billing, mine: Option<&Plan>) -> Markup {
 fn top_plan(mine: &Plan) -> Markup {
     html! {
         aside class="teaser teaser--top" data-fragment="pricing/teaser" aria-labelledby="pricing-teaser-title" {
-            p class="teaser__eyebrow" { "Your plan" }
-            h2 class="teaser__title" id="pricing-teaser-title" { "You are on " (mine.name()) ", our top plan" }
-            p class="teaser__text" { "Thank you. Everything we make is included." }
+            div class="teaser__body" {
+                p class="teaser__eyebrow" { "Your plan" }
+                h2 class="teaser__title" id="pricing-teaser-title" { "You are on " (mine.name()) ", our top plan" }
+                p class="teaser__text" { "Thank you. Everything we make is included." }
+            }
             div class="teaser__actions" {
                 (link_button("/pricing", "See what is included", ButtonKind::Secondary))
             }
