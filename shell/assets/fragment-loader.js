@@ -3,7 +3,8 @@
 //
 // It relies on the page DOM the shell renders (docs/ARCHITECTURE.md, "Shell page DOM"):
 //   <body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json">
-//   targets: main (<main data-section>), chrome (header slots), progress, announcer.
+//   targets: main (<main data-section>), chrome (header slots), progress, announcer;
+//   optional data-fragment-loader-timeout-value (ms, default 8000).
 // Every URL it pushes onto the history is a section path (plus query) that the server also
 // renders as a full page, so a reload or a deep link never shows a bare fragment.
 //
@@ -16,14 +17,14 @@ import { Controller } from "@hotwired/stimulus";
 import { registerControllers } from "/assets/shared/boot.js";
 
 const LOADER_HEADERS = { "x-mf-loader": "1" };
-const TIMEOUT_MS = 8000; // a fetch that takes longer shows the error state
+const TIMEOUT_MS = 8000; // a fetch that takes longer shows the error state (timeout value)
 const PROGRESS_DELAY_MS = 100; // fast swaps never flash the progress bar
 const CACHE_ENTRIES = 24; // fragment answers kept for Back/Forward
 const CSS_WAIT_MS = 3000; // show the fragment even if a stylesheet never loads
 
 export default class FragmentLoader extends Controller {
   static targets = ["main", "chrome", "progress", "announcer"];
-  static values = { registry: String };
+  static values = { registry: String, timeout: { type: Number, default: TIMEOUT_MS } };
 
   initialize() {
     this.registry = null;
@@ -140,9 +141,9 @@ export default class FragmentLoader extends Controller {
       const results = cached
         ? section.slots.map((slot, i) => ({ slot, ok: true, html: this.cache.get(urls[i]) }))
         : await Promise.all(section.slots.map((slot, i) => this.fetchSlot(slot, urls[i], signal)));
-      if (signal.aborted) return; // another click came meanwhile
+      if (superseded(signal)) return; // another click came meanwhile
       await this.ensureAssets(section.slots.map((slot) => slot.service));
-      if (signal.aborted) return;
+      if (superseded(signal)) return;
       const path = url.pathname + url.search + url.hash;
       const state = { mf: true, section: section.id, scroll: 0 };
       if (push && path === location.pathname + location.search + location.hash) {
@@ -158,7 +159,7 @@ export default class FragmentLoader extends Controller {
         performance.measure("mf:navigation", "mf:click", "mf:swap");
       }
     } catch (error) {
-      if (!signal.aborted) console.warn("fragment-loader: navigation failed", error);
+      if (!superseded(signal)) console.warn("fragment-loader: navigation failed", error);
     } finally {
       this.end(signal);
     }
@@ -295,7 +296,7 @@ export default class FragmentLoader extends Controller {
       }
       throw new Error(`HTTP ${response.status}`);
     } catch (error) {
-      if (signal.aborted && signal.reason?.name !== "TimeoutError") return;
+      if (superseded(signal)) return;
       const why = signal.aborted ? "the server took too long" : "the server could not take it";
       slot.querySelector(":scope > [data-loader-error]")?.remove();
       slot.prepend(this.errorBox(`Your form was not sent: ${why}.`, retry));
@@ -343,7 +344,8 @@ export default class FragmentLoader extends Controller {
     this.pending?.abort();
     const controller = new AbortController();
     this.pending = controller;
-    controller.timer = setTimeout(() => controller.abort(new DOMException("timed out", "TimeoutError")), TIMEOUT_MS);
+    const timeout = this.timeoutValue > 0 ? this.timeoutValue : TIMEOUT_MS;
+    controller.timer = setTimeout(() => controller.abort(new DOMException("timed out", "TimeoutError")), timeout);
     if (this.hasMainTarget) this.mainTarget.setAttribute("aria-busy", "true");
     clearTimeout(this.progressTimer);
     this.progressTimer = setTimeout(() => {
@@ -391,6 +393,11 @@ export default class FragmentLoader extends Controller {
     this.announcerTarget.textContent = "";
     requestAnimationFrame(() => (this.announcerTarget.textContent = message));
   }
+}
+
+// Whether a request was aborted because a newer one replaced it (not by its timeout).
+function superseded(signal) {
+  return signal.aborted && signal.reason?.name !== "TimeoutError";
 }
 
 // A fragment is never a whole document; a proxy's error page may be.

@@ -27,3 +27,33 @@ async fn harness_can_switch_javascript_off() {
     assert_eq!(browser.text("#p").await, "static");
     browser.quit().await;
 }
+
+#[test]
+fn nu_checker_reports_invalid_markup_and_passes_valid_markup() {
+    let errors = mf_tests::browser::nu_validate(&[
+        (
+            "bad".to_owned(),
+            mf_tests::browser::fragment_document("<ul><div>not a list item</div></ul>"),
+        ),
+        (
+            "good".to_owned(),
+            mf_tests::browser::fragment_document("<ul><li>a list item</li></ul>"),
+        ),
+    ]);
+    assert!(!errors.is_empty(), "the checker found nothing wrong");
+    assert!(errors.iter().all(|e| e.contains("bad")), "{errors:?}");
+}
+
+#[tokio::test]
+async fn axe_reports_serious_violations() {
+    let browser = Browser::start().await;
+    browser
+        .goto("data:text/html,<!DOCTYPE html><html lang=en><title>t</title><main><button></button></main>")
+        .await;
+    let violations = browser.axe_violations().await;
+    assert!(
+        violations.iter().any(|v| v.starts_with("button-name")),
+        "{violations:?}"
+    );
+    browser.quit().await;
+}

@@ -1,0 +1,582 @@
+//! The shell's browser side (issue 6), in headless Chromium against the real services and
+//! shell: client-side navigation, history, loading and error states, forms, assets on
+//! demand, the JavaScript-off fallback, and the issue 5 sign-up flow. Every test ends by
+//! asserting the pages logged no console error.
+
+use std::time::Duration;
+
+use mf_tests::browser::Browser;
+use mf_tests::{FakeService, FakeSpec, Stack, StackOptions};
+
+/// `<main>` shows `section` and is no longer loading.
+fn shows(section: &str) -> String {
+    format!(
+        "document.querySelector('main').dataset.section === '{section}' \
+         && !document.querySelector('main').hasAttribute('aria-busy')"
+    )
+}
+
+/// Loads `path` and waits until the loader is connected (it records the page's history entry).
+async fn open(browser: &Browser, site: &Stack, path: &str) {
+    browser.goto(&site.url(path)).await;
+    browser
+        .wait_until(
+            "window.Stimulus && history.state && history.state.mf === true",
+            "the fragment loader to connect",
+        )
+        .await;
+    // The registry is fetched at connect; a click before it arrives is a full load.
+    browser
+        .wait_until(
+            "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/registry.json') && e.responseEnd > 0)",
+            "the registry to load",
+        )
+        .await;
+}
+
+/// Sets a marker on `window`; it survives only as long as there is no full page load.
+async fn mark_window(browser: &Browser) {
+    browser.eval("window.__mfMarker = 'still here';").await;
+}
+
+async fn marker_survived(browser: &Browser) -> bool {
+    browser
+        .eval("return window.__mfMarker === 'still here';")
+        .await
+        == true
+}
+
+#[tokio::test]
+async fn nav_click_swaps_the_fragment_without_a_full_reload() {
+    let site = Stack::start().await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    mark_window(&browser).await;
+
+    browser.click("header nav a[href='/pricing']").await;
+    browser
+        .wait_until(&shows("pricing"), "the pricing section")
+        .await;
+
+    assert!(marker_survived(&browser).await, "the page was reloaded");
+    assert_eq!(browser.url().await.path(), "/pricing");
+    let title = browser.eval("return document.title;").await;
+    assert!(title.as_str().unwrap().starts_with("Pricing · "), "{title}");
+    let current = browser
+        .eval("return [...document.querySelectorAll('header nav a[aria-current=page]')].map((a) => a.getAttribute('href'));")
+        .await;
+    assert_eq!(current, serde_json::json!(["/pricing"]));
+    let slot = browser
+        .eval("const s = document.querySelector('main > .slot'); return [s.dataset.slot, !!s.querySelector('[data-fragment=\"pricing/plans\"]')];")
+        .await;
+    assert_eq!(slot, serde_json::json!(["pricing/plans", true]));
+    // Focus moved to the new content's heading, and the live region said what happened.
+    let focus = browser.eval("return document.activeElement.closest('main') !== null && /^H[1-3]$/.test(document.activeElement.tagName);").await;
+    assert_eq!(focus, true, "focus is not on the new heading");
+    browser
+        .wait_until(
+            "document.querySelector('[data-fragment-loader-target=announcer]').textContent === 'Pricing loaded'",
+            "the announcement",
+        )
+        .await;
+    browser.assert_no_console_errors().await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn back_and_forward_restore_fragments_and_scroll_positions() {
+    let site = Stack::start().await;
+    let browser = Browser::start().await;
+    // A short window so that the plans page scrolls.
+    browser
+        .client()
+        .set_window_size(900, 420)
+        .await
+        .expect("window size");
+    open(&browser, &site, "/pricing").await;
+    mark_window(&browser).await;
+    browser.eval("window.scrollTo(0, 260);").await;
+    browser
+        .wait_until(
+            "history.state.scroll === 260",
+            "the scroll position to be recorded",
+        )
+        .await;
+
+    browser.click("header nav a[href='/dashboard']").await;
+    browser
+        .wait_until(&shows("dashboard"), "the dashboard")
+        .await;
+    assert_eq!(browser.eval("return window.scrollY;").await, 0);
+
+    browser.client().back().await.expect("back");
+    browser
+        .wait_until(&shows("pricing"), "pricing again after Back")
+        .await;
+    assert_eq!(browser.url().await.path(), "/pricing");
+    browser
+        .wait_until(
+            "Math.abs(window.scrollY - 260) < 2",
+            "the scroll position to come back",
+        )
+        .await;
+    let nav = browser.eval("return document.querySelector('header nav a[aria-current=page]').getAttribute('href');").await;
+    assert_eq!(nav, "/pricing");
+
+    browser.client().forward().await.expect("forward");
+    browser
+        .wait_until(&shows("dashboard"), "the dashboard after Forward")
+        .await;
+    assert_eq!(browser.url().await.path(), "/dashboard");
+    assert!(browser
+        .eval("return document.title;")
+        .await
+        .as_str()
+        .unwrap()
+        .starts_with("Dashboard · "));
+    assert!(
+        marker_survived(&browser).await,
+        "Back or Forward reloaded the page"
+    );
+    browser.assert_no_console_errors().await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn reload_of_a_pushed_url_renders_the_full_page() {
+    let site = Stack::start().await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    mark_window(&browser).await;
+    // A link inside a fragment: pricing's "Choose" links carry a query string.
+    browser.click("header nav a[href='/pricing']").await;
+    browser.wait_until(&shows("pricing"), "pricing").await;
+    browser.click("main a[href^='/accounts?plan=']").await;
+    browser
+        .wait_until(&shows("accounts"), "the accounts section")
+        .await;
+    let pushed = browser.url().await;
+    assert_eq!(pushed.path(), "/accounts");
+    assert!(
+        pushed.query().unwrap_or_default().starts_with("plan="),
+        "{pushed}"
+    );
+
+    browser.client().refresh().await.expect("reload");
+    browser
+        .wait_until(&shows("accounts"), "the reloaded page")
+        .await;
+    assert!(!marker_survived(&browser).await, "no reload happened");
+    assert_eq!(browser.url().await, pushed);
+    // The server rendered a whole page: chrome, navigation and the composed slot.
+    let page = browser
+        .eval("return [document.doctype && document.doctype.name, !!document.querySelector('header nav'), document.querySelector('main > .slot').dataset.fragmentStatus, document.title];")
+        .await;
+    assert_eq!(page[0], "html");
+    assert_eq!(page[1], true);
+    assert!(page[3].as_str().unwrap().starts_with("Account"), "{page}");
+    // The query went on to the fragment: the chosen plan is preselected.
+    let plan = pushed
+        .query()
+        .unwrap()
+        .trim_start_matches("plan=")
+        .to_owned();
+    let selected = browser
+        .eval("return document.querySelector('#sign-up-plan').value;")
+        .await;
+    assert_eq!(selected, plan.as_str());
+    browser.assert_no_console_errors().await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn pricing_toggle_works_after_client_side_navigation() {
+    let site = Stack::start().await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    mark_window(&browser).await;
+    browser.click("header nav a[href='/pricing']").await;
+    browser.wait_until(&shows("pricing"), "pricing").await;
+    // The controller connected: it hides the no-JS "Show prices" button.
+    browser
+        .wait_until(
+            "document.querySelector('.billing-toggle__apply').hidden",
+            "pricing-toggle to connect",
+        )
+        .await;
+    browser.click("label[for='pricing-billing-yearly']").await;
+    browser
+        .wait_until(
+            "[...document.querySelectorAll('[data-billing=yearly]')].every((e) => !e.hidden) \
+             && [...document.querySelectorAll('[data-billing=monthly]')].every((e) => e.hidden)",
+            "yearly prices to show",
+        )
+        .await;
+    assert!(marker_survived(&browser).await);
+    // The service's stylesheet was added once.
+    let sheets = browser
+        .eval("return [...document.querySelectorAll('link[rel=stylesheet]')].filter((l) => l.href.includes('/svc/pricing/')).length;")
+        .await;
+    assert_eq!(sheets, 1);
+    browser.assert_no_console_errors().await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn fragment_form_posts_and_shows_its_422_answer_inline() {
+    let site = Stack::start().await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/accounts").await;
+    mark_window(&browser).await;
+    // A name of spaces passes the browser's `required` but not the server.
+    browser.fill("#sign-up-name", "   ").await;
+    browser.fill("#sign-up-email", "ada@example.com").await;
+    browser
+        .fill("#sign-up-password", "correct horse battery")
+        .await;
+    browser
+        .click("form[action$='/actions/sign-up'] button[type=submit]")
+        .await;
+    browser
+        .wait_until(
+            "document.querySelector('#sign-up-name[aria-invalid=true]')",
+            "the inline error",
+        )
+        .await;
+    assert!(
+        marker_survived(&browser).await,
+        "the form caused a full page load"
+    );
+    assert_eq!(browser.url().await.path(), "/accounts");
+    let error = browser.text("#sign-up-name-error").await;
+    assert!(error.contains("name"), "{error}");
+    assert_eq!(
+        browser.eval("return document.activeElement.id;").await,
+        "sign-up-name"
+    );
+    // The 422 answer is expected; Chromium logs every 4xx fetch as a network error.
+    browser
+        .assert_no_console_errors_except(|e| e.contains("/actions/sign-up") && e.contains("422"))
+        .await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn two_quick_clicks_end_on_the_second_section() {
+    let site = Stack::start().await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    mark_window(&browser).await;
+    // Both clicks in one script, so the second surely comes while the first is in flight.
+    browser
+        .eval(
+            "document.querySelector(\"header nav a[href='/pricing']\").click(); \
+             document.querySelector(\"header nav a[href='/accounts']\").click();",
+        )
+        .await;
+    browser
+        .wait_until(&shows("accounts"), "the second section")
+        .await;
+    // Let any late answer of the first click arrive: it must not win.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let state = browser
+        .eval("return [document.querySelector('main').dataset.section, location.pathname, document.querySelector('header nav a[aria-current=page]').getAttribute('href'), history.length];")
+        .await;
+    assert_eq!(state[0], "accounts");
+    assert_eq!(state[1], "/accounts");
+    assert_eq!(state[2], "/accounts");
+    assert!(marker_survived(&browser).await);
+    browser.assert_no_console_errors().await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn dead_service_shows_the_error_state_and_retry_works_once_it_is_back() {
+    let mut site = Stack::start().await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    mark_window(&browser).await;
+    site.stop_service("pricing").await;
+
+    browser.click("header nav a[href='/pricing']").await;
+    browser
+        .wait_until(
+            "document.querySelector('main [data-loader-error] button') && !document.querySelector('main').hasAttribute('aria-busy')",
+            "the error state",
+        )
+        .await;
+    assert_eq!(browser.url().await.path(), "/pricing");
+    let message = browser.text("main [data-loader-error]").await;
+    assert!(message.contains("could not be loaded"), "{message}");
+
+    site.start_service("pricing").await;
+    browser.click("main [data-loader-error] button").await;
+    browser
+        .wait_until(
+            "document.querySelector('main [data-fragment=\"pricing/plans\"]')",
+            "the plans after Retry",
+        )
+        .await;
+    assert!(marker_survived(&browser).await);
+    assert_eq!(
+        browser
+            .eval("return document.querySelectorAll('main [data-loader-error]').length;")
+            .await,
+        0
+    );
+    // Only the failed fetches of the dead service may have been logged.
+    browser
+        .assert_no_console_errors_except(|e| {
+            e.contains("/svc/pricing/") && e.contains("Failed to load resource")
+        })
+        .await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn pages_links_and_forms_work_with_javascript_disabled() {
+    let site = Stack::start().await;
+    let browser = Browser::start_without_javascript().await;
+    browser.goto(&site.url("/dashboard")).await;
+    assert_eq!(
+        browser
+            .eval("return document.querySelector('main').dataset.section;")
+            .await,
+        "dashboard"
+    );
+    browser.click("header nav a[href='/pricing']").await;
+    browser
+        .wait_until("location.pathname === '/pricing'", "the pricing page")
+        .await;
+    // Without the controller the toggle is a GET form: it reloads with ?billing=yearly.
+    assert_eq!(
+        browser
+            .eval("return document.querySelector('.billing-toggle__apply').hidden;")
+            .await,
+        false
+    );
+    browser.click("label[for='pricing-billing-yearly']").await;
+    browser.click(".billing-toggle__apply").await;
+    browser
+        .wait_until(
+            "location.search.includes('billing=yearly')",
+            "the yearly page",
+        )
+        .await;
+    let yearly_shown = browser
+        .eval("return [...document.querySelectorAll('[data-billing=yearly]')].every((e) => !e.hidden);")
+        .await;
+    assert_eq!(yearly_shown, true);
+
+    // A form POST through the shell's proxy answers a full page with the inline error.
+    browser.click("header nav a[href='/accounts']").await;
+    browser
+        .wait_until("location.pathname === '/accounts'", "the accounts page")
+        .await;
+    browser.fill("#sign-up-name", "   ").await;
+    browser.fill("#sign-up-email", "nojs@example.com").await;
+    browser
+        .fill("#sign-up-password", "correct horse battery")
+        .await;
+    browser
+        .click("form[action$='/actions/sign-up'] button[type=submit]")
+        .await;
+    browser
+        .wait_until(
+            "document.querySelector('#sign-up-name[aria-invalid=true]')",
+            "the inline error on a full page",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("return !!document.querySelector('header nav');")
+            .await,
+        true
+    );
+
+    // And a valid sign-up signs in and lands on the dashboard, by full page loads.
+    browser.fill("#sign-up-name", "Grace Hopper").await;
+    browser
+        .fill("#sign-up-password", "correct horse battery")
+        .await;
+    browser
+        .click("form[action$='/actions/sign-up'] button[type=submit]")
+        .await;
+    browser
+        .wait_until("location.pathname === '/dashboard'", "the dashboard")
+        .await;
+    assert!(browser.text("main").await.contains("Grace Hopper"));
+    assert!(browser.text("header").await.contains("Grace Hopper"));
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn sign_up_through_the_shell_shows_the_name_in_the_header_and_dashboard_without_reload() {
+    let site = Stack::start().await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    mark_window(&browser).await;
+    assert!(browser.text("header").await.contains("Sign in"));
+    browser.click("header a[href='/accounts']").await;
+    browser
+        .wait_until(&shows("accounts"), "the accounts section")
+        .await;
+
+    browser.fill("#sign-up-name", "Ada Lovelace").await;
+    browser.fill("#sign-up-email", "ada@example.com").await;
+    browser.fill("#sign-up-password", "analytical engine").await;
+    browser
+        .click("form[action$='/actions/sign-up'] button[type=submit]")
+        .await;
+
+    browser
+        .wait_until(&shows("dashboard"), "the dashboard after sign-up")
+        .await;
+    browser
+        .wait_until(
+            "document.querySelector('header').textContent.includes('Ada Lovelace')",
+            "the name in the header user menu",
+        )
+        .await;
+    assert!(browser
+        .text("main")
+        .await
+        .contains("Welcome back, Ada Lovelace"));
+    assert_eq!(browser.url().await.path(), "/dashboard");
+    assert!(
+        marker_survived(&browser).await,
+        "sign-up caused a full page load"
+    );
+    browser.assert_no_console_errors().await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn modified_clicks_downloads_and_other_links_are_left_to_the_browser() {
+    let site = Stack::start().await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    // Whether the loader called preventDefault is what decides: the browser does the rest.
+    let prevented = browser
+        .eval(
+            r#"const link = (href, attrs = {}) => {
+                 const a = document.createElement('a'); a.href = href;
+                 for (const [k, v] of Object.entries(attrs)) a.setAttribute(k, v);
+                 document.querySelector('main').append(a); return a; };
+               const click = (a, init = {}) => {
+                 const e = new MouseEvent('click', { bubbles: true, cancelable: true, button: 0, ...init });
+                 // Stop the default action here: we only ask whether the loader took the click.
+                 let taken;
+                 document.body.addEventListener('click', (ev) => { taken = ev.defaultPrevented; ev.preventDefault(); }, { once: true });
+                 a.dispatchEvent(e); return taken; };
+               return {
+                 plain: click(link('/pricing')),
+                 ctrl: click(link('/pricing'), { ctrlKey: true }),
+                 meta: click(link('/pricing'), { metaKey: true }),
+                 shift: click(link('/pricing'), { shiftKey: true }),
+                 middle: click(link('/pricing'), { button: 1 }),
+                 blank: click(link('/pricing', { target: '_blank' })),
+                 download: click(link('/pricing', { download: '' })),
+                 foreign: click(link('http://example.invalid/pricing')),
+                 not_a_section: click(link('/registry.json')),
+               };"#,
+        )
+        .await;
+    assert_eq!(
+        prevented,
+        serde_json::json!({
+            "plain": true, "ctrl": false, "meta": false, "shift": false, "middle": false,
+            "blank": false, "download": false, "foreign": false, "not_a_section": false
+        })
+    );
+    browser.quit().await;
+}
+
+/// A stack with an extra section `/slow` whose one fragment answers after `delay`.
+async fn stack_with_slow_section(delay: Duration) -> (Stack, FakeService) {
+    let mut spec = FakeSpec::new("slowfake", &["one"]);
+    spec.delay = delay;
+    let fake = FakeService::start(spec).await;
+    let stack = Stack::start_with(StackOptions {
+        extra_services: vec![("slowfake".to_owned(), fake.url.clone())],
+        extra_sections: vec![(
+            "slow".to_owned(),
+            "/slow".to_owned(),
+            vec!["slowfake/one".to_owned()],
+        )],
+        ..StackOptions::default()
+    })
+    .await;
+    (stack, fake)
+}
+
+#[tokio::test]
+async fn loading_state_is_busy_and_shows_the_progress_bar_only_after_100_ms() {
+    let (site, _fake) = stack_with_slow_section(Duration::from_millis(700)).await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    let seen = browser
+        .eval_async(
+            r#"const done = arguments[arguments.length - 1];
+            const progress = document.querySelector('[data-fragment-loader-target=progress]');
+            const main = document.querySelector('main');
+            const start = performance.now();
+            let shownAfter = null, busyWhenShown = null;
+            new MutationObserver(() => {
+              if (!progress.hidden && shownAfter === null) {
+                shownAfter = performance.now() - start;
+                busyWhenShown = main.getAttribute('aria-busy');
+              }
+            }).observe(progress, { attributes: true });
+            document.querySelector("header nav a[href='/slow']").click();
+            const check = () => main.dataset.section === 'slow' && !main.hasAttribute('aria-busy')
+              ? done({ shownAfter, busyWhenShown, hiddenAfterSwap: progress.hidden })
+              : setTimeout(check, 20);
+            setTimeout(check, 20);"#,
+        )
+        .await;
+    let shown_after = seen["shownAfter"]
+        .as_f64()
+        .expect("the progress bar showed during the load");
+    // A lower bound only: timers never fire early, so this holds on a loaded machine too.
+    assert!(
+        shown_after >= 95.0,
+        "the progress bar showed after {shown_after} ms"
+    );
+    assert_eq!(seen["busyWhenShown"], "true");
+    assert_eq!(seen["hiddenAfterSwap"], true);
+    assert!(browser.text("main").await.contains("Fake one fragment"));
+    browser.assert_no_console_errors().await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn fragment_slower_than_the_timeout_shows_the_error_state() {
+    let (site, _fake) = stack_with_slow_section(Duration::from_millis(3000)).await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    mark_window(&browser).await;
+    // The loader's timeout is a Stimulus value (8 s by default); shorten it for the test.
+    browser
+        .eval("document.body.setAttribute('data-fragment-loader-timeout-value', '400');")
+        .await;
+    browser.click("header nav a[href='/slow']").await;
+    browser
+        .wait_until(
+            "document.querySelector('main [data-loader-error]') && !document.querySelector('main').hasAttribute('aria-busy')",
+            "the error state",
+        )
+        .await;
+    let message = browser.text("main [data-loader-error]").await;
+    assert!(message.contains("took too long"), "{message}");
+    assert_eq!(browser.url().await.path(), "/slow");
+    assert_eq!(
+        browser
+            .eval("return document.activeElement.closest('main') !== null;")
+            .await,
+        true
+    );
+    assert!(marker_survived(&browser).await);
+    browser.assert_no_console_errors().await;
+    browser.quit().await;
+}
