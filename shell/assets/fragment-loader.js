@@ -172,7 +172,8 @@ export default class FragmentLoader extends Controller {
     return url.href;
   }
 
-  // Fetches one slot's fragment; never throws: a failure becomes { ok: false, reason }.
+  // Fetches one slot's fragment. A failure (network, non-2xx, timeout) becomes
+  // { ok: false, reason }; only an abort by a newer request throws.
   async fetchSlot(slot, url, signal) {
     const direct = this.registry.services?.[slot.service]?.direct;
     try {
@@ -182,13 +183,13 @@ export default class FragmentLoader extends Controller {
         // Direct mode: the service's own origin answers CORS for the shell; no cookies go there.
         ...(direct ? { mode: "cors", credentials: "omit" } : { credentials: "same-origin" }),
       });
-      if (!response.ok) return { slot, ok: false, reason: `it answered ${response.status}` };
+      if (!response.ok) return { slot, ok: false, reason: `the service answered ${response.status}` };
       const html = await response.text();
-      if (isDocument(html)) return { slot, ok: false, reason: "it answered a whole page" };
+      if (isDocument(html)) return { slot, ok: false, reason: "the service answered a whole page" };
       this.remember(url, html);
       return { slot, ok: true, html };
     } catch (error) {
-      if (signal.reason?.name === "TimeoutError") return { slot, ok: false, reason: "it took too long" };
+      if (signal.reason?.name === "TimeoutError") return { slot, ok: false, reason: "the service took too long" };
       if (signal.aborted) throw error;
       return { slot, ok: false, reason: "the network failed" };
     }
