@@ -251,6 +251,11 @@ async fn fragment_form_posts_and_shows_its_422_answer_inline() {
     browser
         .screenshot(&std::env::temp_dir().join("mf-form-422.png"))
         .await;
+    let violations = browser.axe_violations().await;
+    assert!(
+        violations.is_empty(),
+        "axe on the 422 answer: {violations:?}"
+    );
     let error = browser.text("#sign-up-name-error").await;
     assert!(error.contains("name"), "{error}");
     assert_eq!(
@@ -314,6 +319,11 @@ async fn dead_service_shows_the_error_state_and_retry_works_once_it_is_back() {
     browser
         .screenshot(&std::env::temp_dir().join("mf-error-state.png"))
         .await;
+    let violations = browser.axe_violations().await;
+    assert!(
+        violations.is_empty(),
+        "axe on the error state: {violations:?}"
+    );
 
     site.start_service("pricing").await;
     browser.click("main [data-loader-error] button").await;
