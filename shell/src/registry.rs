@@ -373,3 +373,40 @@ impl Registry {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::settings::Settings;
+
+    #[test]
+    fn direct_mode_services_get_absolute_fragment_urls_and_same_origin_assets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shell.toml");
+        std::fs::write(
+            &path,
+            "[[services]]\nname = \"pricing\"\nurl = \"http://127.0.0.1:1313\"\npublic_url = \"http://localhost:1313/\"\n",
+        )
+        .unwrap();
+        let settings = Settings::try_parse_from([
+            "shell",
+            "--config",
+            path.to_str().unwrap(),
+            "--services",
+            "dashboard=http://127.0.0.1:3000,accounts=http://127.0.0.1:4000",
+        ])
+        .unwrap();
+        let registry = Registry::new(settings.resolve().unwrap());
+        let json = registry.browser_json();
+        assert_eq!(json["services"]["pricing"]["direct"], true);
+        assert_eq!(json["services"]["pricing"]["base"], "http://localhost:1313");
+        assert_eq!(json["services"]["dashboard"]["base"], "/svc/dashboard");
+        assert_eq!(
+            json["sections"][0]["slots"][1]["url"],
+            "http://localhost:1313/fragments/teaser"
+        );
+        assert_eq!(registry.direct_origins(), ["http://localhost:1313"]);
+    }
+}

@@ -108,7 +108,13 @@ impl Forwarded {
             request_id: RequestId::of(req),
             accept_language: text(header::ACCEPT_LANGUAGE),
             cookie: text(header::COOKIE),
-            host: info.host().to_owned(),
+            // The Host the browser sent (not a client-supplied X-Forwarded-Host).
+            host: req
+                .headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| info.host())
+                .to_owned(),
             forwarded_for,
             proto: info.scheme().to_owned(),
             user_header: None,

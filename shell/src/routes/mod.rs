@@ -2,7 +2,7 @@
 //!
 //! | route | handler |
 //! | --- | --- |
-//! | `GET /`, `GET <section path>` | [`pages::section`]: the composed, streamed page |
+//! | `GET`/`HEAD /`, `<section path>` | [`pages::section`]: the composed, streamed page |
 //! | `/svc/{service}/{path…}` | [`proxy::proxy`]: the safe same-origin proxy |
 //! | `GET /registry.json` | [`registry_json`]: the browser-facing registry |
 //! | `GET /assets/{file}` | [`assets`]: the loader and the shell's CSS |
@@ -40,9 +40,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String]) {
         .route("/registry.json", web::get().to(registry_json))
         .route("/assets/{file}", web::get().to(assets))
         .service(web::resource("/svc/{tail:.*}").to(proxy::proxy))
-        .route("/", web::get().to(pages::section));
+        .route("/", web::get().to(pages::section))
+        .route("/", web::head().to(pages::section));
     for path in sections {
-        cfg.route(path, web::get().to(pages::section));
+        cfg.route(path, web::get().to(pages::section))
+            .route(path, web::head().to(pages::section));
     }
 }
 

@@ -15,6 +15,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use shared_ui::components::NavItem;
+use tracing::Instrument;
 
 use crate::registry::Registry;
 use crate::settings::SectionConfig;
@@ -165,66 +166,76 @@ pub fn compose(
     let budget = config.page_budget;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
 
-    actix_web::rt::spawn(async move {
-        let PageTemplate { segments, slots } = template;
-        let mut segments = segments.into_iter();
-        let send = |chunk: String| {
-            let tx = tx.clone();
-            async move { tx.send(Bytes::from(chunk)).await.is_ok() }
-        };
-        if !send(segments.next().unwrap_or_default()).await {
-            return;
-        }
-        let deadline = started + budget;
-        let fwd = up.with_user(fwd).await;
-        let mut pending: FuturesOrdered<_> = slots
-            .iter()
-            .map(|slot| {
-                let up = up.clone();
-                let fwd = &fwd;
-                let prefilled = prefilled
-                    .as_ref()
-                    .filter(|p| p.service == slot.service && p.fragment == slot.fragment)
-                    .map(|p| p.filled.clone());
-                let query = if slot.chrome { None } else { query.clone() };
-                async move {
-                    if let Some(filled) = prefilled {
-                        return filled;
-                    }
-                    match up.registry.service(&slot.service) {
-                        Some(service) => {
-                            up.fragment(fwd, service, &slot.fragment, query.as_deref(), deadline)
-                                .await
-                        }
-                        None => Filled {
-                            html: None,
-                            status: Status::Unavailable,
-                            ms: 0,
-                        },
-                    }
-                }
-            })
-            .collect();
-        for slot in &slots {
-            let Some(filled) = pending.next().await else {
-                break;
+    actix_web::rt::spawn(
+        async move {
+            let PageTemplate { segments, slots } = template;
+            let mut segments = segments.into_iter();
+            let send = |chunk: String| {
+                let tx = tx.clone();
+                async move { tx.send(Bytes::from(chunk)).await.is_ok() }
             };
-            let title = up
-                .registry
-                .service(&slot.service)
-                .map(|s| s.display_name())
-                .unwrap_or_else(|| slot.service.clone());
-            let markup = views::slot(slot, &filled, &title, &retry).into_string();
-            if !send(markup).await || !send(segments.next().unwrap_or_default()).await {
+            if !send(segments.next().unwrap_or_default()).await {
                 return;
             }
+            let deadline = started + budget;
+            let fwd = up.with_user(fwd).await;
+            let mut pending: FuturesOrdered<_> = slots
+                .iter()
+                .map(|slot| {
+                    let up = up.clone();
+                    let fwd = &fwd;
+                    let prefilled = prefilled
+                        .as_ref()
+                        .filter(|p| p.service == slot.service && p.fragment == slot.fragment)
+                        .map(|p| p.filled.clone());
+                    let query = if slot.chrome { None } else { query.clone() };
+                    async move {
+                        if let Some(filled) = prefilled {
+                            return filled;
+                        }
+                        match up.registry.service(&slot.service) {
+                            Some(service) => {
+                                up.fragment(
+                                    fwd,
+                                    service,
+                                    &slot.fragment,
+                                    query.as_deref(),
+                                    deadline,
+                                )
+                                .await
+                            }
+                            None => Filled {
+                                html: None,
+                                status: Status::Unavailable,
+                                ms: 0,
+                            },
+                        }
+                    }
+                })
+                .collect();
+            for slot in &slots {
+                let Some(filled) = pending.next().await else {
+                    break;
+                };
+                let title = up
+                    .registry
+                    .service(&slot.service)
+                    .map(|s| s.display_name())
+                    .unwrap_or_else(|| slot.service.clone());
+                let markup = views::slot(slot, &filled, &title, &retry).into_string();
+                if !send(markup).await || !send(segments.next().unwrap_or_default()).await {
+                    return;
+                }
+            }
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                slots = slots.len(),
+                "page composed"
+            );
         }
-        tracing::info!(
-            ms = started.elapsed().as_millis() as u64,
-            slots = slots.len(),
-            "page composed"
-        );
-    });
+        // The fragments' log lines carry the request's span (its request id).
+        .instrument(tracing::Span::current()),
+    );
 
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()

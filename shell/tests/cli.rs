@@ -1,0 +1,90 @@
+//! The `shell` binary as users run it: bad settings exit 2 naming the entry, the example
+//! configuration is accepted, `check` exits non-zero on a server that is not there.
+
+use std::process::Command;
+
+fn shell() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shell"));
+    for var in [
+        "SHELL_SERVICES",
+        "SHELL_CONFIG",
+        "SHELL_FRAGMENT_TIMEOUT_MS",
+        "SHELL_PAGE_BUDGET_MS",
+        "PORT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+#[test]
+fn a_bad_registry_entry_stops_the_start_with_exit_2_and_names_it() {
+    for (services, needle) in [
+        ("pricing=ftp://127.0.0.1:1", "ftp://127.0.0.1:1"),
+        ("Bad_Name=http://127.0.0.1:1", "Bad_Name"),
+        (
+            "pricing=http://127.0.0.1:1,pricing=http://127.0.0.1:2",
+            "`pricing` is listed twice",
+        ),
+        ("pricing=http://127.0.0.1:1", "unknown service `dashboard`"),
+    ] {
+        let out = shell().args(["--services", services]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{services}: {stderr}");
+        assert!(stderr.contains(needle), "{services}: {stderr}");
+    }
+}
+
+#[test]
+fn a_bad_config_file_names_the_file_and_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shell.toml");
+    std::fs::write(
+        &path,
+        "[[services]]\nname = \"pricing\"\nurl = \"http://127.0.0.1:1\"\n\n[[sections]]\nid = \"x\"\ntitle = \"X\"\npath = \"/x\"\nslots = [{ service = \"ghost\", fragment = \"a\" }]\n",
+    )
+    .unwrap();
+    let out = shell()
+        .args(["--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("SHELL_CONFIG"), "{stderr}");
+    assert!(stderr.contains("unknown service `ghost`"), "{stderr}");
+}
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/shell.example.toml");
+    let settings =
+        <shell::settings::Settings as clap::Parser>::try_parse_from(["shell", "--config", example])
+            .unwrap();
+    let config = settings.resolve().unwrap();
+    assert_eq!(config.services.len(), 3);
+    assert_eq!(config.sections.len(), 3);
+    assert_eq!(
+        config.public_origin.as_deref(),
+        Some("http://localhost:8000")
+    );
+}
+
+#[test]
+fn check_exits_non_zero_and_says_why_when_the_server_is_not_there() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = shell()
+        .args(["check", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✘ GET /manifest.json parses and validates: no answer"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("checks failed."), "{stdout}");
+}
