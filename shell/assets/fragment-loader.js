@@ -1,7 +1,7 @@
 // fragment-loader: the shell's Stimulus controller that makes server-rendered fragments feel
 // like a single-page app. No build step: an ES module loaded through the import map.
 //
-// It relies on the page DOM the shell renders (docs/ARCHITECTURE.md, "Shell page DOM"):
+// It relies on the page DOM the shell renders (shell/src/views.rs, `page_template`):
 //   <body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json">
 //   targets: main (<main data-section>), chrome (header slots), progress, announcer;
 //   optional data-fragment-loader-timeout-value (ms, default 8000).
