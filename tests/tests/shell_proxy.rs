@@ -211,4 +211,17 @@ async fn a_browser_navigating_to_a_fragment_url_is_sent_to_its_section() {
         .await
         .unwrap();
     assert_eq!(res.headers()["location"], "/dashboard");
+    // Reloading the URL of a form posted with JavaScript off goes back to its section.
+    let res = stack
+        .client
+        .get(stack.url("/svc/accounts/actions/sign-in"))
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/accounts");
+    // Without navigation, a GET of an action is simply not declared.
+    let res = stack.get("/svc/accounts/actions/sign-in").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

@@ -32,7 +32,9 @@ async fn a_stopped_service_gets_its_fallback_while_the_others_render_and_comes_b
         Some("ok")
     );
     assert!(
-        took < Duration::from_secs(1),
+        // A refused connection fails at once; the 1 s fragment timeout (plus slack for a
+        // loaded machine) bounds it in any case.
+        took < Duration::from_millis(1500),
         "within the fragment timeout: {took:?}"
     );
     // The registry still knows the service by its last good manifest.

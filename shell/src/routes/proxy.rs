@@ -224,6 +224,18 @@ pub async fn proxy(
             ),
         );
     }
+    // A browser that reloads the URL of a form it posted with JavaScript off (a GET of an
+    // action) goes back to the section holding the service's fragment.
+    if method != Method::POST && service.declares_action(&path) && is_navigation(&req) {
+        let section = up
+            .registry
+            .section_of(service.name(), None)
+            .map_or_else(|| "/".to_owned(), |s| s.path.clone());
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, section))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish();
+    }
     let declared = if method == Method::POST {
         service.declares_action(&path)
     } else {
