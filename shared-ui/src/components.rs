@@ -5,7 +5,7 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use crate::assets::{import_map_json, BOOT_URL, SHARED_CSS_URL, STIMULUS_URL};
+use crate::assets::{import_map_json, BOOT_URL, FAVICON_URL, SHARED_CSS_URL, STIMULUS_URL};
 use crate::contract::ControllerAsset;
 
 /// What a full page needs in its head.
@@ -51,6 +51,7 @@ pub fn script_json(value: &impl serde::Serialize) -> PreEscaped<String> {
 /// boot module. The shell reuses it for its streamed head.
 pub fn head_assets(opts: &PageOptions) -> Markup {
     html! {
+        link rel="icon" href=(FAVICON_URL) type="image/svg+xml";
         link rel="stylesheet" href=(SHARED_CSS_URL);
         @for css in &opts.stylesheets { link rel="stylesheet" href=(css); }
         script type="importmap" nonce=[opts.nonce.as_deref()] { (PreEscaped(import_map_json(""))) }
