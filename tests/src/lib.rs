@@ -427,6 +427,8 @@ pub struct FakeSpec {
     pub fallback: Option<String>,
     /// `Cache-Control` of fragment answers.
     pub cache_control: String,
+    /// The manifest version (sent on every fragment answer unless `omit_version`).
+    pub version: String,
 }
 
 impl FakeSpec {
@@ -441,6 +443,7 @@ impl FakeSpec {
             whole_document: false,
             fallback: None,
             cache_control: "no-store".to_owned(),
+            version: FAKE_VERSION.to_owned(),
         }
     }
 }
@@ -469,7 +472,7 @@ async fn fake_manifest(spec: web::Data<FakeSpec>) -> HttpResponse {
         })
         .collect();
     let mut manifest = serde_json::json!({
-        "name": spec.name, "version": FAKE_VERSION, "fragments": fragments,
+        "name": spec.name, "version": spec.version, "fragments": fragments,
         "assets": { "css": [], "controllers": [] }, "actions": [],
     });
     if spec.bad_manifest {
@@ -506,7 +509,7 @@ async fn fake_fragment(
     res.content_type("text/html; charset=utf-8")
         .insert_header(("cache-control", spec.cache_control.as_str()));
     if !spec.omit_version {
-        res.insert_header(("x-fragment-version", FAKE_VERSION));
+        res.insert_header(("x-fragment-version", spec.version.as_str()));
     }
     res.body(body)
 }
@@ -514,6 +517,12 @@ async fn fake_fragment(
 impl FakeService {
     /// Starts a fake on a free port.
     pub async fn start(spec: FakeSpec) -> FakeService {
+        Self::start_on(spec, 0).await
+    }
+
+    /// Starts a fake on `port` (0: a free one), e.g. a "redeploy" on the port of a stopped
+    /// fake.
+    pub async fn start_on(spec: FakeSpec, port: u16) -> FakeService {
         init_logs();
         let hits = web::Data::new(AtomicUsize::new(0));
         let spec = web::Data::new(spec);
@@ -529,7 +538,7 @@ impl FakeService {
         })
         .workers(1)
         .shutdown_timeout(0)
-        .bind(("127.0.0.1", 0))
+        .bind(("127.0.0.1", port))
         .expect("the fake binds");
         let port = server.addrs()[0].port();
         let server = server.run();

@@ -275,6 +275,13 @@ async fn the_head_arrives_before_a_slow_fragment() {
         "the head ({head_at:?}) came well before the slow fragment ({slow_at:?})"
     );
     assert!(slow_at >= Duration::from_millis(700));
+    // The chrome (header with the user menu) did not wait for the slow fragment either.
+    let header_at = chunks
+        .iter()
+        .find(|(_, c)| c.contains("</header>"))
+        .map(|(t, _)| *t)
+        .expect("a chunk closing the header");
+    assert!(header_at + Duration::from_millis(400) < slow_at);
     let html: String = chunks.into_iter().map(|(_, c)| c).collect();
     assert_eq!(slot_status(&html, "slow/late").as_deref(), Some("ok"));
     assert!(html.ends_with("</html>"));

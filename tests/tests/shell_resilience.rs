@@ -211,3 +211,41 @@ async fn a_cacheable_fragment_is_reused_while_fresh_and_stands_in_when_its_servi
     );
     assert!(stale.contains("Fake news fragment"));
 }
+
+#[tokio::test]
+async fn a_new_fragment_version_makes_the_shell_read_the_manifest_again() {
+    let fake = FakeService::start(FakeSpec::new("fake", &["news"])).await;
+    let port: u16 = fake.url.rsplit(':').next().unwrap().parse().unwrap();
+    let stack = Stack::start_with(StackOptions {
+        extra_services: vec![("fake".into(), fake.url.clone())],
+        extra_sections: vec![("fake".into(), "/fake".into(), vec!["fake/news".into()])],
+        ..StackOptions::default()
+    })
+    .await;
+    let registry = mf_tests::json(stack.get("/registry.json").await).await;
+    assert_eq!(registry["services"]["fake"]["version"], "1.0.0+fake");
+
+    // A redeploy on the same port: a new version with a declared fallback.
+    fake.stop().await;
+    let mut spec = FakeSpec::new("fake", &["news"]);
+    spec.version = "2.0.0+fake".into();
+    spec.fallback = Some("<p>News are resting.</p>".into());
+    let _fake = FakeService::start_on(spec, port).await;
+
+    // No periodic refresh is due (30 s); the fragment answer's version triggers the read.
+    let mut seen = false;
+    for _ in 0..30 {
+        let (_, _, html) = stack.page("/fake").await;
+        assert_eq!(slot_status(&html, "fake/news").as_deref(), Some("ok"));
+        let registry = mf_tests::json(stack.get("/registry.json").await).await;
+        if registry["services"]["fake"]["version"] == "2.0.0+fake" {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen,
+        "the shell read the new manifest after seeing the new version"
+    );
+}
