@@ -80,23 +80,6 @@ fn nav(registry: &Registry, current: Option<&str>) -> Vec<NavItem> {
         .collect()
 }
 
-/// The `lang` of the page: the first tag of `Accept-Language`, if it looks like one.
-fn lang_of(req: &HttpRequest) -> String {
-    req.headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split([',', ';']).next())
-        .map(str::trim)
-        .filter(|t| {
-            !t.is_empty()
-                && t.len() <= 35
-                && t != &"*"
-                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-        .unwrap_or("en")
-        .to_owned()
-}
-
 /// The query string passed on to the section's fragments, when it is plain enough to
 /// forward (printable ASCII, no `#`, at most 1 KiB).
 pub fn forwardable_query(req: &HttpRequest) -> Option<String> {
@@ -154,7 +137,9 @@ pub fn compose(
         stylesheets: registry.stylesheets(),
         controllers: registry.controllers(),
         nonce: &nonce,
-        lang: lang_of(req),
+        // The chrome is English; services answer in English too, whatever Accept-Language
+        // says, so the document language stays `en`.
+        lang: "en".to_owned(),
     });
     let query = forwardable_query(req);
     let retry = match (&query, section) {

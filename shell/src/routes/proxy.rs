@@ -286,7 +286,13 @@ pub async fn proxy(
         Some(q) => format!("{}?{q}", service.upstream(&path)),
         None => service.upstream(&path),
     };
-    let fwd = up.with_user(up.forwarded_without_user(&req)).await;
+    // Fragments and actions get the signed-in user; assets need no session lookup.
+    let fwd = up.forwarded_without_user(&req);
+    let fwd = if service.fragment_at(&path).is_some() || method == Method::POST {
+        up.with_user(fwd).await
+    } else {
+        fwd
+    };
     // HEAD goes upstream as GET (services route GET only); the body is not sent back.
     let reqwest_method = match method {
         Method::POST => reqwest::Method::POST,
