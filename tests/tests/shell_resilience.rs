@@ -249,3 +249,39 @@ async fn a_new_fragment_version_makes_the_shell_read_the_manifest_again() {
         "the shell read the new manifest after seeing the new version"
     );
 }
+
+#[tokio::test]
+async fn a_form_posted_with_javascript_off_to_a_stopped_service_gets_the_page_with_the_unavailable_box(
+) {
+    let mut stack = Stack::start().await;
+    stack.page("/accounts").await;
+    stack.stop_service("accounts").await;
+    let res = stack
+        .client
+        .post(stack.url("/svc/accounts/actions/sign-in"))
+        .header("sec-fetch-mode", "navigate")
+        .header("accept", "text/html")
+        .form(&[("email", "a@example.com"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let html = res.text().await.unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("data-section=\"accounts\""));
+    assert_eq!(
+        slot_status(&html, "accounts/account").as_deref(),
+        Some("unavailable")
+    );
+    assert!(html.contains("Accounts is unavailable right now."));
+    // The loader's fetch gets a plain 502 it can show in the form's slot.
+    let res = stack
+        .client
+        .post(stack.url("/svc/accounts/actions/sign-in"))
+        .header("x-mf-loader", "1")
+        .form(&[("email", "a@example.com"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+}

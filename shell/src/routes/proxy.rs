@@ -330,31 +330,55 @@ pub async fn proxy(
     })
     .await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    let (status, upstream_headers, body) = match answer {
-        Ok(Ok(Some(a))) => a,
-        Ok(Ok(None)) => {
-            return refuse(
-                StatusCode::BAD_GATEWAY,
-                &format!("`{}` answered too much", service.name()),
-            )
-        }
+    let failure = match answer {
+        Ok(Ok(Some(a))) => Ok(a),
+        Ok(Ok(None)) => Err((
+            StatusCode::BAD_GATEWAY,
+            format!("`{}` answered too much", service.name()),
+        )),
         Ok(Err(e)) => {
             tracing::warn!(service = %service.name(), error = %e, "proxied request failed");
-            return refuse(
+            Err((
                 StatusCode::BAD_GATEWAY,
-                &format!("`{}` is unavailable right now", service.name()),
-            );
+                format!("`{}` is unavailable right now", service.name()),
+            ))
         }
-        Err(_) => {
-            return refuse(
-                StatusCode::GATEWAY_TIMEOUT,
-                &format!(
-                    "`{}` did not answer within {} ms",
-                    service.name(),
-                    timeout.as_millis()
-                ),
-            )
+        Err(_) => Err((
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "`{}` did not answer within {} ms",
+                service.name(),
+                timeout.as_millis()
+            ),
+        )),
+    };
+    let (status, upstream_headers, body) = match failure {
+        Ok(a) => a,
+        // With JavaScript off, even a failed form post comes back as the page, with the
+        // "unavailable" box in the form's slot.
+        Err((status, _)) if navigation && method == Method::POST => {
+            let section = up
+                .registry
+                .section_of(service.name(), None)
+                .or_else(|| up.registry.default_section())
+                .cloned();
+            let fragment = section
+                .as_ref()
+                .and_then(|s| s.slots.iter().find(|sl| sl.service == service.name()))
+                .map(|sl| sl.fragment.clone())
+                .unwrap_or_default();
+            let prefilled = Prefilled {
+                service: service.name().to_owned(),
+                fragment,
+                filled: Filled {
+                    html: None,
+                    status: Status::Unavailable,
+                    ms: ms as u64,
+                },
+            };
+            return pages::compose(&req, up, section.as_ref(), status, Some(prefilled));
         }
+        Err((status, message)) => return refuse(status, &message),
     };
     tracing::info!(service = %service.name(), path = %path, status = status.as_u16(), ms, "proxied");
     if let Some(v) = upstream_headers
