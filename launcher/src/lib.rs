@@ -16,6 +16,7 @@
 use std::ffi::OsString;
 use std::future::Future;
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +30,9 @@ use tokio::task::{JoinHandle, JoinSet};
 
 /// The tag of the launcher's own lines.
 pub const LAUNCHER_TAG: &str = "launcher";
+
+/// How long a program waits for its [`Program::wait_for`] addresses before it starts anyway.
+pub const WAIT_FOR_LIMIT: Duration = Duration::from_secs(20);
 
 /// How long a dead child's output may take to drain before its death is reported anyway
 /// (a grandchild can hold the pipes open).
@@ -47,6 +51,9 @@ pub struct Program {
     pub envs: Vec<(OsString, OsString)>,
     /// The folder it runs in (the launcher's when `None`).
     pub current_dir: Option<PathBuf>,
+    /// Addresses that must accept TCP connections before it starts (the shell waits for
+    /// the services), given up after [`WAIT_FOR_LIMIT`].
+    pub wait_for: Vec<SocketAddr>,
 }
 
 impl Program {
@@ -58,6 +65,7 @@ impl Program {
             args: Vec::new(),
             envs: Vec::new(),
             current_dir: None,
+            wait_for: Vec::new(),
         }
     }
 
@@ -76,6 +84,12 @@ impl Program {
     /// Sets the folder it runs in.
     pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.current_dir = Some(dir.into());
+        self
+    }
+
+    /// Starts it only once `addr` accepts TCP connections (or [`WAIT_FOR_LIMIT`] passed).
+    pub fn wait_for(mut self, addr: SocketAddr) -> Self {
+        self.wait_for.push(addr);
         self
     }
 
@@ -150,6 +164,8 @@ impl Tagger {
 pub enum Outcome {
     /// It could not be started (the message says why).
     FailedToStart(String),
+    /// A stop was asked while it was still waiting to start.
+    NotStarted,
     /// It exited on its own, before any stop was asked.
     Exited(ExitStatus),
     /// It exited after SIGTERM, within the grace period.
@@ -201,48 +217,22 @@ where
     let tagger = Tagger { style, width };
     let (lines, writer) = spawn_writer(out);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let alive = Arc::new(AtomicUsize::new(0));
+    let alive = Arc::new(AtomicUsize::new(programs.len()));
 
     let mut outcomes: Vec<Option<Outcome>> = vec![None; programs.len()];
     let mut watchers = JoinSet::new();
     for (index, program) in programs.iter().enumerate() {
-        let colour = COLOURS[index % COLOURS.len()];
-        match program.command().spawn() {
-            Ok(mut child) => {
-                alive.fetch_add(1, Ordering::SeqCst);
-                let pid = child.id().unwrap_or(0);
-                let _ = lines.send(tagger.launcher(&format!(
-                    "started {} ({}, pid {pid})",
-                    program.name,
-                    program.program.display()
-                )));
-                let pumps = [
-                    child
-                        .stdout
-                        .take()
-                        .map(|s| pump(s, &program.name, colour, &tagger, &lines)),
-                    child
-                        .stderr
-                        .take()
-                        .map(|s| pump(s, &program.name, colour, &tagger, &lines)),
-                ];
-                let watcher = Watcher {
-                    name: program.name.clone(),
-                    tagger: tagger.clone(),
-                    lines: lines.clone(),
-                    alive: Arc::clone(&alive),
-                    grace,
-                };
-                let stop_rx = stop_rx.clone();
-                watchers.spawn(async move { (index, watcher.watch(child, pumps, stop_rx).await) });
-            }
-            Err(e) => {
-                let message = format!("{}: {e}", program.program.display());
-                let _ = lines
-                    .send(tagger.launcher(&format!("could not start {}: {message}", program.name)));
-                outcomes[index] = Some(Outcome::FailedToStart(message));
-            }
-        }
+        let watcher = Watcher {
+            name: program.name.clone(),
+            colour: COLOURS[index % COLOURS.len()],
+            tagger: tagger.clone(),
+            lines: lines.clone(),
+            alive: Arc::clone(&alive),
+            grace,
+        };
+        let program = program.clone();
+        let stop_rx = stop_rx.clone();
+        watchers.spawn(async move { (index, watcher.run(program, stop_rx).await) });
     }
 
     let mut stop = std::pin::pin!(stop);
@@ -344,6 +334,7 @@ where
 /// Watches one child until it exits or a stop is asked.
 struct Watcher {
     name: String,
+    colour: &'static str,
     tagger: Tagger,
     lines: mpsc::UnboundedSender<Vec<u8>>,
     alive: Arc<AtomicUsize>,
@@ -351,6 +342,60 @@ struct Watcher {
 }
 
 impl Watcher {
+    /// Waits for the program's addresses, starts it and watches it.
+    async fn run(self, program: Program, mut stop: watch::Receiver<bool>) -> Outcome {
+        if !program.wait_for.is_empty() {
+            let addrs: Vec<String> = program.wait_for.iter().map(|a| a.to_string()).collect();
+            self.say(&format!("{} waits for {}", self.name, addrs.join(", ")));
+            let ready = tokio::select! {
+                ready = wait_for_ports(&program.wait_for) => ready,
+                _ = stop.wait_for(|stop| *stop) => false,
+            };
+            if *stop.borrow() {
+                self.alive.fetch_sub(1, Ordering::SeqCst);
+                self.say(&format!("{} was not started", self.name));
+                return Outcome::NotStarted;
+            }
+            if !ready {
+                self.say(&format!(
+                    "{} starts anyway: not every address answered within {}s",
+                    self.name,
+                    WAIT_FOR_LIMIT.as_secs()
+                ));
+            }
+        }
+        let mut child = match program.command().spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                let message = format!("{}: {e}", program.program.display());
+                let left = self.alive.fetch_sub(1, Ordering::SeqCst) - 1;
+                self.say(&format!(
+                    "could not start {}: {message}; {}",
+                    self.name,
+                    left_running(left)
+                ));
+                return Outcome::FailedToStart(message);
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        self.say(&format!(
+            "started {} ({}, pid {pid})",
+            self.name,
+            program.program.display()
+        ));
+        let pumps = [
+            child
+                .stdout
+                .take()
+                .map(|s| pump(s, &self.name, self.colour, &self.tagger, &self.lines)),
+            child
+                .stderr
+                .take()
+                .map(|s| pump(s, &self.name, self.colour, &self.tagger, &self.lines)),
+        ];
+        self.watch(child, pumps, stop).await
+    }
+
     async fn watch(
         self,
         mut child: Child,
@@ -378,12 +423,7 @@ impl Watcher {
                     Outcome::Exited(status) => format!("exited ({status})"),
                     other => format!("{other:?}"),
                 };
-                let rest = match left {
-                    0 => "no child is left running".to_owned(),
-                    1 => "the other one keeps running".to_owned(),
-                    n => format!("the other {n} keep running"),
-                };
-                self.say(&format!("{} {what}; {rest}", self.name));
+                self.say(&format!("{} {what}; {}", self.name, left_running(left)));
                 return outcome;
             }
         };
@@ -427,6 +467,34 @@ impl Watcher {
     fn say(&self, text: &str) {
         let _ = self.lines.send(self.tagger.launcher(text));
     }
+}
+
+/// "the other 2 keep running".
+fn left_running(left: usize) -> String {
+    match left {
+        0 => "no child is left running".to_owned(),
+        1 => "the other one keeps running".to_owned(),
+        n => format!("the other {n} keep running"),
+    }
+}
+
+/// Whether every address accepted a TCP connection within [`WAIT_FOR_LIMIT`].
+async fn wait_for_ports(addrs: &[SocketAddr]) -> bool {
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_LIMIT;
+    for addr in addrs {
+        loop {
+            let attempt =
+                tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr));
+            if let Ok(Ok(_)) = attempt.await {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    true
 }
 
 /// Waits for a child's output to be written, bounded by [`DRAIN_TIMEOUT`].

@@ -2,6 +2,7 @@
 //! their default ports from the workspace root with prefixed, coloured logs, and stops them
 //! all on Ctrl-C or SIGTERM. A child that dies is reported; the others keep running.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -85,9 +86,25 @@ async fn main() -> ExitCode {
     }
 
     let bin_dir = target_dir(&root).join(if args.release { "release" } else { "debug" });
+    let service_addrs: Vec<SocketAddr> = chosen
+        .iter()
+        .filter(|(tag, ..)| *tag != "shell")
+        .map(|(.., port)| SocketAddr::from(([127, 0, 0, 1], *port)))
+        .collect();
     let programs: Vec<Program> = chosen
         .iter()
-        .map(|(tag, package, _)| Program::new(*tag, bin_dir.join(package)).current_dir(&root))
+        .map(|(tag, package, _)| {
+            let program = Program::new(*tag, bin_dir.join(package)).current_dir(&root);
+            if *tag == "shell" {
+                // The shell reads the manifests at start; it tolerates missing services,
+                // but starting it once they listen gives a complete first page.
+                service_addrs
+                    .iter()
+                    .fold(program, |program, addr| program.wait_for(*addr))
+            } else {
+                program
+            }
+        })
         .collect();
     let ports: Vec<String> = chosen
         .iter()

@@ -233,3 +233,77 @@ async fn colour_style_wraps_tags_in_ansi_codes() {
         .expect("the child's line");
     assert!(hi.starts_with("\x1b[36m[one]\x1b[0m"), "{hi:?}");
 }
+
+#[tokio::test]
+async fn a_program_with_wait_for_starts_only_once_its_address_accepts_connections() {
+    // A port nobody listens on yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let programs = vec![
+        sh("early", "echo early up; while true; do sleep 0.05; done"),
+        sh("late", "echo late up; while true; do sleep 0.05; done").wait_for(addr),
+    ];
+    let (mut rx, stop, run) = start(programs, Style::plain(), Duration::from_secs(5));
+    let mut seen = Vec::new();
+    until(&mut rx, &mut seen, |l| {
+        l.contains("late waits for 127.0.0.1:")
+    })
+    .await;
+    until(&mut rx, &mut seen, |l| l.ends_with("early up")).await;
+    // Give "late" several polls: it must not have started.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    while let Ok(line) = rx.try_recv() {
+        seen.push(line);
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.contains("late up") || l.contains("started late")),
+        "late started before its address answered:\n{}",
+        seen.join("\n")
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    until(&mut rx, &mut seen, |l| {
+        l.starts_with("[late]") && l.ends_with("late up")
+    })
+    .await;
+    drop(listener);
+    stop.send(()).unwrap();
+    let summary = run.await.unwrap();
+    assert!(
+        matches!(summary.children[1].1, Outcome::Stopped(_)),
+        "{summary:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stop_while_a_program_waits_leaves_it_not_started() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let programs = vec![sh("never", "echo should not run").wait_for(addr)];
+    let (mut rx, stop, run) = start(programs, Style::plain(), Duration::from_secs(5));
+    let mut seen = Vec::new();
+    until(&mut rx, &mut seen, |l| l.contains("never waits for")).await;
+    stop.send(()).unwrap();
+    let summary = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("the stop is not held up by the wait")
+        .unwrap();
+    assert_eq!(summary.children[0].1, Outcome::NotStarted);
+    while let Some(line) = rx.recv().await {
+        seen.push(line);
+    }
+    assert!(
+        !seen.iter().any(|l| l.contains("should not run")),
+        "{}",
+        seen.join("\n")
+    );
+}
