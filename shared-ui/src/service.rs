@@ -153,13 +153,16 @@ impl Common {
     }
 }
 
-/// Sets up tracing to stderr with `RUST_LOG` (default `info`). Safe to call twice.
+/// Sets up tracing to stderr with `RUST_LOG` (default `info`), coloured only when stderr is
+/// a terminal (so files, pipes and the launcher get plain text). Safe to call twice.
 pub fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

@@ -26,7 +26,9 @@ const CONFIG_SETTING: &str = "--config / SHELL_CONFIG";
 #[command(
     name = "shell",
     version,
-    about = "The shell: composes the teams' fragment servers into one site (pages, proxy, registry)."
+    about = "The shell: composes the teams' fragment servers into one site (pages, proxy, registry).",
+    // CORS is what the services answer in direct mode; the shell itself has no use for it.
+    mut_arg("cors_origins", |a| a.hide(true))
 )]
 pub struct Settings {
     /// Settings every service shares.
