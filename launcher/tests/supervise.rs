@@ -68,6 +68,17 @@ async fn until(
     }
 }
 
+/// Like [`until`], but a line already seen counts (for lines whose order is not fixed).
+async fn saw(
+    rx: &mut mpsc::UnboundedReceiver<String>,
+    seen: &mut Vec<String>,
+    what: impl Fn(&str) -> bool,
+) {
+    if !seen.iter().any(|l| what(l)) {
+        until(rx, seen, what).await;
+    }
+}
+
 /// `[name]   text` -> (name, text).
 fn split(line: &str) -> (&str, &str) {
     let rest = line.strip_prefix('[').expect("a tagged line");
@@ -158,11 +169,11 @@ async fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
     ];
     let (mut rx, stop, run) = start(programs, Style::plain(), Duration::from_millis(700));
     let mut seen = Vec::new();
-    until(&mut rx, &mut seen, |l| {
+    saw(&mut rx, &mut seen, |l| {
         l.starts_with("[stubborn]") && l.ends_with("ready")
     })
     .await;
-    until(&mut rx, &mut seen, |l| {
+    saw(&mut rx, &mut seen, |l| {
         l.starts_with("[polite]") && l.ends_with("ready")
     })
     .await;
@@ -249,11 +260,11 @@ async fn a_program_with_wait_for_starts_only_once_its_address_accepts_connection
     ];
     let (mut rx, stop, run) = start(programs, Style::plain(), Duration::from_secs(5));
     let mut seen = Vec::new();
-    until(&mut rx, &mut seen, |l| {
+    saw(&mut rx, &mut seen, |l| {
         l.contains("late waits for 127.0.0.1:")
     })
     .await;
-    until(&mut rx, &mut seen, |l| l.ends_with("early up")).await;
+    saw(&mut rx, &mut seen, |l| l.ends_with("early up")).await;
     // Give "late" several polls: it must not have started.
     tokio::time::sleep(Duration::from_millis(400)).await;
     while let Ok(line) = rx.try_recv() {
