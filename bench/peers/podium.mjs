@@ -34,11 +34,7 @@ http
     await layout.process(incoming, { proxy: false });
     const [userMenu, overview, teaser] = await Promise.all(podlets.map((p) => p.fetch(incoming)));
     res.setHeader('content-type', 'text/html; charset=utf-8');
-    res.end(
-      layout.render(incoming, {
-        title: 'Dashboard',
-        body: `<header>${userMenu}</header><main>${overview}${teaser}</main>`,
-      }),
-    );
+    incoming.view = { title: 'Dashboard' };
+    res.end(layout.render(incoming, `<header>${userMenu}</header><main>${overview}${teaser}</main>`));
   })
   .listen(port, '127.0.0.1');

@@ -75,6 +75,7 @@ impl Application {
         })
         .workers(workers)
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .on_connect(service::tcp_nodelay)
         .listen(listener)
         .map_err(|source| StartError::Bind { addr, source })?
         .run();

@@ -187,6 +187,7 @@ impl Application {
         })
         .workers(config.workers)
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .on_connect(service::tcp_nodelay)
         .listen(listener)
         .map_err(|source| StartError::Bind { addr, source })?
         .run();

@@ -55,6 +55,7 @@ impl Application {
         })
         .workers(2)
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .on_connect(service::tcp_nodelay)
         .listen(listener)
         .map_err(|source| Error::Bind { addr, source })?
         .run();
