@@ -505,6 +505,17 @@ pub async fn cors(
     Ok(res)
 }
 
+/// `HttpServer::on_connect` hook that turns off Nagle's algorithm on every connection.
+/// A streamed page is written in several small chunks; with Nagle on, each chunk after the
+/// first waits for the client's delayed ACK (about 40 ms on Linux).
+pub fn tcp_nodelay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,16 +553,5 @@ mod tests {
         let common = s.common.resolve(1).unwrap();
         assert!(common.dev_secret);
         assert_eq!(common.addr.port(), 0);
-    }
-}
-
-/// `HttpServer::on_connect` hook that turns off Nagle's algorithm on every connection.
-/// A streamed page is written in several small chunks; with Nagle on, each chunk after the
-/// first waits for the client's delayed ACK (about 40 ms on Linux).
-pub fn tcp_nodelay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
-    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
     }
 }
