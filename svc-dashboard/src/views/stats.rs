@@ -47,9 +47,12 @@ fn latency_table(s: &Snapshot) -> Markup {
     let window_min = LatencyWindow::MAX_AGE.as_secs() / 60;
     match &s.latency {
         Some(p) => {
+            let requests = match p.count {
+                1 => "request".to_owned(),
+                n => format!("{} requests", format::count(n as u64)),
+            };
             let caption = format!(
-                "Time spent in this service over the last {} requests (at most {} within {window_min} minutes)",
-                format::count(p.count as u64),
+                "Time spent in this service over the last {requests} (at most {} within {window_min} minutes)",
                 format::count(LatencyWindow::CAPACITY as u64),
             );
             let row = |name: &str, what: &str, d| {
