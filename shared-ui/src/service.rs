@@ -242,13 +242,20 @@ impl Readiness {
     }
 }
 
+/// A route for reading: GET, and HEAD (the same answer without its body, which actix-web
+/// drops), so monitors and `curl -I` get the real status rather than a 404.
+pub fn read() -> actix_web::Route {
+    use actix_web::guard;
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// Mounts `/healthz`, `/readyz` and the shared assets (`/assets/shared/…`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
+    cfg.route("/healthz", read().to(healthz))
+        .route("/readyz", read().to(readyz))
         .route(
             "/assets/shared/{file}",
-            web::get().to(crate::assets::serve_shared),
+            read().to(crate::assets::serve_shared),
         );
 }
 

@@ -58,15 +58,27 @@ pub const STYLESHEET: &str = "/assets/accounts.css";
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(service::query_config())
         .configure(service::configure)
-        .route("/", web::get().to(fragments::preview))
-        .route("/manifest.json", web::get().to(fragments::manifest))
-        .route("/fragments/{id}", web::get().to(fragments::fragment))
-        .route("/assets/{file}", web::get().to(fragments::asset))
+        .route("/", shared_ui::service::read().to(fragments::preview))
+        .route(
+            "/manifest.json",
+            shared_ui::service::read().to(fragments::manifest),
+        )
+        .route(
+            "/fragments/{id}",
+            shared_ui::service::read().to(fragments::fragment),
+        )
+        .route(
+            "/assets/{file}",
+            shared_ui::service::read().to(fragments::asset),
+        )
         .route("/actions/sign-up", web::post().to(actions::sign_up))
         .route("/actions/sign-in", web::post().to(actions::sign_in))
         .route("/actions/sign-out", web::post().to(actions::sign_out))
         .route("/actions/profile", web::post().to(actions::profile))
-        .route("/internal/session", web::get().to(internal::session));
+        .route(
+            "/internal/session",
+            shared_ui::service::read().to(internal::session),
+        );
 }
 
 /// The form actions, as listed in the manifest.

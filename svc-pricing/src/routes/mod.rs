@@ -34,10 +34,19 @@ pub const TOGGLE_URL: &str = "/assets/pricing-toggle.js";
 
 /// Mounts every route of the service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(preview::preview))
-        .route("/manifest.json", web::get().to(manifest::manifest))
-        .route("/fragments/{id}", web::get().to(fragments::fragment))
-        .route("/assets/{file}", web::get().to(assets::asset))
+    cfg.route("/", shared_ui::service::read().to(preview::preview))
+        .route(
+            "/manifest.json",
+            shared_ui::service::read().to(manifest::manifest),
+        )
+        .route(
+            "/fragments/{id}",
+            shared_ui::service::read().to(fragments::fragment),
+        )
+        .route(
+            "/assets/{file}",
+            shared_ui::service::read().to(assets::asset),
+        )
         .configure(shared_ui::service::configure);
 }
 

@@ -296,6 +296,29 @@ async fn health_and_readiness_answer_200() {
 }
 
 #[tokio::test]
+async fn head_requests_get_the_get_status_and_headers_without_a_body() {
+    let app = spawn_app().await;
+    for path in [
+        "/fragments/plans",
+        "/manifest.json",
+        "/healthz",
+        "/assets/pricing.css",
+    ] {
+        let res = reqwest::Client::new()
+            .head(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "HEAD {path}");
+        assert!(res.headers().contains_key("content-type"), "HEAD {path}");
+        assert!(
+            res.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has a body"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_request_id_is_accepted_and_echoed() {
     let app = spawn_app().await;
     let res = app
