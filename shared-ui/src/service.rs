@@ -379,8 +379,9 @@ pub fn base_path(req: &HttpRequest) -> String {
 }
 
 /// The `healthcheck` subcommand: `GET /healthz` on 127.0.0.1:`port` with a 2 s budget.
-/// Needs no shell or curl, so it works in a `scratch` image. Returns the process exit code.
-pub fn healthcheck(port: u16) -> i32 {
+/// Needs no shell or curl, so it works in a `scratch` image. Returns the process exit code
+/// (success, or failure with the reason on stderr).
+pub fn healthcheck(port: u16) -> std::process::ExitCode {
     fn probe(port: u16) -> std::io::Result<bool> {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
@@ -392,14 +393,14 @@ pub fn healthcheck(port: u16) -> i32 {
         Ok(head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"))
     }
     match probe(port) {
-        Ok(true) => 0,
+        Ok(true) => std::process::ExitCode::SUCCESS,
         Ok(false) => {
             eprintln!("healthcheck: /healthz on port {port} did not answer 200");
-            1
+            std::process::ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!("healthcheck: port {port}: {e}");
-            1
+            std::process::ExitCode::FAILURE
         }
     }
 }

@@ -14,8 +14,7 @@ fn main() -> ExitCode {
     let settings = Settings::parse();
     match &settings.command {
         Some(Command::Healthcheck) => {
-            let code = shared_ui::service::healthcheck(settings.port());
-            return ExitCode::from(u8::try_from(code).unwrap_or(1));
+            return shared_ui::service::healthcheck(settings.port());
         }
         Some(Command::Check { url }) => {
             let url = url.clone();

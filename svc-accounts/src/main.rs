@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
     let settings = Settings::parse();
     if let Some(Command::Healthcheck) = settings.command {
         let port = settings.common.port.unwrap_or(DEFAULT_PORT);
-        return ExitCode::from(shared_ui::service::healthcheck(port) as u8);
+        return shared_ui::service::healthcheck(port);
     }
     shared_ui::service::init_tracing();
     let app = match Application::build(settings).await {

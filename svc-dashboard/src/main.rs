@@ -11,8 +11,7 @@ use svc_dashboard::startup::Application;
 fn main() -> ExitCode {
     let settings = Settings::parse();
     if let Some(Command::Healthcheck) = settings.command {
-        let code = shared_ui::service::healthcheck(settings.port());
-        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+        return shared_ui::service::healthcheck(settings.port());
     }
     shared_ui::service::init_tracing();
     actix_web::rt::System::new().block_on(async move {
