@@ -1,8 +1,9 @@
 //! svc-accounts: the accounts micro-frontend (port 4000).
 //!
-//! It owns the users: sign up, sign in, sign out and a profile (name, plan), stored in SQLite,
-//! with sessions in an `HttpOnly` cookie and the `GET /internal/session` endpoint that the
-//! shell calls to learn who is signed in (it then signs that context for the other teams).
+//! It owns the users: sign up, sign in, sign out and a profile (name, plan), stored in SQLite
+//! or PostgreSQL, with sessions in an `HttpOnly` cookie and the `GET /internal/session`
+//! endpoint that the shell calls to learn who is signed in (it then signs that context for
+//! the other teams).
 //! It serves two fragments, `account` and `user-menu`, per the contract in `DESIGN.md`.
 //!
 //! Where things live:
@@ -14,7 +15,8 @@
 //! - [`domain`]: parsed input (name, email, password, plan) that cannot hold bad values.
 //! - [`security`]: argon2id hashing, session tokens and cookie, CSRF tokens and the origin
 //!   check, the failed sign-in limiter.
-//! - [`storage`]: the only module that talks SQL (WAL, `synchronous=FULL`, migrations).
+//! - [`storage`]: the only module that talks SQL: one interface over SQLite (WAL,
+//!   `synchronous=FULL`) and PostgreSQL (a pool, for replicas), one set of migrations.
 //! - [`error`]: the crate's one error type and its HTTP mapping.
 
 pub mod domain;

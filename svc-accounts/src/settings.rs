@@ -2,13 +2,13 @@
 //! ids, the cookie flag and the argon2id cost. [`Settings::resolve`] turns the clap struct into
 //! a checked [`Config`] or a [`SettingError`] that names the bad setting.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use shared_ui::service::{Common, CommonSettings, SettingError};
 
 use crate::domain::PlanList;
 use crate::security::password::HashCost;
+use crate::storage::Database;
 
 /// The port svc-accounts listens on unless told otherwise (`DESIGN.md`).
 pub const DEFAULT_PORT: u16 = 4000;
@@ -18,14 +18,15 @@ pub const DEFAULT_PORT: u16 = 4000;
 #[command(
     name = "svc-accounts",
     version,
-    about = "Accounts micro-frontend: sign up, sign in, profile and sessions on SQLite"
+    about = "Accounts micro-frontend: sign up, sign in, profile and sessions on SQLite or PostgreSQL"
 )]
 pub struct Settings {
     #[command(flatten)]
     pub common: CommonSettings,
-    /// SQLite database file (its folder is created if missing)
+    /// The database: a SQLite file path or sqlite://PATH (its folder is created if missing),
+    /// or postgres://USER:PASSWORD@HOST:PORT/DB (postgresql:// too) for replicas
     #[arg(long, env = "ACCOUNTS_DATABASE", default_value = "./data/accounts.db")]
-    pub database: PathBuf,
+    pub database: String,
     /// Plan ids a user may pick, comma-separated, first is the default (the pricing
     /// catalogue's ids)
     #[arg(long, env = "ACCOUNTS_PLANS", default_value = "starter,pro,team")]
@@ -65,8 +66,8 @@ pub enum Command {
 pub struct Config {
     /// Address, context secret.
     pub common: Common,
-    /// The database file.
-    pub database: PathBuf,
+    /// The database: a SQLite file or a PostgreSQL URL.
+    pub database: Database,
     /// The plans a user may pick.
     pub plans: PlanList,
     /// Whether the session cookie carries `Secure`.
@@ -85,12 +86,8 @@ impl Settings {
     /// Checks every setting; the error names the first bad one.
     pub fn resolve(&self) -> Result<Config, SettingError> {
         let common = self.common.resolve(DEFAULT_PORT)?;
-        if self.database.as_os_str().is_empty() {
-            return Err(SettingError::new(
-                "--database / ACCOUNTS_DATABASE",
-                "must not be empty",
-            ));
-        }
+        let database = Database::parse(&self.database)
+            .map_err(|problem| SettingError::new("--database / ACCOUNTS_DATABASE", problem))?;
         let plans = PlanList::parse(&self.plans)
             .map_err(|problem| SettingError::new("--plans / ACCOUNTS_PLANS", problem))?;
         if !(1..=365).contains(&self.session_days) {
@@ -132,7 +129,7 @@ impl Settings {
             })?;
         Ok(Config {
             common,
-            database: self.database.clone(),
+            database,
             plans,
             secure_cookies: self.secure_cookies,
             session_ttl: Duration::from_secs(u64::from(self.session_days) * 24 * 60 * 60),

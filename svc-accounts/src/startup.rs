@@ -124,11 +124,15 @@ impl Application {
     /// Like [`Application::build`], from an already checked config.
     pub async fn build_with(config: Config) -> Result<Self, StartError> {
         config.common.warn_if_dev_secret();
-        let path = config.database.clone();
-        let storage = web::block(move || Storage::open(&path))
+        let database = config.database.clone();
+        let storage = web::block(move || Storage::open(&database))
             .await
             .map_err(|_| StartError::Interrupted)??;
-        tracing::info!(database = %storage.path().display(), "database open (WAL, synchronous=FULL)");
+        let kind = match &storage {
+            Storage::Sqlite(_) => "SQLite (WAL, synchronous=FULL)",
+            Storage::Postgres(_) => "PostgreSQL (shared by every replica)",
+        };
+        tracing::info!(database = %storage.describe(), kind, "database open");
 
         let cost = config.hash_cost;
         let hasher = web::block(move || Hasher::new(cost))

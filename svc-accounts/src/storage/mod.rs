@@ -1,53 +1,163 @@
-//! The only module that talks SQL.
+//! The only module that talks SQL: one interface, [`Storage`], over two backends.
 //!
-//! One SQLite file in WAL mode. Durability: `synchronous=FULL`, so every commit is on disk
-//! (the WAL is fsynced) before the call returns; an account is committed before its success
-//! answer is sent, and a `kill -9` or a power cut right after the answer loses nothing. (WAL
-//! with `synchronous=NORMAL` would survive a process kill but not a power cut; the extra
-//! fsync per sign-up is cheap next to argon2.)
+//! - [`sqlite`]: one SQLite file (WAL, `synchronous=FULL`), the embedded default for one
+//!   machine and for development.
+//! - [`postgres`]: a PostgreSQL database through a connection pool, for several replicas:
+//!   users, sessions and the failed sign-in counters live there, so any replica answers for
+//!   any user.
 //!
-//! Connections: one writer behind a mutex (writes are serialised in the process, so they
-//! never race for SQLite's write lock), a few readers (WAL lets them read while the writer
-//! writes), and one for `/readyz`. Every method blocks: async callers go through
-//! `web::block`. `busy_timeout` covers another process holding the file.
+//! [`Database::parse`] reads `--database / ACCOUNTS_DATABASE`: a path or `sqlite://…` picks
+//! SQLite, `postgres://…` or `postgresql://…` picks PostgreSQL, any other scheme is refused.
 //!
-//! Migrations are numbered SQL scripts ([`MIGRATIONS`]); `PRAGMA user_version` records how
-//! many have run, each runs in its own transaction at start.
+//! Both backends run the same numbered [`MIGRATIONS`] (one logical schema written in each
+//! dialect) and keep the same promise: an account and its first session are committed in
+//! one transaction before the call returns, so before the 303 is sent.
+//!
+//! Every method blocks: async callers go through `web::block` (the routes' `db` helper), so
+//! neither SQLite's file I/O nor a wait for PostgreSQL ever runs on an async worker. The
+//! PostgreSQL backend drives its async driver on a small runtime of its own.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub mod postgres;
+pub mod sqlite;
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::domain::Account;
 use crate::security::session::TokenHash;
 
-/// Numbered migrations: entry `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[
-    // 1: accounts and sessions.
-    "CREATE TABLE accounts (
-        id            INTEGER PRIMARY KEY,
-        name          TEXT    NOT NULL,
-        email         TEXT    NOT NULL UNIQUE COLLATE NOCASE, -- stored lowercase
-        password_hash TEXT    NOT NULL,                       -- argon2id PHC string
-        plan          TEXT    NOT NULL,
-        created_at    INTEGER NOT NULL,                       -- unix seconds
-        updated_at    INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE sessions (
-        token_hash BLOB    PRIMARY KEY,                       -- sha256(token), never the token
-        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-    ) STRICT, WITHOUT ROWID;
-    CREATE INDEX sessions_by_account ON sessions(account_id);
-    CREATE INDEX sessions_by_expiry ON sessions(expires_at);",
-];
+pub use postgres::PostgresUrl;
 
-const READERS: usize = 3;
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// One step of the schema, written for each backend. Entry `i` of [`MIGRATIONS`] takes the
+/// schema from version `i` to `i + 1`; SQLite records the version in `PRAGMA user_version`,
+/// PostgreSQL in the table `schema_migrations`.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// What it does.
+    pub name: &'static str,
+    /// The SQLite script.
+    pub sqlite: &'static str,
+    /// The PostgreSQL script.
+    pub postgres: &'static str,
+}
+
+/// The numbered migrations, shared by both backends.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    name: "accounts and sessions",
+    sqlite: "CREATE TABLE accounts (
+            id            INTEGER PRIMARY KEY,
+            name          TEXT    NOT NULL,
+            email         TEXT    NOT NULL UNIQUE COLLATE NOCASE, -- stored lowercase
+            password_hash TEXT    NOT NULL,                       -- argon2id PHC string
+            plan          TEXT    NOT NULL,
+            created_at    INTEGER NOT NULL,                       -- unix seconds
+            updated_at    INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE sessions (
+            token_hash BLOB    PRIMARY KEY,                       -- sha256(token), never the token
+            account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX sessions_by_account ON sessions(account_id);
+        CREATE INDEX sessions_by_expiry ON sessions(expires_at);",
+    postgres: "CREATE TABLE accounts (
+            id            BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            name          TEXT   NOT NULL,
+            email         TEXT   NOT NULL,                         -- stored lowercase
+            password_hash TEXT   NOT NULL,                         -- argon2id PHC string
+            plan          TEXT   NOT NULL,
+            created_at    BIGINT NOT NULL,                         -- unix seconds
+            updated_at    BIGINT NOT NULL
+        );
+        CREATE UNIQUE INDEX accounts_email_key ON accounts (lower(email));
+        CREATE TABLE sessions (
+            token_hash BYTEA  PRIMARY KEY CHECK (octet_length(token_hash) = 32),
+            account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        );
+        CREATE INDEX sessions_by_account ON sessions(account_id);
+        CREATE INDEX sessions_by_expiry ON sessions(expires_at);",
+}];
+
+/// Where the accounts live: the checked value of `--database / ACCOUNTS_DATABASE`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (its folder is created if missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(PostgresUrl),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Database::Postgres(url) => f.debug_tuple("Postgres").field(url).finish(),
+        }
+    }
+}
+
+/// The path, or the URL with its password hidden: safe to log and to show in errors.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => write!(f, "{url}"),
+        }
+    }
+}
+
+impl Database {
+    /// A path or `sqlite://PATH` is SQLite; `postgres://…` or `postgresql://…` is
+    /// PostgreSQL; any other `scheme://` (or `scheme:` with no path separator, like
+    /// `mysql:db`) and a malformed PostgreSQL URL are refused. The error never repeats the
+    /// value (it may hold a password).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        if value.trim().is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        let Some((scheme, rest)) = split_scheme(value) else {
+            return Ok(Database::Sqlite(PathBuf::from(value)));
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => {
+                let path = rest.strip_prefix("//").unwrap_or(rest);
+                if path.is_empty() {
+                    return Err("`sqlite://` needs a file path, like sqlite://data/accounts.db or sqlite:///var/lib/accounts.db".to_owned());
+                }
+                Ok(Database::Sqlite(PathBuf::from(path)))
+            }
+            "postgres" | "postgresql" => PostgresUrl::parse(value).map(Database::Postgres),
+            other => Err(format!(
+                "`{}:` is not a supported database: give a SQLite file path, sqlite://PATH or postgres://USER@HOST:PORT/DB",
+                other.escape_default()
+            )),
+        }
+    }
+
+    /// Which backend, for logs and metrics.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Database::Sqlite(_) => "sqlite",
+            Database::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// `Some((scheme, rest))` when the value starts like a URL (`scheme:` with a scheme of at
+/// least two characters, so a Windows drive letter stays a path).
+fn split_scheme(value: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = value.split_once(':')?;
+    let is_scheme = scheme.len() >= 2
+        && scheme.as_bytes()[0].is_ascii_alphabetic()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    // `notes:2024/accounts.db` is an odd but valid relative path; a URL has `//` or no `/`.
+    (is_scheme && (rest.starts_with("//") || !rest.contains('/'))).then_some((scheme, rest))
+}
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +170,7 @@ pub enum StorageError {
         /// Why.
         source: std::io::Error,
     },
-    /// The file could not be opened or set up.
+    /// The SQLite file could not be opened or set up.
     #[error("cannot open the database {path}: {source}")]
     Open {
         /// The database path.
@@ -68,19 +178,36 @@ pub enum StorageError {
         /// Why.
         source: rusqlite::Error,
     },
-    /// The file was written by a newer version of this service.
-    #[error("the database {path} has schema version {found}, newer than this build knows ({known}); refusing to touch it")]
+    /// PostgreSQL could not be reached or set up at start.
+    #[error("cannot open the database {database}: {reason}")]
+    Connect {
+        /// The URL, password hidden.
+        database: String,
+        /// Why.
+        reason: String,
+    },
+    /// The database was written by a newer version of this service.
+    #[error("the database {database} has schema version {found}, newer than this build knows ({known}); refusing to touch it")]
     NewerSchema {
-        /// The database path.
-        path: PathBuf,
-        /// Its `user_version`.
+        /// The path or URL (password hidden).
+        database: String,
+        /// Its recorded version.
         found: i64,
         /// Migrations this build has.
         known: usize,
     },
-    /// A query failed.
+    /// A SQLite query failed.
     #[error("database query failed: {0}")]
     Query(#[from] rusqlite::Error),
+    /// A PostgreSQL query failed.
+    #[error("database query failed: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had in time.
+    #[error("no database connection: {0}")]
+    Pool(String),
+    /// The storage is shutting down.
+    #[error("the database connection pool is stopping")]
+    Stopped,
 }
 
 /// Creating an account failed.
@@ -107,28 +234,6 @@ pub struct NewAccount {
     pub plan: String,
 }
 
-/// The SQLite database. Cheap to clone.
-#[derive(Clone)]
-pub struct Storage {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    path: PathBuf,
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
-    health: Mutex<Connection>,
-}
-
-impl std::fmt::Debug for Storage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Storage")
-            .field("path", &self.inner.path)
-            .finish()
-    }
-}
-
 /// Unix seconds now.
 pub fn now_secs() -> i64 {
     SystemTime::now()
@@ -137,146 +242,48 @@ pub fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    // A panic while holding a connection leaves it usable: SQLite rolls back an open
-    // transaction when the next one begins.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// The accounts database, whichever backend. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Storage {
+    /// A SQLite file.
+    Sqlite(sqlite::SqliteStorage),
+    /// A PostgreSQL pool.
+    Postgres(postgres::PgStorage),
 }
 
-fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
-            "journal_mode stayed {mode}, WAL is required"
-        )));
-    }
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(conn)
-}
-
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StorageError> {
-    loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > MIGRATIONS.len() as i64 || version < 0 {
-            return Err(StorageError::NewerSchema {
-                path: path.to_owned(),
-                found: version,
-                known: MIGRATIONS.len(),
-            });
+/// Calls the same method on whichever backend.
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            Storage::Sqlite(db) => db.$method($($arg),*),
+            Storage::Postgres(db) => db.$method($($arg),*),
         }
-        let Some(sql) = MIGRATIONS.get(version as usize) else {
-            return Ok(());
-        };
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version + 1)?;
-        tx.commit()?;
-        tracing::info!(version = version + 1, "applied database migration");
-    }
-}
-
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _)
-        if f.code == ErrorCode::ConstraintViolation
-            && f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
-}
-
-fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
-    Ok(Account {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        email: row.get(2)?,
-        plan: row.get(3)?,
-    })
+    };
 }
 
 impl Storage {
-    /// Opens (creating if needed) the database at `path`, its folder included, and applies
-    /// the migrations. Every error names the path.
-    pub fn open(path: &Path) -> Result<Self, StorageError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StorageError::CreateFolder {
-                path: path.to_owned(),
-                source,
-            })?;
+    /// Opens the database and applies the migrations: for SQLite, creating the file and its
+    /// folder if needed; for PostgreSQL, connecting (the database must exist). Every error
+    /// names the path or the URL (password hidden).
+    pub fn open(database: &Database) -> Result<Self, StorageError> {
+        match database {
+            Database::Sqlite(path) => sqlite::SqliteStorage::open(path).map(Storage::Sqlite),
+            Database::Postgres(url) => postgres::PgStorage::open(url).map(Storage::Postgres),
         }
-        let open = |p: &Path| {
-            open_connection(p).map_err(|source| StorageError::Open {
-                path: path.to_owned(),
-                source,
-            })
-        };
-        let mut writer = open(path)?;
-        migrate(&mut writer, path).map_err(|e| match e {
-            StorageError::Query(source) => StorageError::Open {
-                path: path.to_owned(),
-                source,
-            },
-            other => other,
-        })?;
-        let readers = (0..READERS)
-            .map(|_| open(path).map(Mutex::new))
-            .collect::<Result<Vec<_>, _>>()?;
-        let health = open(path)?;
-        health
-            .busy_timeout(Duration::from_secs(1))
-            .map_err(|source| StorageError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path: path.to_owned(),
-                writer: Mutex::new(writer),
-                readers,
-                next_reader: AtomicUsize::new(0),
-                health: Mutex::new(health),
-            }),
-        })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
-    }
-
-    fn reader(&self) -> MutexGuard<'_, Connection> {
-        let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
-        let n = self.inner.readers.len();
-        for i in 0..n {
-            if let Ok(conn) = self.inner.readers[(start + i) % n].try_lock() {
-                return conn;
-            }
+    /// The path or URL (password hidden), for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Storage::Sqlite(db) => db.path().display().to_string(),
+            Storage::Postgres(db) => db.url().to_string(),
         }
-        lock(&self.inner.readers[start % n])
     }
 
-    fn writer(&self) -> MutexGuard<'_, Connection> {
-        lock(&self.inner.writer)
-    }
-
-    /// For `/readyz`: the file is still there and answers a query.
+    /// For `/readyz`: the database answers. Never blocks for long (PostgreSQL's answer is
+    /// the last result of a check that runs every second).
     pub fn ping(&self) -> Result<(), String> {
-        if !self.inner.path.exists() {
-            return Err(format!(
-                "the database file {} is gone",
-                self.inner.path.display()
-            ));
-        }
-        let conn = lock(&self.inner.health);
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "the database {} does not answer: {e}",
-                self.inner.path.display()
-            )
-        })
+        dispatch!(self.ping())
     }
 
     /// Inserts an account and its first session in one transaction.
@@ -286,42 +293,12 @@ impl Storage {
         session: TokenHash,
         expires_at: i64,
     ) -> Result<Account, CreateAccountError> {
-        let now = now_secs();
-        let mut conn = self.writer();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
-        let inserted = tx.execute(
-            "INSERT INTO accounts (name, email, password_hash, plan, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            params![new.name, new.email, new.password_hash, new.plan, now],
-        );
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(CreateAccountError::EmailTaken),
-            Err(e) => return Err(StorageError::from(e).into()),
-        }
-        let id = tx.last_insert_rowid();
-        insert_session(&tx, id, session, now, expires_at).map_err(StorageError::from)?;
-        tx.commit().map_err(StorageError::from)?;
-        Ok(Account {
-            id,
-            name: new.name.clone(),
-            email: new.email.clone(),
-            plan: new.plan.clone(),
-        })
+        dispatch!(self.create_account_with_session(new, session, expires_at))
     }
 
     /// The account id and password hash for a normalised email.
     pub fn credentials(&self, email: &str) -> Result<Option<(i64, String)>, StorageError> {
-        let conn = self.reader();
-        Ok(conn
-            .query_row(
-                "SELECT id, password_hash FROM accounts WHERE email = ?1",
-                [email],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
+        dispatch!(self.credentials(email))
     }
 
     /// Starts a session; also sweeps expired ones.
@@ -331,35 +308,17 @@ impl Storage {
         session: TokenHash,
         expires_at: i64,
     ) -> Result<(), StorageError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        insert_session(&tx, account_id, session, now_secs(), expires_at)?;
-        tx.commit()?;
-        Ok(())
+        dispatch!(self.create_session(account_id, session, expires_at))
     }
 
     /// The account of a live session.
     pub fn account_for_session(&self, session: TokenHash) -> Result<Option<Account>, StorageError> {
-        let conn = self.reader();
-        Ok(conn
-            .query_row(
-                "SELECT a.id, a.name, a.email, a.plan
-                 FROM sessions s JOIN accounts a ON a.id = s.account_id
-                 WHERE s.token_hash = ?1 AND s.expires_at > ?2",
-                params![&session.0[..], now_secs()],
-                account_from_row,
-            )
-            .optional()?)
+        dispatch!(self.account_for_session(session))
     }
 
     /// Ends a session (no error if it is already gone).
     pub fn delete_session(&self, session: TokenHash) -> Result<(), StorageError> {
-        let conn = self.writer();
-        conn.execute(
-            "DELETE FROM sessions WHERE token_hash = ?1",
-            [&session.0[..]],
-        )?;
-        Ok(())
+        dispatch!(self.delete_session(session))
     }
 
     /// Changes an account's name and plan; `None` if the account is gone.
@@ -369,137 +328,69 @@ impl Storage {
         name: &str,
         plan: &str,
     ) -> Result<Option<Account>, StorageError> {
-        let conn = self.writer();
-        Ok(conn
-            .query_row(
-                "UPDATE accounts SET name = ?1, plan = ?2, updated_at = ?3 WHERE id = ?4
-                 RETURNING id, name, email, plan",
-                params![name, plan, now_secs(), account_id],
-                account_from_row,
-            )
-            .optional()?)
+        dispatch!(self.update_profile(account_id, name, plan))
     }
 
     /// How many accounts exist (tests and operators).
     pub fn count_accounts(&self) -> Result<i64, StorageError> {
-        let conn = self.reader();
-        Ok(conn.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?)
+        dispatch!(self.count_accounts())
     }
 
     /// How many sessions exist, expired ones included (tests and operators).
     pub fn count_sessions(&self) -> Result<i64, StorageError> {
-        let conn = self.reader();
-        Ok(conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?)
+        dispatch!(self.count_sessions())
     }
 
     /// The account with this email, if any (tests and operators).
     pub fn account_by_email(&self, email: &str) -> Result<Option<Account>, StorageError> {
-        let conn = self.reader();
-        Ok(conn
-            .query_row(
-                "SELECT id, name, email, plan FROM accounts WHERE email = ?1",
-                [email],
-                account_from_row,
-            )
-            .optional()?)
+        dispatch!(self.account_by_email(email))
     }
-}
-
-fn insert_session(
-    tx: &rusqlite::Transaction<'_>,
-    account_id: i64,
-    session: TokenHash,
-    now: i64,
-    expires_at: i64,
-) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
-    tx.execute(
-        "INSERT INTO sessions (token_hash, account_id, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4)",
-        params![&session.0[..], account_id, now, expires_at],
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn new_account(email: &str) -> NewAccount {
-        NewAccount {
-            name: "Ada".into(),
-            email: email.into(),
-            password_hash: "$argon2id$fake".into(),
-            plan: "pro".into(),
+    #[test]
+    fn paths_and_sqlite_urls_are_sqlite_and_postgres_urls_are_postgres() {
+        let sqlite = |s: &str| Database::Sqlite(PathBuf::from(s));
+        assert_eq!(
+            Database::parse("./data/accounts.db").unwrap(),
+            sqlite("./data/accounts.db")
+        );
+        assert_eq!(Database::parse("/var/a.db").unwrap(), sqlite("/var/a.db"));
+        assert_eq!(Database::parse("C:/a.db").unwrap(), sqlite("C:/a.db"));
+        assert_eq!(
+            Database::parse("sqlite://data/a.db").unwrap(),
+            sqlite("data/a.db")
+        );
+        assert_eq!(
+            Database::parse("sqlite:///var/lib/a.db").unwrap(),
+            sqlite("/var/lib/a.db")
+        );
+        for url in [
+            "postgres://accounts:s3cret@db.internal:5432/accounts",
+            "postgresql://accounts@127.0.0.1/accounts?sslmode=disable",
+        ] {
+            let db = Database::parse(url).unwrap();
+            assert_eq!(db.backend(), "postgres");
+            assert!(!db.to_string().contains("s3cret"), "{db}");
+            assert!(!format!("{db:?}").contains("s3cret"), "{db:?}");
         }
     }
 
     #[test]
-    fn migrations_run_once_and_accounts_are_unique_by_email() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested/accounts.db");
-        let storage = Storage::open(&path).unwrap();
-        let far = now_secs() + 60;
-        let ada = storage
-            .create_account_with_session(&new_account("ada@example.com"), TokenHash([1; 32]), far)
-            .unwrap();
-        assert!(matches!(
-            storage.create_account_with_session(
-                &new_account("ADA@example.com"),
-                TokenHash([2; 32]),
-                far
-            ),
-            Err(CreateAccountError::EmailTaken)
-        ));
-        assert_eq!(storage.count_accounts().unwrap(), 1);
-        assert_eq!(storage.count_sessions().unwrap(), 1);
-        assert_eq!(
-            storage.account_for_session(TokenHash([1; 32])).unwrap(),
-            Some(ada.clone())
-        );
-        drop(storage);
-
-        let again = Storage::open(&path).unwrap();
-        assert_eq!(again.count_accounts().unwrap(), 1);
-        let updated = again
-            .update_profile(ada.id, "Ada L.", "team")
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (updated.name.as_str(), updated.plan.as_str()),
-            ("Ada L.", "team")
-        );
-        again.delete_session(TokenHash([1; 32])).unwrap();
-        assert_eq!(again.account_for_session(TokenHash([1; 32])).unwrap(), None);
-        assert!(again.ping().is_ok());
-    }
-
-    #[test]
-    fn expired_sessions_read_as_none() {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(&dir.path().join("a.db")).unwrap();
-        let ada = storage
-            .create_account_with_session(
-                &new_account("ada@example.com"),
-                TokenHash([1; 32]),
-                now_secs() - 1,
-            )
-            .unwrap();
-        assert_eq!(
-            storage.account_for_session(TokenHash([1; 32])).unwrap(),
-            None
-        );
-        storage
-            .create_session(ada.id, TokenHash([3; 32]), now_secs() + 60)
-            .unwrap();
-        // The expired session was swept when the new one was made.
-        assert_eq!(storage.count_sessions().unwrap(), 1);
-    }
-
-    #[test]
-    fn a_directory_cannot_be_opened_and_the_error_names_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = Storage::open(dir.path()).unwrap_err().to_string();
-        assert!(err.contains(&dir.path().display().to_string()), "{err}");
+    fn other_schemes_and_malformed_urls_are_refused_without_echoing_secrets() {
+        for bad in [
+            "mysql://root:hunter2@localhost/accounts",
+            "mysql:accounts",
+            "http://example.com/db",
+            "sqlite://",
+            "postgres://u:hunter2@host:notaport/db",
+            "",
+        ] {
+            let err = Database::parse(bad).unwrap_err();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use svc_accounts::settings::Settings;
 use svc_accounts::startup::Application;
 
-use crate::helpers::{browser, csrf_in, location, test_args, PASSWORD};
+use crate::helpers::{backend, browser, csrf_in, location, test_args, Backend, TestDb, PASSWORD};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_svc-accounts");
 
@@ -19,8 +19,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the real binary on `db` and waits until it answers /healthz.
-async fn start_binary(db: &std::path::Path) -> (Child, String) {
+/// Starts the real binary on `db` (a path or URL) and waits until it answers /healthz.
+async fn start_binary(db: &str) -> (Child, String) {
     for _ in 0..5 {
         let port = free_port();
         let mut args = test_args(db);
@@ -55,9 +55,8 @@ async fn start_binary(db: &std::path::Path) -> (Child, String) {
 
 #[tokio::test]
 async fn an_account_survives_kill_9_right_after_the_sign_up_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("accounts.db");
-    let (mut child, address) = start_binary(&db).await;
+    let db = TestDb::new();
+    let (mut child, address) = start_binary(&db.value).await;
     let port = address.rsplit(':').next().unwrap();
     let health = Command::new(BINARY)
         .args(["--port", port, "healthcheck"])
@@ -95,7 +94,7 @@ async fn an_account_survives_kill_9_right_after_the_sign_up_answer() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let (mut child, address) = start_binary(&db).await;
+    let (mut child, address) = start_binary(&db.value).await;
     let other = browser();
     let html = other
         .get(format!("{address}/fragments/account"))
@@ -148,7 +147,7 @@ async fn an_account_survives_kill_9_right_after_the_sign_up_answer() {
 async fn a_database_path_that_cannot_be_opened_fails_the_build_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     // A directory is not a database file.
-    let settings = Settings::try_parse_from(test_args(dir.path())).unwrap();
+    let settings = Settings::try_parse_from(test_args(&dir.path().display().to_string())).unwrap();
     let err = Application::build(settings).await.unwrap_err().to_string();
     assert!(err.contains(&dir.path().display().to_string()), "{err}");
     assert!(err.contains("cannot open the database"), "{err}");
@@ -157,7 +156,7 @@ async fn a_database_path_that_cannot_be_opened_fails_the_build_naming_the_path()
 #[test]
 fn the_binary_exits_2_naming_an_unopenable_database_path() {
     let path = "/proc/svc-accounts-test/accounts.db";
-    let mut args = test_args(std::path::Path::new(path));
+    let mut args = test_args(path);
     args.remove(0);
     let out = Command::new(BINARY)
         .args(&args)
@@ -179,4 +178,148 @@ fn the_binary_refuses_a_bad_setting_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--plans / ACCOUNTS_PLANS"), "{stderr}");
+}
+
+/// Runs the binary with `--database value` and returns its exit code and stderr.
+fn start_with_database(value: &str) -> (Option<i32>, String) {
+    let mut args = test_args(value);
+    args.remove(0);
+    let out = Command::new(BINARY)
+        .args(&args)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_binary_refuses_other_database_schemes_and_malformed_urls_naming_the_setting() {
+    for value in [
+        "mysql://root:hunter2@127.0.0.1/accounts",
+        "redis://127.0.0.1",
+        "postgres://accounts:hunter2@127.0.0.1:notaport/accounts",
+    ] {
+        let (code, stderr) = start_with_database(value);
+        assert_eq!(code, Some(2), "{value}: {stderr}");
+        assert!(
+            stderr.contains("--database / ACCOUNTS_DATABASE"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("hunter2"),
+            "the password is never shown: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_postgres_stops_the_start_naming_the_url_without_its_password() {
+    // Nothing listens on a port just freed.
+    let port = free_port();
+    let url = format!("postgres://accounts:hunter2@127.0.0.1:{port}/accounts");
+    let (code, stderr) = start_with_database(&url);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "postgres://accounts:***@127.0.0.1:{port}/accounts"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+/// On PostgreSQL: two processes on one database, as two replicas behind a balancer. An
+/// account made on one signs in on the other, and a sign-out on one ends the session on
+/// both.
+#[tokio::test]
+async fn two_replicas_share_accounts_and_sessions() {
+    if backend() != Backend::Postgres {
+        return; // Replicas need a shared database; a SQLite file serves one machine.
+    }
+    let db = TestDb::new();
+    let (mut a, address_a) = start_binary(&db.value).await;
+    let (mut b, address_b) = start_binary(&db.value).await;
+    let client = browser();
+    let form = |address: &str| {
+        let client = client.clone();
+        let address = address.to_owned();
+        async move {
+            let html = client
+                .get(format!("{address}/fragments/account"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            csrf_in(&html)
+        }
+    };
+    let token = form(&address_a).await;
+    let res = client
+        .post(format!("{address_a}/actions/sign-up"))
+        .form(&[
+            ("name", "Replica Ada"),
+            ("email", "replica@example.com"),
+            ("password", PASSWORD),
+            ("plan", "pro"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // The session made on A is known to B.
+    let user: serde_json::Value = client
+        .get(format!("{address_b}/internal/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["name"], "Replica Ada");
+    // Another browser signs in on B with the account made on A.
+    let other = browser();
+    let html = other
+        .get(format!("{address_b}/fragments/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let res = other
+        .post(format!("{address_b}/actions/sign-in"))
+        .form(&[
+            ("email", "replica@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &csrf_in(&html)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Signing out on B ends the first browser's session on A too.
+    let token = form(&address_b).await;
+    let res = client
+        .post(format!("{address_b}/actions/sign-out"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = client
+        .get(format!("{address_a}/internal/session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    a.kill().unwrap();
+    b.kill().unwrap();
+    a.wait().unwrap();
+    b.wait().unwrap();
 }

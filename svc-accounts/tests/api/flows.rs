@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{browser, location, set_cookie, spawn_app, spawn_app_with, PASSWORD};
+use crate::helpers::{browser, location, set_cookie, spawn_app, spawn_app_with, Value, PASSWORD};
 
 #[tokio::test]
 async fn sign_up_sets_an_http_only_lax_session_cookie_and_redirects() {
@@ -151,14 +151,16 @@ async fn the_database_keeps_only_the_hash_of_the_session_token() {
         .next()
         .unwrap()
         .trim_start_matches("mf_session=");
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    let stored: Vec<u8> = conn
-        .query_row("SELECT token_hash FROM sessions", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(stored, Sha256::digest(token.as_bytes()).to_vec());
-    let hash: String = conn
-        .query_row("SELECT password_hash FROM accounts", [], |r| r.get(0))
-        .unwrap();
+    let sql = "SELECT token_hash FROM sessions";
+    let stored = app.db.query(sql, sql);
+    assert_eq!(
+        stored,
+        [Value::Bytes(Sha256::digest(token.as_bytes()).to_vec())]
+    );
+    let sql = "SELECT password_hash FROM accounts";
+    let [Value::Text(hash)] = &app.db.query(sql, sql)[..] else {
+        panic!("one password hash");
+    };
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains(PASSWORD));
 }
@@ -250,9 +252,10 @@ async fn an_expired_session_reads_as_signed_out() {
     let app = spawn_app().await;
     app.sign_up("Ada", "ada@example.com").await;
     assert!(app.session_of(&app.client).await.is_some());
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    conn.execute("UPDATE sessions SET expires_at = unixepoch() - 1", [])
-        .unwrap();
+    app.db.query(
+        "UPDATE sessions SET expires_at = unixepoch() - 1 RETURNING 'expired'",
+        "UPDATE sessions SET expires_at = extract(epoch FROM now())::bigint - 1 RETURNING 'expired'::text",
+    );
     assert!(app.session_of(&app.client).await.is_none());
     let html = app.fragment("user-menu").await;
     assert!(html.contains("Sign in") && !html.contains("Ada"), "{html}");

@@ -1,13 +1,20 @@
-//! `spawn_app()`: svc-accounts in-process on port 0 with its own temporary database, and a
+//! `spawn_app()`: svc-accounts in-process on port 0 with its own fresh database, and a
 //! `TestApp` with one method per endpoint. Logs only with `TEST_LOG=1`.
+//!
+//! The same suite is built twice (see `Cargo.toml`): the `api` binary runs every test on a
+//! SQLite file, `api_postgres` on a new PostgreSQL database per test (`CREATE DATABASE
+//! test_<random>` on the server of `ACCOUNTS_TEST_POSTGRES_URL`, which `scripts/with-postgres`
+//! exports). Without that URL the PostgreSQL tests are skipped locally, and fail under
+//! `CI=true`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
 use svc_accounts::settings::Settings;
 use svc_accounts::startup::Application;
+use svc_accounts::storage::postgres::testing;
 use svc_accounts::storage::Storage;
 
 /// The context secret every test app uses.
@@ -15,8 +22,148 @@ pub const SECRET: &str = "test-context-secret-0123456789";
 /// A password that passes the rules.
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Which backend this test binary runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// `api_postgres` runs on PostgreSQL, `api` on SQLite.
+pub fn backend() -> Backend {
+    if env!("CARGO_CRATE_NAME") == "api_postgres" {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+/// A fresh database for one test: a file in a temporary folder, or a new PostgreSQL
+/// database (dropped with the value).
+pub struct TestDb {
+    /// What `--database` gets.
+    pub value: String,
+    sqlite: Option<(tempfile::TempDir, PathBuf)>,
+    admin: Option<String>,
+}
+
+impl TestDb {
+    /// A new database on this binary's backend. On PostgreSQL without
+    /// `ACCOUNTS_TEST_POSTGRES_URL`, outside CI, the test is skipped: the note is printed
+    /// and the test's process ends with success (nextest runs each test in its own process).
+    pub fn new() -> Self {
+        match backend() {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("accounts.db");
+                Self {
+                    value: path.display().to_string(),
+                    sqlite: Some((dir, path)),
+                    admin: None,
+                }
+            }
+            Backend::Postgres => {
+                let Some(admin) = testing::admin_url() else {
+                    eprintln!(
+                        "skipped: {} is not set (run under scripts/with-postgres)",
+                        testing::URL_VAR
+                    );
+                    std::process::exit(0);
+                };
+                Self {
+                    value: testing::create_database(&admin),
+                    sqlite: None,
+                    admin: Some(admin),
+                }
+            }
+        }
+    }
+
+    /// The SQLite file, on the SQLite backend.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        self.sqlite.as_ref().map(|(_, path)| path.as_path())
+    }
+
+    /// The name the service shows for this database (the URL with its password hidden).
+    pub fn shown(&self) -> String {
+        svc_accounts::storage::Database::parse(&self.value)
+            .unwrap()
+            .to_string()
+    }
+
+    /// Runs one statement directly on the database, past the service (tests that look at
+    /// or change what is stored). `sqlite` and `postgres` are the same statement in each
+    /// dialect; the first column of every row comes back as bytes or text.
+    pub fn query(&self, sqlite: &str, postgres: &str) -> Vec<Value> {
+        if let Some(path) = self.sqlite_path() {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            let mut stmt = conn.prepare(sqlite).unwrap();
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(match r.get_ref(0)? {
+                        rusqlite::types::ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+                        rusqlite::types::ValueRef::Text(t) => {
+                            Value::Text(String::from_utf8_lossy(t).into_owned())
+                        }
+                        other => Value::Text(format!("{other:?}")),
+                    })
+                })
+                .unwrap();
+            return rows.map(Result::unwrap).collect();
+        }
+        let (url, sql) = (self.value.clone(), postgres.to_owned());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                let rows = client.query(&sql, &[]).await.unwrap();
+                rows.iter()
+                    .map(|r| match r.columns().first().map(|c| c.type_().clone()) {
+                        Some(tokio_postgres::types::Type::BYTEA) => Value::Bytes(r.get(0)),
+                        Some(tokio_postgres::types::Type::TEXT) => Value::Text(r.get(0)),
+                        other => Value::Text(format!("{other:?}")),
+                    })
+                    .collect()
+            })
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Takes the database away under the running service: deletes the SQLite file, or
+    /// drops the PostgreSQL database (closing its connections).
+    pub fn destroy(&self) {
+        match (self.sqlite_path(), &self.admin) {
+            (Some(path), _) => std::fs::remove_file(path).unwrap(),
+            (None, Some(admin)) => testing::drop_database(admin, &self.value),
+            (None, None) => unreachable!("a test database is SQLite or PostgreSQL"),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(admin) = &self.admin {
+            testing::drop_database(admin, &self.value);
+        }
+    }
+}
+
+/// The first column of a row read by [`TestDb::query`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Bytes(Vec<u8>),
+    Text(String),
+}
+
 /// Cheap argon2id for tests; production keeps the documented cost.
-pub fn test_args(db: &std::path::Path) -> Vec<String> {
+pub fn test_args(db: &str) -> Vec<String> {
     [
         "svc-accounts",
         "--port",
@@ -28,10 +175,10 @@ pub fn test_args(db: &std::path::Path) -> Vec<String> {
         "--argon2-iterations",
         "1",
         "--database",
+        db,
     ]
     .iter()
     .map(|s| (*s).to_owned())
-    .chain([db.display().to_string()])
     .collect()
 }
 
@@ -40,9 +187,9 @@ pub struct TestApp {
     /// A browser: stores cookies, does not follow redirects (tests look at the 303s).
     pub client: Client,
     pub storage: Storage,
-    pub db_path: PathBuf,
     pub handle: actix_web::dev::ServerHandle,
-    _dir: tempfile::TempDir,
+    /// Last: dropped after the server was told to stop.
+    pub db: TestDb,
 }
 
 pub fn browser() -> Client {
@@ -62,9 +209,8 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         shared_ui::service::init_tracing();
     }
-    let dir = tempfile::tempdir().unwrap();
-    let db_path = dir.path().join("accounts.db");
-    let mut args = test_args(&db_path);
+    let db = TestDb::new();
+    let mut args = test_args(&db.value);
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let settings = Settings::try_parse_from(args).unwrap();
     let app = Application::build(settings).await.unwrap();
@@ -76,9 +222,8 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         client: browser(),
         storage,
-        db_path,
         handle,
-        _dir: dir,
+        db,
     }
 }
 

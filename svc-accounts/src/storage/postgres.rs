@@ -1,0 +1,664 @@
+//! The PostgreSQL backend, for replicas: every replica reads and writes the same users and
+//! sessions, so any of them answers for any user.
+//!
+//! Driver: `tokio-postgres` with a `deadpool-postgres` pool (at most [`POOL_SIZE`]
+//! connections per replica, statements prepared once per connection and cached). No TLS
+//! here: inside a cluster the database is reached over the pod network; put TLS in front
+//! of it (or a service mesh) where that network is not trusted.
+//!
+//! The storage interface blocks (callers already run it on the blocking pool through
+//! `web::block`), while the driver is async: the pool lives on a small runtime of its own
+//! ([`RUNTIME_THREADS`] threads), each call is spawned there and the calling thread waits
+//! for its answer. So no async worker ever waits for the database, and the connections'
+//! I/O runs on threads that do nothing else.
+//!
+//! Durability: the account and its first session are inserted in one transaction that is
+//! committed (PostgreSQL's default `synchronous_commit=on`: the WAL is flushed) before the
+//! call returns. Migrations run in one transaction each, under an advisory lock, so
+//! replicas that start together apply each one exactly once; the table
+//! `schema_migrations` records them, and a database newer than this build is refused.
+//!
+//! `/readyz` must not block an async worker, so [`PgStorage::ping`] reads the result of a
+//! `SELECT 1` that a background task runs every second.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts,
+};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use super::{now_secs, CreateAccountError, NewAccount, StorageError, MIGRATIONS};
+use crate::domain::Account;
+use crate::security::session::TokenHash;
+
+/// Connections per replica. Two replicas use at most 32 of PostgreSQL's default 100.
+pub const POOL_SIZE: usize = 16;
+/// Threads of the runtime that drives the connections.
+pub const RUNTIME_THREADS: usize = 2;
+/// How long a call waits for a connection, and for a new one to be made.
+const CONNECTION_WAIT: Duration = Duration::from_secs(5);
+/// A statement running longer is cancelled by the server.
+const STATEMENT_TIMEOUT_MS: u32 = 10_000;
+/// Key of the advisory lock that serialises migrations across replicas (`"mf-acct"`).
+const MIGRATION_LOCK: i64 = 0x006d_662d_6163_6374;
+/// How often the readiness check runs.
+const HEALTH_EVERY: Duration = Duration::from_secs(1);
+
+/// A checked `postgres://` or `postgresql://` URL. `Debug` and `Display` hide the
+/// password (and the query string, which may hold one).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl {
+    url: String,
+}
+
+impl PostgresUrl {
+    /// Checks the URL with the driver's own parser; the error never repeats the value.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        value
+            .parse::<tokio_postgres::Config>()
+            .map_err(|e| format!("is not a valid PostgreSQL URL ({e})"))?;
+        Ok(Self {
+            url: value.to_owned(),
+        })
+    }
+
+    /// The URL as given (it may hold a password: never log it).
+    pub fn expose(&self) -> &str {
+        &self.url
+    }
+
+    fn config(&self) -> tokio_postgres::Config {
+        let mut config: tokio_postgres::Config =
+            self.url.parse().expect("checked by PostgresUrl::parse");
+        if config.get_application_name().is_none() {
+            config.application_name("svc-accounts");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECTION_WAIT);
+        }
+        let options = format!(
+            "{} -c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            config.get_options().unwrap_or_default()
+        );
+        config.options(options.trim());
+        config
+    }
+}
+
+impl std::fmt::Display for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (scheme, rest) = self.url.split_once("://").unwrap_or(("postgres", ""));
+        let rest = rest.split('?').next().unwrap_or_default();
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let authority = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***@{host}"),
+                None => format!("{userinfo}@{host}"),
+            },
+            None => authority.to_owned(),
+        };
+        write!(f, "{scheme}://{authority}/{path}")?;
+        if self.url.contains('?') {
+            f.write_str("?…")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresUrl({self})")
+    }
+}
+
+/// The runtime the pool lives on. Dropped without waiting (dropping a runtime may happen on
+/// an async worker, where waiting for its threads is not allowed).
+struct DbRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for DbRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// The PostgreSQL database. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStorage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: PostgresUrl,
+    pool: Pool,
+    handle: tokio::runtime::Handle,
+    health: Arc<Mutex<Result<(), String>>>,
+    // Last, so the pool's connections go before their runtime.
+    _runtime: DbRuntime,
+}
+
+impl std::fmt::Debug for PgStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStorage")
+            .field("url", &self.inner.url)
+            .finish()
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StorageError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => StorageError::Postgres(e),
+        other => StorageError::Pool(other.to_string()),
+    }
+}
+
+/// Runs `fut` on `handle` and waits for it from this (non-async) thread.
+fn wait_on<T, E, Fut>(handle: &tokio::runtime::Handle, fut: Fut) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StorageError> + Send + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    handle.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv().unwrap_or(Err(StorageError::Stopped.into()))
+}
+
+async fn migrate(pool: &Pool, database: &str) -> Result<(), StorageError> {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    loop {
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version    INTEGER PRIMARY KEY,
+                name       TEXT    NOT NULL,
+                applied_at BIGINT  NOT NULL
+            )",
+        )
+        .await?;
+        let version: i32 = tx
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .await?
+            .get(0);
+        if version < 0 || version as usize > MIGRATIONS.len() {
+            return Err(StorageError::NewerSchema {
+                database: database.to_owned(),
+                found: i64::from(version),
+                known: MIGRATIONS.len(),
+            });
+        }
+        let Some(migration) = MIGRATIONS.get(version as usize) else {
+            tx.commit().await?;
+            return Ok(());
+        };
+        tx.batch_execute(migration.postgres).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            &[&(version + 1), &migration.name, &now_secs()],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(
+            version = version + 1,
+            migration = migration.name,
+            "applied database migration"
+        );
+    }
+}
+
+fn account_from_row(row: &tokio_postgres::Row) -> Account {
+    Account {
+        id: row.get(0),
+        name: row.get(1),
+        email: row.get(2),
+        plan: row.get(3),
+    }
+}
+
+async fn insert_session(
+    client: &impl GenericClient,
+    account_id: i64,
+    session: TokenHash,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), tokio_postgres::Error> {
+    let sweep = client
+        .prepare_cached("DELETE FROM sessions WHERE expires_at <= $1")
+        .await?;
+    client.execute(&sweep, &[&now]).await?;
+    let insert = client
+        .prepare_cached(
+            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .await?;
+    client
+        .execute(&insert, &[&&session.0[..], &account_id, &now, &expires_at])
+        .await?;
+    Ok(())
+}
+
+impl PgStorage {
+    /// Connects, applies the migrations and starts the readiness check. Errors name the URL
+    /// (password hidden).
+    pub fn open(url: &PostgresUrl) -> Result<Self, StorageError> {
+        let database = url.to_string();
+        let connect_error = |reason: String| StorageError::Connect {
+            database: database.clone(),
+            reason,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(RUNTIME_THREADS)
+            .thread_name("accounts-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| connect_error(format!("cannot start its runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let runtime = DbRuntime(Some(runtime));
+        let manager = Manager::from_config(
+            url.config(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .timeouts(Timeouts {
+                wait: Some(CONNECTION_WAIT),
+                create: Some(CONNECTION_WAIT),
+                recycle: Some(CONNECTION_WAIT),
+            })
+            .build()
+            .map_err(|e| connect_error(e.to_string()))?;
+
+        let (migrating, name) = (pool.clone(), database.clone());
+        wait_on(&handle, async move { migrate(&migrating, &name).await }).map_err(|e| match e {
+            e @ StorageError::NewerSchema { .. } => e,
+            other => connect_error(other.to_string()),
+        })?;
+
+        let health = Arc::new(Mutex::new(Ok(())));
+        handle.spawn(check_health(pool.clone(), Arc::clone(&health)));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                url: url.clone(),
+                pool,
+                handle,
+                health,
+                _runtime: runtime,
+            }),
+        })
+    }
+
+    /// The URL (its `Display` hides the password).
+    pub fn url(&self) -> &PostgresUrl {
+        &self.inner.url
+    }
+
+    /// Runs `f` with a pooled connection on the database runtime and waits for it.
+    fn with_client<T, E, F, Fut>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+        F: FnOnce(deadpool_postgres::Object) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let pool = self.inner.pool.clone();
+        wait_on(&self.inner.handle, async move {
+            let client = pool.get().await.map_err(|e| E::from(pool_error(e)))?;
+            f(client).await
+        })
+    }
+
+    /// For `/readyz`: the result of the last check (at most about a second old).
+    pub fn ping(&self) -> Result<(), String> {
+        let health = self
+            .inner
+            .health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        health.map_err(|why| format!("the database {} does not answer: {why}", self.inner.url))
+    }
+
+    /// Inserts an account and its first session in one transaction.
+    pub fn create_account_with_session(
+        &self,
+        new: &NewAccount,
+        session: TokenHash,
+        expires_at: i64,
+    ) -> Result<Account, CreateAccountError> {
+        let new = new.clone();
+        self.with_client(move |mut client| async move {
+            let now = now_secs();
+            let tx = client.transaction().await.map_err(StorageError::from)?;
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO accounts (name, email, password_hash, plan, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                )
+                .await
+                .map_err(StorageError::from)?;
+            let row = tx
+                .query_one(
+                    &insert,
+                    &[&new.name, &new.email, &new.password_hash, &new.plan, &now],
+                )
+                .await;
+            let id: i64 = match row {
+                Ok(row) => row.get(0),
+                Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                    return Err(CreateAccountError::EmailTaken)
+                }
+                Err(e) => return Err(StorageError::from(e).into()),
+            };
+            insert_session(&tx, id, session, now, expires_at)
+                .await
+                .map_err(StorageError::from)?;
+            tx.commit().await.map_err(StorageError::from)?;
+            Ok(Account {
+                id,
+                name: new.name,
+                email: new.email,
+                plan: new.plan,
+            })
+        })
+    }
+
+    /// The account id and password hash for a normalised email.
+    pub fn credentials(&self, email: &str) -> Result<Option<(i64, String)>, StorageError> {
+        let email = email.to_owned();
+        self.with_client(move |client| async move {
+            let query = client
+                .prepare_cached(
+                    "SELECT id, password_hash FROM accounts WHERE lower(email) = lower($1)",
+                )
+                .await?;
+            let row = client.query_opt(&query, &[&email]).await?;
+            Ok(row.map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    /// Starts a session; also sweeps expired ones.
+    pub fn create_session(
+        &self,
+        account_id: i64,
+        session: TokenHash,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        self.with_client(move |mut client| async move {
+            let tx = client.transaction().await?;
+            insert_session(&tx, account_id, session, now_secs(), expires_at).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The account of a live session.
+    pub fn account_for_session(&self, session: TokenHash) -> Result<Option<Account>, StorageError> {
+        self.with_client(move |client| async move {
+            let query = client
+                .prepare_cached(
+                    "SELECT a.id, a.name, a.email, a.plan
+                     FROM sessions s JOIN accounts a ON a.id = s.account_id
+                     WHERE s.token_hash = $1 AND s.expires_at > $2",
+                )
+                .await?;
+            let row = client
+                .query_opt(&query, &[&&session.0[..], &now_secs()])
+                .await?;
+            Ok(row.as_ref().map(account_from_row))
+        })
+    }
+
+    /// Ends a session (no error if it is already gone).
+    pub fn delete_session(&self, session: TokenHash) -> Result<(), StorageError> {
+        self.with_client(move |client| async move {
+            let query = client
+                .prepare_cached("DELETE FROM sessions WHERE token_hash = $1")
+                .await?;
+            client.execute(&query, &[&&session.0[..]]).await?;
+            Ok(())
+        })
+    }
+
+    /// Changes an account's name and plan; `None` if the account is gone.
+    pub fn update_profile(
+        &self,
+        account_id: i64,
+        name: &str,
+        plan: &str,
+    ) -> Result<Option<Account>, StorageError> {
+        let (name, plan) = (name.to_owned(), plan.to_owned());
+        self.with_client(move |client| async move {
+            let query = client
+                .prepare_cached(
+                    "UPDATE accounts SET name = $1, plan = $2, updated_at = $3 WHERE id = $4
+                     RETURNING id, name, email, plan",
+                )
+                .await?;
+            let row = client
+                .query_opt(&query, &[&name, &plan, &now_secs(), &account_id])
+                .await?;
+            Ok(row.as_ref().map(account_from_row))
+        })
+    }
+
+    /// How many accounts exist (tests and operators).
+    pub fn count_accounts(&self) -> Result<i64, StorageError> {
+        self.count("SELECT count(*) FROM accounts")
+    }
+
+    /// How many sessions exist, expired ones included (tests and operators).
+    pub fn count_sessions(&self) -> Result<i64, StorageError> {
+        self.count("SELECT count(*) FROM sessions")
+    }
+
+    fn count(&self, sql: &'static str) -> Result<i64, StorageError> {
+        self.with_client(move |client| async move { Ok(client.query_one(sql, &[]).await?.get(0)) })
+    }
+
+    /// The account with this email, if any (tests and operators).
+    pub fn account_by_email(&self, email: &str) -> Result<Option<Account>, StorageError> {
+        let email = email.to_owned();
+        self.with_client(move |client| async move {
+            let row = client
+                .query_opt(
+                    "SELECT id, name, email, plan FROM accounts WHERE lower(email) = lower($1)",
+                    &[&email],
+                )
+                .await?;
+            Ok(row.as_ref().map(account_from_row))
+        })
+    }
+}
+
+/// Every [`HEALTH_EVERY`]: `SELECT 1` within two seconds, the result kept for `/readyz`.
+async fn check_health(pool: Pool, health: Arc<Mutex<Result<(), String>>>) {
+    loop {
+        tokio::time::sleep(HEALTH_EVERY).await;
+        let answer = tokio::time::timeout(Duration::from_secs(2), async {
+            let client = pool.get().await.map_err(|e| pool_error(e).to_string())?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|_| Err("no answer within 2 s".to_owned()));
+        *health.lock().unwrap_or_else(|e| e.into_inner()) = answer;
+    }
+}
+
+/// Fresh databases for tests (the API suite, the replica test): `CREATE DATABASE` on the
+/// server of an admin URL such as the one `scripts/with-postgres` exports.
+pub mod testing {
+    use tokio_postgres::NoTls;
+
+    /// The environment variable holding the admin URL of a test PostgreSQL server.
+    pub const URL_VAR: &str = "ACCOUNTS_TEST_POSTGRES_URL";
+
+    /// The admin URL, if set. When it is not set: `None` locally (the PostgreSQL tests are
+    /// skipped with a note), but a panic under `CI=true`, where PostgreSQL must be there.
+    pub fn admin_url() -> Option<String> {
+        match std::env::var(URL_VAR) {
+            Ok(url) if !url.trim().is_empty() => Some(url),
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+                "{URL_VAR} is not set, and CI=true: the PostgreSQL tests must run in CI \
+                 (run them under scripts/with-postgres)"
+            ),
+            _ => None,
+        }
+    }
+
+    /// `url` with its database name replaced by `name`.
+    pub fn with_database(url: &str, name: &str) -> String {
+        let (base, query) = match url.split_once('?') {
+            Some((base, query)) => (base, Some(query)),
+            None => (url, None),
+        };
+        let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
+        let authority = rest.split('/').next().unwrap_or_default();
+        let mut out = format!("{scheme}://{authority}/{name}");
+        if let Some(query) = query {
+            out.push('?');
+            out.push_str(query);
+        }
+        out
+    }
+
+    /// Runs `sql` on the admin URL's server from a thread of its own (so it works from any
+    /// context, async or not).
+    fn admin(admin_url: &str, sql: String) -> Result<(), String> {
+        let admin_url = admin_url.to_owned();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async move {
+                let (client, connection) = tokio_postgres::connect(&admin_url, NoTls)
+                    .await
+                    .map_err(|e| format!("cannot connect to the test PostgreSQL: {e}"))?;
+                tokio::spawn(connection);
+                client.batch_execute(&sql).await.map_err(|e| e.to_string())
+            })
+        })
+        .join()
+        .map_err(|_| "the admin thread panicked".to_owned())?
+    }
+
+    /// Creates `test_<random>` and returns its URL.
+    pub fn create_database(admin_url: &str) -> String {
+        let name = format!("test_{}", hex::encode(rand::random::<[u8; 8]>()));
+        admin(admin_url, format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        with_database(admin_url, &name)
+    }
+
+    /// Drops a database made by [`create_database`], closing its connections (best effort).
+    pub fn drop_database(admin_url: &str, database_url: &str) {
+        let name = database_url
+            .split('?')
+            .next()
+            .and_then(|u| u.rsplit('/').next())
+            .unwrap_or_default();
+        if name.starts_with("test_") && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            let _ = admin(
+                admin_url,
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_is_shown_without_its_password() {
+        let url =
+            PostgresUrl::parse("postgres://acct:p%40ss@db:5432/accounts?sslmode=disable").unwrap();
+        assert_eq!(url.to_string(), "postgres://acct:***@db:5432/accounts?…");
+        assert!(!format!("{url:?}").contains("p%40ss"));
+        assert_eq!(
+            testing::with_database("postgres://u@127.0.0.1:5/postgres?x=1", "t"),
+            "postgres://u@127.0.0.1:5/t?x=1"
+        );
+    }
+
+    /// Two replicas starting at once on a fresh database: each migration runs once, both
+    /// see the same data.
+    #[test]
+    fn replicas_migrate_once_and_share_accounts_and_sessions() {
+        let Some(admin) = testing::admin_url() else {
+            eprintln!("skipped: {} is not set", testing::URL_VAR);
+            return;
+        };
+        let url = testing::create_database(&admin);
+        let parsed = PostgresUrl::parse(&url).unwrap();
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| PgStorage::open(&parsed));
+            let b = s.spawn(|| PgStorage::open(&parsed));
+            (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+        });
+        let far = now_secs() + 60;
+        let new = |email: &str| NewAccount {
+            name: "Ada".into(),
+            email: email.into(),
+            password_hash: "$argon2id$fake".into(),
+            plan: "pro".into(),
+        };
+        let ada = a
+            .create_account_with_session(&new("ada@example.com"), TokenHash([1; 32]), far)
+            .unwrap();
+        assert!(matches!(
+            b.create_account_with_session(&new("ADA@example.com"), TokenHash([2; 32]), far),
+            Err(CreateAccountError::EmailTaken)
+        ));
+        assert_eq!(
+            b.account_for_session(TokenHash([1; 32])).unwrap(),
+            Some(ada.clone())
+        );
+        assert_eq!(
+            b.credentials("ada@example.com").unwrap().map(|c| c.0),
+            Some(ada.id)
+        );
+        a.delete_session(TokenHash([1; 32])).unwrap();
+        assert_eq!(b.account_for_session(TokenHash([1; 32])).unwrap(), None);
+        b.create_session(ada.id, TokenHash([3; 32]), now_secs() - 1)
+            .unwrap();
+        a.create_session(ada.id, TokenHash([4; 32]), far).unwrap();
+        // The expired session was swept when the new one was made.
+        assert_eq!(a.count_sessions().unwrap(), 1);
+        let updated = b.update_profile(ada.id, "Ada L.", "team").unwrap().unwrap();
+        assert_eq!(
+            a.account_by_email("ada@example.com").unwrap(),
+            Some(updated)
+        );
+        assert!(a.ping().is_ok());
+        drop((a, b));
+        // Opening again finds every migration applied.
+        let again = PgStorage::open(&parsed).unwrap();
+        assert_eq!(again.count_accounts().unwrap(), 1);
+        drop(again);
+        testing::drop_database(&admin, &url);
+    }
+}
