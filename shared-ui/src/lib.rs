@@ -8,6 +8,8 @@
 //! - [`context`]: the signed user context (HMAC-SHA256 with an expiry) that the shell sends and
 //!   every service reads through [`context::UserContext::from_request`].
 //! - [`headers`]: the names of the headers of the contract.
+//! - [`guard`]: deadlines for headers and bodies, the connection cap, `Upgrade` refused.
+//! - [`proxies`]: the real client address behind trusted proxies (`TRUSTED_PROXIES`).
 //! - [`service`]: the bootstrap every service repeats: settings, tracing, request ids, health
 //!   routes, 404 and 400 pages, graceful shutdown, the `healthcheck` subcommand.
 
@@ -15,7 +17,9 @@ pub mod assets;
 pub mod components;
 pub mod context;
 pub mod contract;
+pub mod guard;
 pub mod headers;
+pub mod proxies;
 pub mod service;
 
 pub use maud;

@@ -18,6 +18,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,9 @@ use maud::{html, Markup};
 use tracing::Instrument;
 
 use crate::components;
+use crate::guard::{self, Limits};
 use crate::headers;
+use crate::proxies::TrustedProxies;
 
 /// Seconds a stopping server gives in-flight requests.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
@@ -83,6 +86,25 @@ pub struct CommonSettings {
     /// pages may fetch this service's fragments straight from the browser (CORS). Empty: none
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// A file holding the context secret (used when --context-secret is not given). If the
+    /// file does not exist, a random secret is written to it first, so that every binary
+    /// pointed at the same file shares one secret generated per installation
+    #[arg(long, env = "CONTEXT_SECRET_FILE")]
+    pub context_secret_file: Option<PathBuf>,
+    /// Proxies whose X-Forwarded-For (and X-Forwarded-Proto) is believed: IP addresses and
+    /// CIDR networks, comma separated (e.g. `127.0.0.1,10.0.0.0/8`). Empty: none, the client
+    /// is the TCP peer
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Development mode: allows the development context secret on a non-loopback address
+    #[arg(long, env = "MOSAIC_DEV")]
+    pub dev: bool,
+    /// Seconds a client gets to send a request body after its headers (408 past it)
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value_t = guard::DEFAULT_BODY_TIMEOUT_SECS)]
+    pub request_timeout: u64,
+    /// Open connections accepted at once (over all workers); more wait in the backlog
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = guard::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
 
 /// The shared settings, checked.
@@ -96,6 +118,10 @@ pub struct Common {
     pub dev_secret: bool,
     /// The origins allowed to read fragments cross-origin (direct mode).
     pub cors: CorsPolicy,
+    /// The proxies whose forwarding headers are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Deadlines and the connection cap.
+    pub limits: Limits,
 }
 
 /// A setting that cannot be used; the message names it.
@@ -120,24 +146,102 @@ impl SettingError {
 
 impl CommonSettings {
     /// Checks the settings, filling in the service's default port.
+    ///
+    /// The development secret (no secret given, or that very value given) is refused on a
+    /// non-loopback address unless `--dev` is given: anyone who knows it can forge a user.
     pub fn resolve(&self, default_port: u16) -> Result<Common, SettingError> {
-        let (context_secret, dev_secret) = match &self.context_secret {
-            Some(s) if s.expose().len() < 16 => {
-                return Err(SettingError::new(
-                    "--context-secret / CONTEXT_SECRET",
-                    "must be at least 16 bytes",
-                ))
-            }
-            Some(s) => (s.clone(), false),
-            None => (Secret::new(DEV_CONTEXT_SECRET.to_owned()), true),
+        const SECRET: &str = "--context-secret / CONTEXT_SECRET";
+        let context_secret = match (&self.context_secret, &self.context_secret_file) {
+            (Some(s), _) => s.clone(),
+            (None, Some(path)) => read_or_create_secret(path)?,
+            (None, None) => Secret::new(DEV_CONTEXT_SECRET.to_owned()),
         };
+        if context_secret.expose().len() < 16 {
+            return Err(SettingError::new(SECRET, "must be at least 16 bytes"));
+        }
+        let dev_secret = context_secret.expose() == DEV_CONTEXT_SECRET;
+        if dev_secret && !self.bind.is_loopback() && !self.dev {
+            return Err(SettingError::new(
+                SECRET,
+                format!(
+                    "the development secret cannot be used on {} (not a loopback address): \
+                     anyone who knows it can forge a signed-in user. Set CONTEXT_SECRET or \
+                     CONTEXT_SECRET_FILE (the same secret in the shell and every service), \
+                     or pass --dev on a development machine",
+                    self.bind
+                ),
+            ));
+        }
+        if !(1..=600).contains(&self.request_timeout) {
+            return Err(SettingError::new(
+                "--request-timeout / REQUEST_TIMEOUT",
+                "must be between 1 and 600 seconds",
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(SettingError::new(
+                "--max-connections / MAX_CONNECTIONS",
+                "must be between 1 and 1000000",
+            ));
+        }
         Ok(Common {
             addr: SocketAddr::new(self.bind, self.port.unwrap_or(default_port)),
             context_secret,
             dev_secret,
             cors: CorsPolicy::parse(&self.cors_origins)?,
+            trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)?,
+            limits: Limits {
+                body_timeout: Duration::from_secs(self.request_timeout),
+                max_connections: self.max_connections,
+                ..Limits::default()
+            },
         })
     }
+}
+
+/// Reads the secret in `path`, or, when there is no such file, writes a new random one
+/// there first. Several binaries may start at once on one file: the secret is written to a
+/// temporary file and hard-linked into place, which fails if another got there first, and
+/// then everyone reads the one that won.
+fn read_or_create_secret(path: &Path) -> Result<Secret, SettingError> {
+    const NAME: &str = "--context-secret-file / CONTEXT_SECRET_FILE";
+    let fail = |what: &str, e: std::io::Error| {
+        SettingError::new(NAME, format!("{what} {}: {e}", path.display()))
+    };
+    if !path.exists() {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(".context-secret-{}", new_request_id()));
+        let secret = hex::encode(rand::random::<[u8; 32]>());
+        let write = || -> std::io::Result<()> {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&tmp)?;
+            file.write_all(secret.as_bytes())?;
+            file.sync_all()
+        };
+        write().map_err(|e| fail("cannot write a new secret beside", e))?;
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => tracing::info!(path = %path.display(), "generated a new context secret"),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(fail("cannot create", e)),
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| fail("cannot read", e))?;
+    let secret = text.trim();
+    if secret.len() < 16 {
+        return Err(SettingError::new(
+            NAME,
+            format!("{} holds fewer than 16 bytes", path.display()),
+        ));
+    }
+    Ok(Secret::new(secret.to_owned()))
 }
 
 impl Common {
@@ -145,9 +249,10 @@ impl Common {
     pub fn warn_if_dev_secret(&self) {
         if self.dev_secret {
             tracing::warn!(
-                "CONTEXT_SECRET is not set: using the development default. Anyone who knows \
-                 it can forge a signed-in user. Set CONTEXT_SECRET (the same value in the \
-                 shell and every service) before this serves real users."
+                "the development context secret is in use (no CONTEXT_SECRET or \
+                 CONTEXT_SECRET_FILE, or that very value): anyone who knows it can forge a \
+                 signed-in user. Set CONTEXT_SECRET (the same value in the shell and every \
+                 service) before this serves real users."
             );
         }
     }
@@ -405,11 +510,29 @@ pub fn healthcheck(port: u16) -> std::process::ExitCode {
     }
 }
 
-/// Headers every HTML answer of a service carries.
+/// The Content-Security-Policy of a service's own pages (its standalone preview and error
+/// pages): scripts from the service's origin plus the one inline import map, by its hash;
+/// no inline styles, no plugins, no framing.
+pub fn service_csp() -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(crate::assets::import_map_json("").as_bytes());
+    let hash = base64::engine::general_purpose::STANDARD.encode(digest);
+    format!(
+        "default-src 'self'; script-src 'self' 'sha256-{hash}'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; \
+         base-uri 'self'; form-action 'self'"
+    )
+}
+
+/// Headers every answer of a service carries: `nosniff`, a referrer policy, no framing and
+/// [`service_csp`].
 pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
     actix_web::middleware::DefaultHeaders::new()
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::CONTENT_SECURITY_POLICY, service_csp()))
 }
 
 /// Which origins may read this service's answers from the browser (direct mode, `DESIGN.md`):

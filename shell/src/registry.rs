@@ -187,13 +187,9 @@ async fn fetch_manifest(client: &reqwest::Client, base: &str) -> Result<Manifest
     if !res.status().is_success() {
         return Err(format!("GET /manifest.json answered {}", res.status()));
     }
-    let body = res
-        .bytes()
+    let body = crate::upstream::read_capped(res, MAX_MANIFEST_BYTES)
         .await
         .map_err(|e| format!("reading /manifest.json: {e}"))?;
-    if body.len() > MAX_MANIFEST_BYTES {
-        return Err("the manifest is too large".to_owned());
-    }
     Manifest::parse(&body).map_err(|e| e.to_string())
 }
 

@@ -59,21 +59,28 @@ impl Application {
             .map_err(|source| StartError::Bind { addr, source })?
             .port();
         let data = upstream.clone();
-        let server = HttpServer::new(move || {
-            let sections = sections.clone();
-            App::new()
-                .wrap(
-                    DefaultHeaders::new()
-                        .add(("x-content-type-options", "nosniff"))
-                        .add(("referrer-policy", "strict-origin-when-cross-origin"))
-                        .add(("x-frame-options", "DENY")),
-                )
-                .wrap(from_fn(service::request_id))
-                .app_data(data.clone())
-                .configure(move |cfg| routes::configure(cfg, &sections))
-                .default_service(web::to(routes::pages::not_found))
-        })
-        .workers(workers)
+        let limits = registry.config.common.limits;
+        let limits_data = web::Data::new(limits);
+        let server = shared_ui::with_limits!(
+            HttpServer::new(move || {
+                let sections = sections.clone();
+                App::new()
+                    .app_data(limits_data.clone())
+                    .wrap(
+                        DefaultHeaders::new()
+                            .add(("x-content-type-options", "nosniff"))
+                            .add(("referrer-policy", "strict-origin-when-cross-origin"))
+                            .add(("x-frame-options", "DENY")),
+                    )
+                    .wrap(from_fn(shared_ui::guard::guard))
+                    .wrap(from_fn(service::request_id))
+                    .app_data(data.clone())
+                    .configure(move |cfg| routes::configure(cfg, &sections))
+                    .default_service(web::to(routes::pages::not_found))
+            }),
+            limits,
+            workers
+        )
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         .on_connect(service::tcp_nodelay)
         .listen(listener)

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::HttpRequest;
+use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
 use shared_ui::headers;
+use shared_ui::proxies::TrustedProxies;
 use shared_ui::service::RequestId;
 
 use crate::registry::{Registry, Service};
@@ -68,15 +70,15 @@ pub struct Filled {
 pub struct Forwarded {
     /// The request id.
     pub request_id: String,
-    /// `Accept-Language`, as sent.
+    /// The first language of `Accept-Language` ([`primary_language`]).
     pub accept_language: Option<String>,
-    /// `Cookie`, as sent.
+    /// `Cookie`, as sent (forwarded to the session service only).
     pub cookie: Option<String>,
     /// The host the browser asked for (`X-Forwarded-Host`).
     pub host: String,
-    /// `X-Forwarded-For`: what came in plus the peer.
+    /// `X-Forwarded-For`: the client address (the peer, or what trusted proxies say).
     pub forwarded_for: Option<String>,
-    /// `http` or `https`.
+    /// `http`, or what a trusted proxy's `X-Forwarded-Proto` says (`http` or `https`).
     pub proto: String,
     /// The signed user context header, when signed in.
     pub user_header: Option<String>,
@@ -86,47 +88,50 @@ pub struct Forwarded {
 
 impl Forwarded {
     /// Reads the headers to forward from a request (the user is added by
-    /// [`Upstream::forwarded`]).
-    fn from_request(req: &HttpRequest) -> Self {
+    /// [`Upstream::with_user`]). The client address and scheme are believed from forwarding
+    /// headers only when the peer is a trusted proxy.
+    fn from_request(req: &HttpRequest, trusted: &TrustedProxies) -> Self {
         let text = |name: header::HeaderName| {
             req.headers()
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let info = req.connection_info();
-        let peer = req.peer_addr().map(|a| a.ip().to_string());
-        let forwarded_for = match (
-            text(header::HeaderName::from_static("x-forwarded-for")),
-            peer,
-        ) {
-            (Some(prev), Some(peer)) => Some(format!("{prev}, {peer}")),
-            (None, Some(peer)) => Some(peer),
-            (prev, None) => prev,
-        };
+        let peer = req.peer_addr().map(|a| a.ip());
+        let client = peer.map(|p| trusted.client_ip(p, req.headers()));
         Self {
             request_id: RequestId::of(req),
-            accept_language: text(header::ACCEPT_LANGUAGE),
+            accept_language: req
+                .headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(primary_language),
             cookie: text(header::COOKIE),
             // The Host the browser sent (not a client-supplied X-Forwarded-Host).
             host: req
                 .headers()
                 .get(header::HOST)
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or_else(|| info.host())
+                .unwrap_or_default()
                 .to_owned(),
-            forwarded_for,
-            proto: info.scheme().to_owned(),
+            forwarded_for: client.map(|c| c.to_string()),
+            proto: trusted
+                .forwarded_proto(peer, req.headers())
+                .unwrap_or("http")
+                .to_owned(),
             user_header: None,
             user_id: None,
         }
     }
 
-    /// Adds the forwarded headers to an upstream request for `service`.
+    /// Adds the forwarded headers to an upstream request for `service`. The browser's
+    /// cookies go to the session service only (`with_cookies`); every other service knows
+    /// the user from the signed context alone.
     pub fn apply(
         &self,
         builder: reqwest::RequestBuilder,
         service: &Service,
+        with_cookies: bool,
     ) -> reqwest::RequestBuilder {
         let mut b = builder
             .header(headers::BASE_PATH, service.proxy_base())
@@ -138,7 +143,7 @@ impl Forwarded {
         if let Some(v) = &self.accept_language {
             b = b.header(header::ACCEPT_LANGUAGE.as_str(), v);
         }
-        if let Some(v) = &self.cookie {
+        if let (true, Some(v)) = (with_cookies, &self.cookie) {
             b = b.header(header::COOKIE.as_str(), v);
         }
         if let Some(v) = &self.forwarded_for {
@@ -149,6 +154,43 @@ impl Forwarded {
         }
         b
     }
+}
+
+/// The first language of an `Accept-Language` header, lower case (`en-gb`), if it is a
+/// plausible BCP 47 tag of at most 35 bytes. What the shell forwards and keys its cache on:
+/// the whole header, with its weights and endless variants, would let a client mint
+/// unbounded cache keys.
+pub fn primary_language(header: &str) -> Option<String> {
+    let tag = header.split(',').next()?.split(';').next()?.trim();
+    let ok = !tag.is_empty()
+        && tag.len() <= 35
+        && tag.split('-').all(|part| {
+            (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+        && tag.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
+    ok.then(|| tag.to_ascii_lowercase())
+}
+
+/// Reads at most `max` bytes of an answer's body, chunk by chunk: a longer body is dropped
+/// as soon as it passes `max` (whatever its `Content-Length` says, chunked or not), so a
+/// service can never make the shell hold more than `max` for one answer.
+pub async fn read_capped(res: reqwest::Response, max: usize) -> Result<Bytes, String> {
+    if res.content_length().is_some_and(|l| l > max as u64) {
+        return Err(format!("the answer is larger than {max} bytes"));
+    }
+    let mut res = res;
+    let mut body = BytesMut::new();
+    while let Some(chunk) = res
+        .chunk()
+        .await
+        .map_err(|e| format!("reading the body: {e}"))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(format!("the answer is larger than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// A session lookup: when, and who (or signed out).
@@ -201,7 +243,22 @@ impl Upstream {
 
     /// The forwarded headers of `req`, the user not yet resolved (see [`Self::with_user`]).
     pub fn forwarded_without_user(&self, req: &HttpRequest) -> Forwarded {
-        Forwarded::from_request(req)
+        Forwarded::from_request(req, &self.registry.config.common.trusted_proxies)
+    }
+
+    /// Whether `service` is the session service: the only one that receives the browser's
+    /// cookies and may set cookies through the shell.
+    pub fn is_session_service(&self, service: &Service) -> bool {
+        self.registry.config.session_service.as_deref() == Some(service.name())
+    }
+
+    /// Forgets the cached session lookup of a `Cookie` header (after the session service
+    /// changed the session: sign-in, sign-out), so the next request asks again.
+    pub fn forget_session(&self, cookie: Option<&str>) {
+        if let (Some(cookie), Ok(mut sessions)) = (cookie, self.sessions.lock()) {
+            let digest: [u8; 32] = Sha256::digest(cookie.as_bytes()).into();
+            sessions.remove(&digest);
+        }
     }
 
     /// Adds the signed-in user, resolved and signed, to forwarded headers.
@@ -339,7 +396,13 @@ impl Upstream {
             .config
             .fragment_timeout
             .min(deadline.saturating_duration_since(Instant::now()));
-        let request = fwd.apply(self.client.get(&url), service).send();
+        let request = fwd
+            .apply(
+                self.client.get(&url),
+                service,
+                self.is_session_service(service),
+            )
+            .send();
         let result = tokio::time::timeout(budget, async {
             let res = request.await.map_err(|e| format!("request failed: {e}"))?;
             read_fragment(res).await
@@ -433,8 +496,8 @@ pub struct FragmentAnswer {
     pub fresh_for: Option<Duration>,
 }
 
-/// Checks a fragment answer: 2xx, `text/html`, at most [`MAX_FRAGMENT_BYTES`], UTF-8, not a
-/// whole document (`<html`).
+/// Checks a fragment answer: 2xx, `text/html`, at most [`MAX_FRAGMENT_BYTES`] (read as a
+/// stream and cut there), UTF-8, not a whole document (`<html`).
 pub async fn read_fragment(res: reqwest::Response) -> Result<FragmentAnswer, String> {
     if !res.status().is_success() {
         return Err(format!("answered {}", res.status()));
@@ -458,19 +521,7 @@ pub async fn read_fragment(res: reqwest::Response) -> Result<FragmentAnswer, Str
         .get(reqwest::header::CACHE_CONTROL)
         .and_then(|v| v.to_str().ok())
         .and_then(cacheable_for);
-    if res
-        .content_length()
-        .is_some_and(|l| l > MAX_FRAGMENT_BYTES as u64)
-    {
-        return Err("the fragment is too large".to_owned());
-    }
-    let body = res
-        .bytes()
-        .await
-        .map_err(|e| format!("reading the body: {e}"))?;
-    if body.len() > MAX_FRAGMENT_BYTES {
-        return Err("the fragment is too large".to_owned());
-    }
+    let body = read_capped(res, MAX_FRAGMENT_BYTES).await?;
     let body = String::from_utf8(body.to_vec()).map_err(|_| "the body is not UTF-8".to_owned())?;
     if contains_document(&body) {
         return Err("the answer is a whole document (<html), not a fragment".to_owned());

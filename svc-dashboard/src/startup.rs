@@ -39,21 +39,28 @@ impl Application {
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?
             .port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(record_metrics))
-                .wrap(service::security_headers())
-                .wrap(from_fn(service::cors))
-                .wrap(from_fn(service::request_id))
-                .app_data(state.clone())
-                .app_data(metrics.clone())
-                .app_data(key.clone())
-                .app_data(cors.clone())
-                .app_data(service::query_config())
-                .configure(routes::configure)
-                .default_service(web::to(service::not_found))
-        })
-        .workers(2)
+        let limits = config.common.limits;
+        let limits_data = web::Data::new(limits);
+        let server = shared_ui::with_limits!(
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(limits_data.clone())
+                    .wrap(from_fn(record_metrics))
+                    .wrap(service::security_headers())
+                    .wrap(from_fn(service::cors))
+                    .wrap(from_fn(shared_ui::guard::guard))
+                    .wrap(from_fn(service::request_id))
+                    .app_data(state.clone())
+                    .app_data(metrics.clone())
+                    .app_data(key.clone())
+                    .app_data(cors.clone())
+                    .app_data(service::query_config())
+                    .configure(routes::configure)
+                    .default_service(web::to(service::not_found))
+            }),
+            limits,
+            2
+        )
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         .on_connect(service::tcp_nodelay)
         .listen(listener)

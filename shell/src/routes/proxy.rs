@@ -7,9 +7,15 @@
 //! service's manifest declares: fragments and assets for `GET`/`HEAD`, actions for `POST`.
 //! Everything else is a 4xx with a message saying why.
 //!
-//! Cookies and `Set-Cookie` pass through; hop-by-hop headers (and any the `Connection`
-//! header names) are dropped both ways; the request body is capped at [`MAX_BODY_BYTES`]
-//! and the whole exchange at the proxy timeout. With JavaScript off, a browser that posts a
+//! Trust between teams (`docs/SECURITY.md`): a service's answer is relayed, its reach is not.
+//! The browser's cookies go to the session service only, and only the session service's
+//! `Set-Cookie` comes back; a `Location` passes only when it is a path on this site (else
+//! 502); of the other answer headers only an allowlist ([`RELAYED_ANSWER_HEADERS`]) passes.
+//! Of the request, only [`FORWARDED_REQUEST_HEADERS`] pass, and no client-supplied `x-mf-*`
+//! header (the loader flag is re-set by the shell as `x-mf-loader: 1`). A service-worker
+//! script fetch is refused, so no service can install a worker on the shell's origin.
+//! The request body is capped at [`MAX_BODY_BYTES`], the answer at 4 MiB (read as a
+//! stream), and the whole exchange at the proxy timeout. With JavaScript off, a browser that posts a
 //! form here gets the answer inside the full page of its section (status kept), and a
 //! browser that navigates to a fragment URL is sent to its section.
 
@@ -26,7 +32,7 @@ use shared_ui::headers;
 
 use crate::routes::pages::{self, Prefilled};
 use crate::settings::valid_name;
-use crate::upstream::{contains_document, Filled, Status, Upstream};
+use crate::upstream::{contains_document, read_capped, Filled, Status, Upstream};
 
 /// Largest request body forwarded, in bytes (larger: 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -47,7 +53,23 @@ const FORWARDED_REQUEST_HEADERS: &[&str] = &[
     "sec-fetch-mode",
     "sec-fetch-dest",
     "sec-fetch-user",
-    "x-mf-loader",
+];
+
+/// Answer headers relayed from a service to the browser (besides `Location`, checked, and
+/// the session service's `Set-Cookie`). Anything else a service says (`Refresh`,
+/// `Clear-Site-Data`, `Content-Security-Policy`, `Service-Worker-Allowed`, CORS…) stays
+/// behind: it would speak for the shell's whole origin.
+const RELAYED_ANSWER_HEADERS: &[&str] = &[
+    "content-type",
+    "content-language",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "expires",
+    "vary",
+    "retry-after",
+    "x-fragment-version",
+    "x-request-id",
 ];
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded in either direction.
@@ -67,20 +89,6 @@ const HOP_BY_HOP: &[&str] = &[
 fn hop_by_hop(headers: &HeaderMap) -> HashSet<String> {
     let mut set: HashSet<String> = HOP_BY_HOP.iter().map(|h| (*h).to_owned()).collect();
     for value in headers.get_all(header::CONNECTION) {
-        if let Ok(v) = value.to_str() {
-            set.extend(
-                v.split(',')
-                    .map(|t| t.trim().to_ascii_lowercase())
-                    .filter(|t| !t.is_empty()),
-            );
-        }
-    }
-    set
-}
-
-fn hop_by_hop_reqwest(headers: &reqwest::header::HeaderMap) -> HashSet<String> {
-    let mut set: HashSet<String> = HOP_BY_HOP.iter().map(|h| (*h).to_owned()).collect();
-    for value in headers.get_all(reqwest::header::CONNECTION) {
         if let Ok(v) = value.to_str() {
             set.extend(
                 v.split(',')
@@ -257,6 +265,13 @@ pub async fn proxy(
         );
     }
 
+    // A service-worker script fetch: no service may install a worker on the shell's origin.
+    if req.headers().contains_key("service-worker") {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "service workers cannot be installed through the proxy",
+        );
+    }
     let navigation = is_navigation(&req);
     // A browser that navigates to a bare fragment (a reload of an odd URL) goes to the
     // section that shows it.
@@ -308,34 +323,28 @@ pub async fn proxy(
             builder = builder.header(*name, value.as_bytes());
         }
     }
-    builder = fwd.apply(builder, &service);
+    if req.headers().contains_key(headers::LOADER) {
+        builder = builder.header(headers::LOADER, "1");
+    }
+    let session_service = up.is_session_service(&service);
+    builder = fwd.apply(builder, &service, session_service);
     if method == Method::POST {
         builder = builder.body(body);
     }
     let timeout = up.registry.config.proxy_timeout;
     let answer = tokio::time::timeout(timeout, async {
-        let res = builder.send().await?;
+        let res = builder.send().await.map_err(|e| e.to_string())?;
         let status = res.status();
         let headers = res.headers().clone();
-        let mut body = BytesMut::new();
-        let mut stream = res.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Ok(None);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok::<_, reqwest::Error>(Some((status, headers, body.freeze())))
+        let body = read_capped(res, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| format!("{e} (limit {MAX_ANSWER_BYTES})"))?;
+        Ok::<_, String>((status, headers, body))
     })
     .await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let failure = match answer {
-        Ok(Ok(Some(a))) => Ok(a),
-        Ok(Ok(None)) => Err((
-            StatusCode::BAD_GATEWAY,
-            format!("`{}` answered too much", service.name()),
-        )),
+        Ok(Ok(a)) => Ok(a),
         Ok(Err(e)) => {
             tracing::warn!(service = %service.name(), error = %e, "proxied request failed");
             Err((
@@ -429,12 +438,14 @@ pub async fn proxy(
         } else {
             StatusCode::BAD_GATEWAY
         };
-        let mut res = pages::compose(&req, up, section.as_ref(), page_status, Some(prefilled));
-        for cookie in upstream_headers.get_all(reqwest::header::SET_COOKIE) {
-            if let Ok(v) = HeaderValue::from_bytes(cookie.as_bytes()) {
-                res.headers_mut().append(header::SET_COOKIE, v);
-            }
-        }
+        let mut res = pages::compose(
+            &req,
+            up.clone(),
+            section.as_ref(),
+            page_status,
+            Some(prefilled),
+        );
+        relay_cookies(&up, &req, session_service, &upstream_headers, &mut res);
         if let Ok(v) = HeaderValue::from_str(&server_timing) {
             res.headers_mut()
                 .insert(HeaderName::from_static("server-timing"), v);
@@ -442,26 +453,86 @@ pub async fn proxy(
         return res;
     }
 
-    let mut res = HttpResponse::build(status).body(body);
-    let skip = hop_by_hop_reqwest(&upstream_headers);
-    for (name, value) in &upstream_headers {
-        let lower = name.as_str();
-        if skip.contains(lower) || lower == "content-length" || lower == "server" || lower == "date"
-        {
-            continue;
+    let location = upstream_headers.get(reqwest::header::LOCATION);
+    if let Some(location) = location {
+        if !is_site_path(location.as_bytes()) {
+            tracing::warn!(
+                service = %service.name(),
+                location = %String::from_utf8_lossy(location.as_bytes()).escape_default(),
+                "refused a redirect off the site"
+            );
+            return refuse(
+                StatusCode::BAD_GATEWAY,
+                &format!(
+                    "`{}` tried to redirect off this site; only paths on this site are passed on",
+                    service.name()
+                ),
+            );
         }
+    }
+    let mut res = HttpResponse::build(status).body(body);
+    let relayed = location.map(|l| (reqwest::header::LOCATION.as_str(), l));
+    let allowed = RELAYED_ANSWER_HEADERS.iter().flat_map(|name| {
+        upstream_headers
+            .get_all(*name)
+            .iter()
+            .map(move |v| (*name, v))
+    });
+    for (name, value) in relayed.into_iter().chain(allowed) {
         if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_bytes(value.as_bytes()),
         ) {
             res.headers_mut().append(n, v);
         }
     }
+    relay_cookies(&up, &req, session_service, &upstream_headers, &mut res);
     if let Ok(v) = HeaderValue::from_str(&server_timing) {
         res.headers_mut()
             .insert(HeaderName::from_static("server-timing"), v);
     }
     res
+}
+
+/// The session service's `Set-Cookie` headers, passed on to the browser (every other
+/// service's are dropped, and logged). A session change also drops this shell's cached
+/// lookup of the old cookie, so a signed-out session stops working at once here.
+fn relay_cookies(
+    up: &Upstream,
+    req: &HttpRequest,
+    session_service: bool,
+    upstream_headers: &reqwest::header::HeaderMap,
+    res: &mut HttpResponse,
+) {
+    let mut cookies = upstream_headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .peekable();
+    if cookies.peek().is_none() {
+        return;
+    }
+    if !session_service {
+        tracing::warn!("dropped Set-Cookie from a service that is not the session service");
+        return;
+    }
+    up.forget_session(
+        req.headers()
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    for cookie in cookies {
+        if let Ok(v) = HeaderValue::from_bytes(cookie.as_bytes()) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+/// Whether a `Location` is a path on this site: `/` then printable ASCII, never `//` or a
+/// backslash (which browsers read as another host), never a scheme.
+pub fn is_site_path(location: &[u8]) -> bool {
+    location.first() == Some(&b'/')
+        && !matches!(location.get(1), Some(b'/' | b'\\'))
+        && location.iter().all(|b| b.is_ascii_graphic() && *b != b'\\')
 }
 
 /// Reads a request body up to [`MAX_BODY_BYTES`] (413 past it).
@@ -534,6 +605,31 @@ mod tests {
             "/svc/pricing",
         ] {
             assert!(parse_target(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn only_paths_on_this_site_pass_as_a_location() {
+        for ok in [
+            "/",
+            "/dashboard",
+            "/accounts?saved=1",
+            "/svc/accounts/x#top",
+        ] {
+            assert!(is_site_path(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example/",
+            "\\\\evil.example",
+            "javascript:alert(1)",
+            "/a b",
+            "/caf\u{e9}",
+            "",
+            "dashboard",
+        ] {
+            assert!(!is_site_path(bad.as_bytes()), "{bad}");
         }
     }
 
