@@ -8,6 +8,7 @@ use shared_ui::service::{Common, CommonSettings, SettingError};
 
 use crate::domain::PlanList;
 use crate::security::password::HashCost;
+use crate::security::rate_limit::{self, Limits, Rule};
 use crate::storage::Database;
 
 /// The port svc-accounts listens on unless told otherwise (`DESIGN.md`).
@@ -18,7 +19,8 @@ pub const DEFAULT_PORT: u16 = 4000;
 #[command(
     name = "svc-accounts",
     version,
-    about = "Accounts micro-frontend: sign up, sign in, profile and sessions on SQLite or PostgreSQL"
+    about = "Accounts micro-frontend: sign up, sign in, profile and sessions on SQLite or PostgreSQL",
+    args_override_self = true
 )]
 pub struct Settings {
     #[command(flatten)]
@@ -44,6 +46,18 @@ pub struct Settings {
     /// HTTP worker threads
     #[arg(long, env = "ACCOUNTS_WORKERS", default_value_t = 2)]
     pub workers: usize,
+    /// Sign-in attempts per email in 15 minutes (a success clears them)
+    #[arg(long, env = "ACCOUNTS_SIGN_IN_LIMIT_PER_EMAIL", default_value_t = rate_limit::PER_EMAIL)]
+    pub sign_in_limit_per_email: usize,
+    /// Failed sign-ins per client address in 15 minutes
+    #[arg(long, env = "ACCOUNTS_SIGN_IN_LIMIT_PER_CLIENT", default_value_t = rate_limit::PER_CLIENT)]
+    pub sign_in_limit_per_client: usize,
+    /// Sign-ups per client address in an hour
+    #[arg(long, env = "ACCOUNTS_SIGN_UP_LIMIT_PER_CLIENT", default_value_t = rate_limit::SIGN_UPS_PER_CLIENT)]
+    pub sign_up_limit_per_client: usize,
+    /// Sign-ups over the whole service in an hour
+    #[arg(long, env = "ACCOUNTS_SIGN_UP_LIMIT_GLOBAL", default_value_t = rate_limit::SIGN_UPS_GLOBAL)]
+    pub sign_up_limit_global: usize,
     /// argon2id memory cost in KiB (tests lower it; production keeps the default)
     #[arg(long, env = "ACCOUNTS_ARGON2_MEMORY_KIB", default_value_t = HashCost::PRODUCTION.memory_kib, hide = true)]
     pub argon2_memory_kib: u32,
@@ -80,6 +94,8 @@ pub struct Config {
     pub workers: usize,
     /// The argon2id cost.
     pub hash_cost: HashCost,
+    /// Sign-in and sign-up limits.
+    pub limits: Limits,
 }
 
 impl Settings {
@@ -127,7 +143,40 @@ impl Settings {
             HashCost::new(self.argon2_memory_kib, self.argon2_iterations).map_err(|problem| {
                 SettingError::new("--argon2-memory-kib / --argon2-iterations", problem)
             })?;
+        let rule = |value: usize, name: &'static str, window| {
+            if (1..=1_000_000).contains(&value) {
+                Ok(Rule {
+                    limit: value,
+                    window,
+                })
+            } else {
+                Err(SettingError::new(name, "must be between 1 and 1000000"))
+            }
+        };
+        let limits = Limits {
+            sign_in_per_email: rule(
+                self.sign_in_limit_per_email,
+                "--sign-in-limit-per-email / ACCOUNTS_SIGN_IN_LIMIT_PER_EMAIL",
+                rate_limit::WINDOW,
+            )?,
+            sign_in_per_client: rule(
+                self.sign_in_limit_per_client,
+                "--sign-in-limit-per-client / ACCOUNTS_SIGN_IN_LIMIT_PER_CLIENT",
+                rate_limit::WINDOW,
+            )?,
+            sign_up_per_client: rule(
+                self.sign_up_limit_per_client,
+                "--sign-up-limit-per-client / ACCOUNTS_SIGN_UP_LIMIT_PER_CLIENT",
+                rate_limit::SIGN_UP_WINDOW,
+            )?,
+            sign_up_global: rule(
+                self.sign_up_limit_global,
+                "--sign-up-limit-global / ACCOUNTS_SIGN_UP_LIMIT_GLOBAL",
+                rate_limit::SIGN_UP_WINDOW,
+            )?,
+        };
         Ok(Config {
+            limits,
             common,
             database,
             plans,

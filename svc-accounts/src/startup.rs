@@ -16,7 +16,7 @@ use shared_ui::service::{self, Readiness, SettingError, SHUTDOWN_TIMEOUT_SECS};
 use crate::routes::{self, AppState, ACTIONS, STYLESHEET};
 use crate::security::csrf::CsrfKey;
 use crate::security::password::{HashCost, Hasher};
-use crate::security::rate_limit::SignInLimiter;
+use crate::security::rate_limit::Limiter;
 use crate::security::session::CookiePolicy;
 use crate::settings::{Config, Settings};
 use crate::storage::{Storage, StorageError};
@@ -154,7 +154,8 @@ impl Application {
             hasher,
             hash_slots: tokio::sync::Semaphore::new(hash_slots()),
             csrf: CsrfKey::derive(&config.common.context_secret),
-            limiter: SignInLimiter::default(),
+            limiter: Limiter::new(config.limits),
+            trusted_proxies: config.common.trusted_proxies.clone(),
             plans: config.plans.clone(),
             cookies: CookiePolicy {
                 secure: config.secure_cookies,
@@ -177,19 +178,26 @@ impl Application {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?
             .port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(service::security_headers())
-                .wrap(middleware::from_fn(service::cors))
-                .wrap(middleware::from_fn(service::request_id))
-                .app_data(state.clone())
-                .app_data(context_key.clone())
-                .app_data(readiness.clone())
-                .app_data(cors.clone())
-                .configure(routes::configure)
-                .default_service(web::to(service::not_found))
-        })
-        .workers(config.workers)
+        let limits = config.common.limits;
+        let limits_data = web::Data::new(limits);
+        let server = shared_ui::with_limits!(
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(limits_data.clone())
+                    .wrap(service::security_headers())
+                    .wrap(middleware::from_fn(service::cors))
+                    .wrap(middleware::from_fn(shared_ui::guard::guard))
+                    .wrap(middleware::from_fn(service::request_id))
+                    .app_data(state.clone())
+                    .app_data(context_key.clone())
+                    .app_data(readiness.clone())
+                    .app_data(cors.clone())
+                    .configure(routes::configure)
+                    .default_service(web::to(service::not_found))
+            }),
+            limits,
+            config.workers
+        )
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         .on_connect(service::tcp_nodelay)
         .listen(listener)

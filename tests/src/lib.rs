@@ -20,6 +20,7 @@
 //! Logs only with `TEST_LOG=1`.
 
 pub mod browser;
+pub mod replicas;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -152,6 +153,14 @@ async fn start_team(team: Team, port: u16, db: &std::path::Path) -> Running {
                 "1",
                 "--database",
                 db.as_str(),
+                // The shell runs on loopback: its X-Forwarded-For names the real client.
+                "--trusted-proxies",
+                "127.0.0.1",
+                // Tests sign many users up from one address.
+                "--sign-up-limit-per-client",
+                "100000",
+                "--sign-up-limit-global",
+                "100000",
             ]);
             let app = svc_accounts::startup::Application::build(
                 svc_accounts::settings::Settings::try_parse_from(args).unwrap(),

@@ -1,4 +1,7 @@
-/// An email address, normalised to lowercase so that uniqueness ignores letter case.
+use unicode_normalization::UnicodeNormalization;
+
+/// An email address, normalised (Unicode NFKC, then lowercase, then ASCII only) so that
+/// uniqueness ignores letter case, full-width forms and look-alike scripts.
 ///
 /// The check is deliberately plain: one `@`, a non-empty local part of at most 64 bytes
 /// without spaces, a domain of dot-separated labels (letters, digits, `-`) with at least one
@@ -20,7 +23,17 @@ impl Email {
         if email.len() > Self::MAX_BYTES {
             return Err("Use an email address of at most 254 characters.");
         }
-        let email = email.to_lowercase();
+        // Compatibility forms fold to what they look like (full-width `ａ` is `a`), then
+        // only ASCII is accepted: look-alike letters from other scripts (Cyrillic `а`)
+        // cannot make a second account that reads the same as someone else's. Domains with
+        // other scripts are written in their `xn--` form.
+        let email: String = email.nfkc().collect::<String>().to_lowercase();
+        if !email.is_ascii() {
+            return Err(
+                "Use the plain ASCII form of your email address (a domain in another script \
+                 in its xn-- form).",
+            );
+        }
         let Some((local, domain)) = email.split_once('@') else {
             return Err("Enter an email address like name@example.com.");
         };
@@ -77,6 +90,16 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+        // Full-width forms fold onto the ASCII account; other scripts are refused.
+        assert_eq!(
+            Email::parse("ＡＤＡ＠ｅｘａｍｐｌｅ．ｃｏｍ")
+                .unwrap()
+                .as_str(),
+            "ada@example.com"
+        );
+        assert!(Email::parse("\u{430}da@example.com").is_err(), "Cyrillic a");
+        assert!(Email::parse("ada@ex\u{430}mple.com").is_err(), "Cyrillic a");
+        assert!(Email::parse("ada@xn--exmple-4nf.com").is_ok());
         let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(63));
         assert!(Email::parse(&long).is_ok());
         let too_long = format!("a@{}.com", "b.".repeat(130));

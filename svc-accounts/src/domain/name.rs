@@ -1,4 +1,23 @@
-/// A display name: trimmed, 1 to [`Name::MAX_CHARS`] characters, no control characters.
+use unicode_normalization::UnicodeNormalization;
+
+/// Bidirectional controls, zero-width characters and other invisible formatting: they can
+/// make a name display as something it is not (`U+202E` turns `moc.elgoog` around).
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
+/// A display name: trimmed, 1 to [`Name::MAX_CHARS`] characters, no control characters and
+/// no invisible formatting characters, in Unicode NFC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name(String);
 
@@ -18,7 +37,13 @@ impl Name {
         if name.chars().any(char::is_control) {
             return Err("Your name cannot contain control characters.");
         }
-        Ok(Self(name.to_owned()))
+        if name.chars().any(is_invisible_format) {
+            return Err(
+                "Your name cannot contain invisible formatting characters (such as \
+                 right-to-left overrides or zero-width spaces).",
+            );
+        }
+        Ok(Self(name.nfc().collect()))
     }
 
     /// The name.
@@ -38,6 +63,15 @@ mod tests {
         assert!(Name::parse(&"é".repeat(100)).is_ok());
         assert!(Name::parse(&"é".repeat(101)).is_err());
         assert!(Name::parse("A\u{0}da").is_err());
+        for bidi in [
+            "Ada\u{202E}gnp.exe",
+            "A\u{200B}da",
+            "\u{2067}Ada",
+            "Ada\u{FEFF}",
+        ] {
+            assert!(Name::parse(bidi).is_err(), "{}", bidi.escape_unicode());
+        }
+        assert_eq!(Name::parse("Jose\u{301}").unwrap().as_str(), "Jos\u{e9}");
         assert_eq!(Name::parse("<b>x</b>").unwrap().as_str(), "<b>x</b>");
     }
 }

@@ -13,7 +13,7 @@ use super::{
 use crate::domain::{Email, Name, Password};
 use crate::error::AppError;
 use crate::security::csrf::check_origin;
-use crate::security::rate_limit::client_ip;
+use crate::security::rate_limit::Limited;
 use crate::security::session::Token;
 use crate::storage::{now_secs, CreateAccountError, NewAccount};
 use crate::views::{AccountState, Notice, ProfileForm, SignInForm, SignUpForm};
@@ -102,6 +102,15 @@ impl<'a> Post<'a> {
     }
 }
 
+/// A 429 answer with its `Retry-After`.
+fn with_retry_after(mut res: HttpResponse, limited: Limited) -> HttpResponse {
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(limited.retry_after.as_secs().max(1)),
+    );
+    res
+}
+
 fn signed_in_state(signed: &Signed) -> AccountState {
     AccountState::SignedIn {
         account: signed.account.clone(),
@@ -159,6 +168,15 @@ pub async fn sign_up(
         let form = signed_out_state(sign_up, SignInForm::default());
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
+
+    let client = state.client_ip(&req);
+    if let Err(limited) = state.limiter.begin_sign_up(client) {
+        tracing::warn!(%client, "sign-up refused: too many sign-ups");
+        let form = signed_out_state(sign_up, SignInForm::default());
+        let notice = Notice::danger(limited.sign_up_message());
+        let res = post.answer(StatusCode::TOO_MANY_REQUESTS, &form, Some(notice));
+        return Ok(with_retry_after(res, limited));
+    }
 
     let password_hash = hashing(&state, move |h| h.hash(password.expose())).await?;
     let token = Token::generate();
@@ -224,18 +242,18 @@ pub async fn sign_in(
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
 
-    let client = client_ip(&req);
-    if let Err(limited) = state.limiter.check(email.as_str(), client) {
-        tracing::warn!(%client, "sign-in refused: too many failures");
-        sign_in.alert = Some(limited.message());
-        let form = signed_out_state(SignUpForm::default(), sign_in);
-        let mut res = post.answer(StatusCode::TOO_MANY_REQUESTS, &form, None);
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from(limited.retry_after.as_secs().max(1)),
-        );
-        return Ok(res);
-    }
+    // Counted now, before the password is checked, so concurrent guesses cannot outrun it.
+    let client = state.client_ip(&req);
+    let attempt = match state.limiter.begin_sign_in(email.as_str(), client) {
+        Ok(attempt) => attempt,
+        Err(limited) => {
+            tracing::warn!(%client, "sign-in refused: too many attempts");
+            sign_in.alert = Some(limited.message());
+            let form = signed_out_state(SignUpForm::default(), sign_in);
+            let res = post.answer(StatusCode::TOO_MANY_REQUESTS, &form, None);
+            return Ok(with_retry_after(res, limited));
+        }
+    };
 
     let lookup = email.as_str().to_owned();
     let (account_id, stored) = match db(&state, move |s| s.credentials(&lookup)).await? {
@@ -244,14 +262,13 @@ pub async fn sign_in(
     };
     let matches = hashing(&state, move |h| h.verify(&password, stored.as_deref())).await?;
     let Some(account_id) = account_id.filter(|_| matches) else {
-        state.limiter.record_failure(email.as_str(), client);
         tracing::info!(%client, "sign-in failed");
         sign_in.alert = Some("Email or password is wrong.".to_owned());
         let form = signed_out_state(SignUpForm::default(), sign_in);
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
 
-    state.limiter.record_success(email.as_str());
+    state.limiter.sign_in_succeeded(attempt);
     let token = Token::generate();
     let (hash, expires_at) = (token.hash(), post.session_expiry());
     db(&state, move |s| {

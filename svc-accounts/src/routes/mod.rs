@@ -16,7 +16,7 @@ use crate::domain::{Account, PlanList};
 use crate::error::AppError;
 use crate::security::csrf::{Binding, CsrfKey};
 use crate::security::password::Hasher;
-use crate::security::rate_limit::SignInLimiter;
+use crate::security::rate_limit::Limiter;
 use crate::security::session::{self, CookiePolicy, TokenHash};
 use crate::storage::{Storage, StorageError};
 use crate::views::{self, AccountState, Notice, ViewContext};
@@ -35,8 +35,10 @@ pub struct AppState {
     pub hash_slots: tokio::sync::Semaphore,
     /// Signs form tokens.
     pub csrf: CsrfKey,
-    /// Failed sign-in counters.
-    pub limiter: SignInLimiter,
+    /// Sign-in and sign-up counters.
+    pub limiter: Limiter,
+    /// The proxies whose `X-Forwarded-For` is believed (the shell).
+    pub trusted_proxies: shared_ui::proxies::TrustedProxies,
     /// Plans a user may pick.
     pub plans: PlanList,
     /// Session cookie attributes.
@@ -49,6 +51,17 @@ pub struct AppState {
     pub manifest: String,
     /// The service's own assets.
     pub assets: AssetSet,
+}
+
+impl AppState {
+    /// The client address of a request, for the rate limits: the peer, or what a trusted
+    /// proxy says in `X-Forwarded-For`.
+    pub fn client_ip(&self, req: &HttpRequest) -> std::net::IpAddr {
+        let peer = req
+            .peer_addr()
+            .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+        self.trusted_proxies.client_ip(peer, req.headers())
+    }
 }
 
 /// The service's own stylesheet URL (service-relative).

@@ -1,200 +1,315 @@
-//! Limits on failed sign-ins: per email (5 per 15 minutes) and per client address (20 per 15
-//! minutes). Counters live in memory: a restart forgets them, which costs an attacker one
-//! restart's worth of guesses and spares the database a write per failure.
+//! Limits on sign-ins and sign-ups, counted per key in sliding windows.
 //!
-//! The client address is the peer address, or, when the peer is on a loopback or private
-//! network (the shell's proxy), the last entry of `X-Forwarded-For` (the one the proxy
-//! wrote; earlier entries are whatever the browser claimed).
+//! - Sign-in: failures per email (default 5 per 15 minutes) and per client address (default
+//!   20 per 15 minutes). An attempt is counted when it BEGINS, before its password is
+//!   checked, so concurrent guesses cannot all slip in before the first failure is recorded:
+//!   of 30 simultaneous guesses at one email, 5 are checked and 25 get a 429. A successful
+//!   attempt then clears its email's counter and gives its client slot back.
+//! - Sign-up: attempts per client address (default 10 per hour) and over the whole service
+//!   (default 1,000 per hour), counted before the password is hashed.
+//!
+//! The client address is [`shared_ui::proxies::TrustedProxies::client_ip`]: the TCP peer,
+//! unless the peer is a configured trusted proxy (the shell), whose `X-Forwarded-For` is then
+//! believed. Counters live in memory in this process (see `docs/SECURITY.md`).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix_web::HttpRequest;
-
-/// Failed sign-ins allowed per email in a window.
+/// Failed sign-ins allowed per email in a window, by default.
 pub const PER_EMAIL: usize = 5;
-/// Failed sign-ins allowed per client address in a window.
+/// Failed sign-ins allowed per client address in a window, by default.
 pub const PER_CLIENT: usize = 20;
-/// The window.
+/// The sign-in window.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Sign-ups allowed per client address in [`SIGN_UP_WINDOW`], by default.
+pub const SIGN_UPS_PER_CLIENT: usize = 10;
+/// Sign-ups allowed over the whole service in [`SIGN_UP_WINDOW`], by default.
+pub const SIGN_UPS_GLOBAL: usize = 1000;
+/// The sign-up window.
+pub const SIGN_UP_WINDOW: Duration = Duration::from_secs(60 * 60);
 /// Keys kept before old ones are swept.
 const SWEEP_AT: usize = 10_000;
 
-/// The failure counters.
-#[derive(Debug, Default)]
-pub struct SignInLimiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+/// At most `limit` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Events allowed in a window.
+    pub limit: usize,
+    /// The sliding window.
+    pub window: Duration,
 }
 
-/// The sign-in was refused for too many failures; retry after this long.
+/// The configured limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Sign-in attempts per email (successes give theirs back).
+    pub sign_in_per_email: Rule,
+    /// Sign-in attempts per client address (successes give theirs back).
+    pub sign_in_per_client: Rule,
+    /// Sign-up attempts per client address.
+    pub sign_up_per_client: Rule,
+    /// Sign-up attempts over the whole service.
+    pub sign_up_global: Rule,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            sign_in_per_email: Rule {
+                limit: PER_EMAIL,
+                window: WINDOW,
+            },
+            sign_in_per_client: Rule {
+                limit: PER_CLIENT,
+                window: WINDOW,
+            },
+            sign_up_per_client: Rule {
+                limit: SIGN_UPS_PER_CLIENT,
+                window: SIGN_UP_WINDOW,
+            },
+            sign_up_global: Rule {
+                limit: SIGN_UPS_GLOBAL,
+                window: SIGN_UP_WINDOW,
+            },
+        }
+    }
+}
+
+/// Refused for too many attempts; retry after this long.
 #[derive(Debug, Clone, Copy)]
 pub struct Limited {
-    /// When the oldest counted failure leaves the window.
+    /// When the oldest counted attempt leaves the window.
     pub retry_after: Duration,
 }
 
 impl Limited {
-    /// "Too many failed sign-ins …", the message the form shows.
-    pub fn message(&self) -> String {
+    fn minutes(&self) -> String {
         let minutes = self.retry_after.as_secs().div_ceil(60).max(1);
+        format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+    }
+
+    /// "Too many failed sign-ins …", the message the sign-in form shows.
+    pub fn message(&self) -> String {
         format!(
-            "Too many failed sign-ins. For your safety, signing in is paused: try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
+            "Too many failed sign-ins. For your safety, signing in is paused: try again in {}.",
+            self.minutes()
+        )
+    }
+
+    /// The message the sign-up form shows.
+    pub fn sign_up_message(&self) -> String {
+        format!(
+            "Too many accounts were created from here recently. Try again in {}.",
+            self.minutes()
         )
     }
 }
 
-impl SignInLimiter {
-    fn keys(email: &str, client: IpAddr) -> [(String, usize); 2] {
-        [
-            (format!("email:{email}"), PER_EMAIL),
-            (format!("client:{client}"), PER_CLIENT),
-        ]
+/// A sign-in attempt that was counted; report how it ended with
+/// [`Limiter::sign_in_succeeded`] (a failure needs nothing more: it is already counted).
+#[derive(Debug)]
+pub struct SignInAttempt {
+    email_key: String,
+    client_key: String,
+    at: Instant,
+}
+
+/// The counters.
+#[derive(Debug, Default)]
+pub struct Limiter {
+    limits: Limits,
+    events: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl Limiter {
+    /// Counters with these limits.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            events: Mutex::default(),
+        }
     }
 
-    /// `Err` when either counter is full.
-    pub fn check(&self, email: &str, client: IpAddr) -> Result<(), Limited> {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    /// Counts one event under every key at once, or none if any key is full (then the
+    /// longest wait). One lock, so concurrent attempts are counted one after another.
+    fn take(&self, keys: &[(&str, Rule)], now: Instant) -> Result<(), Limited> {
+        let mut map = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= SWEEP_AT {
+            let longest = keys.iter().map(|(_, r)| r.window).max().unwrap_or(WINDOW);
+            let longest = longest.max(SIGN_UP_WINDOW).max(WINDOW);
+            map.retain(|_, times| {
+                prune(times, now, longest);
+                !times.is_empty()
+            });
+        }
         let mut worst: Option<Duration> = None;
-        for (key, limit) in Self::keys(email, client) {
-            if let Some(times) = map.get_mut(&key) {
-                prune(times, now);
-                if times.len() >= limit {
-                    let oldest = times[times.len() - limit];
-                    let wait = WINDOW.saturating_sub(now.duration_since(oldest));
+        for (key, rule) in keys {
+            if let Some(times) = map.get_mut(*key) {
+                prune(times, now, rule.window);
+                if times.len() >= rule.limit {
+                    let oldest = times[times.len() - rule.limit];
+                    let wait = rule.window.saturating_sub(now.duration_since(oldest));
                     worst = Some(worst.map_or(wait, |w| w.max(wait)));
                 }
             }
         }
-        match worst {
-            Some(retry_after) => Err(Limited { retry_after }),
-            None => Ok(()),
+        if let Some(retry_after) = worst {
+            return Err(Limited { retry_after });
         }
+        for (key, rule) in keys {
+            let times = map.entry((*key).to_owned()).or_default();
+            times.push_back(now);
+            while times.len() > rule.limit {
+                times.pop_front();
+            }
+        }
+        Ok(())
     }
 
-    /// Counts a failed sign-in.
-    pub fn record_failure(&self, email: &str, client: IpAddr) {
+    /// Counts a sign-in attempt before its password is checked; `Err` when the email or the
+    /// client has used up its attempts.
+    pub fn begin_sign_in(&self, email: &str, client: IpAddr) -> Result<SignInAttempt, Limited> {
+        let email_key = format!("sign-in:email:{email}");
+        let client_key = format!("sign-in:client:{client}");
         let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= SWEEP_AT {
-            map.retain(|_, times| {
-                prune(times, now);
-                !times.is_empty()
-            });
-        }
-        for (key, limit) in Self::keys(email, client) {
-            let times = map.entry(key).or_default();
-            prune(times, now);
-            times.push_back(now);
-            while times.len() > limit {
-                times.pop_front();
+        self.take(
+            &[
+                (&email_key, self.limits.sign_in_per_email),
+                (&client_key, self.limits.sign_in_per_client),
+            ],
+            now,
+        )?;
+        Ok(SignInAttempt {
+            email_key,
+            client_key,
+            at: now,
+        })
+    }
+
+    /// The attempt succeeded: the email's failures are forgotten and the client's slot is
+    /// given back.
+    pub fn sign_in_succeeded(&self, attempt: SignInAttempt) {
+        let mut map = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(&attempt.email_key);
+        if let Some(times) = map.get_mut(&attempt.client_key) {
+            if let Some(i) = times.iter().position(|t| *t == attempt.at) {
+                times.remove(i);
             }
         }
     }
 
-    /// Forgets the email's failures after a successful sign-in.
-    pub fn record_success(&self, email: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&format!("email:{email}"));
+    /// Counts a sign-up attempt (before its password is hashed); `Err` when the client or
+    /// the whole service has used up its sign-ups.
+    pub fn begin_sign_up(&self, client: IpAddr) -> Result<(), Limited> {
+        let client_key = format!("sign-up:client:{client}");
+        self.take(
+            &[
+                (&client_key, self.limits.sign_up_per_client),
+                ("sign-up:global", self.limits.sign_up_global),
+            ],
+            Instant::now(),
+        )
     }
 }
 
-fn prune(times: &mut VecDeque<Instant>, now: Instant) {
+fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
     while times
         .front()
-        .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        .is_some_and(|t| now.duration_since(*t) >= window)
     {
         times.pop_front();
-    }
-}
-
-/// The client address used for the per-client limit.
-pub fn client_ip(req: &HttpRequest) -> IpAddr {
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    if !is_internal(peer) {
-        return peer;
-    }
-    req.headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok())
-        .unwrap_or(peer)
-}
-
-fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| v4.is_loopback() || v4.is_private())
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
 
     #[test]
-    fn the_email_counter_fills_after_five_failures_and_clears_on_success() {
-        let limiter = SignInLimiter::default();
+    fn the_email_counter_fills_after_five_attempts_and_clears_on_success() {
+        let limiter = Limiter::default();
         let ip = IpAddr::from([203, 0, 113, 1]);
         for _ in 0..PER_EMAIL {
-            assert!(limiter.check("a@example.com", ip).is_ok());
-            limiter.record_failure("a@example.com", ip);
+            limiter.begin_sign_in("a@example.com", ip).unwrap();
         }
-        let limited = limiter.check("a@example.com", ip).unwrap_err();
+        let limited = limiter.begin_sign_in("a@example.com", ip).unwrap_err();
         assert!(
             limited.message().contains("try again in 15 minutes"),
             "{}",
             limited.message()
         );
-        assert!(limiter.check("b@example.com", ip).is_ok());
-        limiter.record_success("a@example.com");
-        assert!(limiter.check("a@example.com", ip).is_ok());
+        assert!(limiter.begin_sign_in("b@example.com", ip).is_ok());
+        let mut map = limiter.events.lock().unwrap();
+        map.remove("sign-in:email:a@example.com");
+        drop(map);
+        let attempt = limiter.begin_sign_in("a@example.com", ip).unwrap();
+        limiter.sign_in_succeeded(attempt);
+        assert!(limiter.begin_sign_in("a@example.com", ip).is_ok());
     }
 
     #[test]
-    fn the_client_counter_spans_emails() {
-        let limiter = SignInLimiter::default();
+    fn the_client_counter_spans_emails_and_successes_give_their_slot_back() {
+        let limiter = Limiter::default();
         let ip = IpAddr::from([203, 0, 113, 2]);
-        for i in 0..PER_CLIENT {
-            limiter.record_failure(&format!("u{i}@example.com"), ip);
+        for i in 0..PER_CLIENT * 2 {
+            let ok = limiter
+                .begin_sign_in(&format!("ok{i}@example.com"), ip)
+                .unwrap();
+            limiter.sign_in_succeeded(ok);
         }
-        assert!(limiter.check("new@example.com", ip).is_err());
+        for i in 0..PER_CLIENT {
+            limiter
+                .begin_sign_in(&format!("u{i}@example.com"), ip)
+                .unwrap();
+        }
+        assert!(limiter.begin_sign_in("new@example.com", ip).is_err());
         assert!(limiter
-            .check("new@example.com", IpAddr::from([203, 0, 113, 3]))
+            .begin_sign_in("new@example.com", IpAddr::from([203, 0, 113, 3]))
             .is_ok());
     }
 
     #[test]
-    fn forwarded_for_is_trusted_only_from_internal_peers() {
-        let proxied = TestRequest::default()
-            .peer_addr("127.0.0.1:5000".parse().unwrap())
-            .insert_header(("x-forwarded-for", "1.1.1.1, 198.51.100.7"))
-            .to_http_request();
-        assert_eq!(
-            client_ip(&proxied),
-            "198.51.100.7".parse::<IpAddr>().unwrap()
-        );
-        let direct = TestRequest::default()
-            .peer_addr("198.51.100.9:5000".parse().unwrap())
-            .insert_header(("x-forwarded-for", "10.0.0.1"))
-            .to_http_request();
-        assert_eq!(
-            client_ip(&direct),
-            "198.51.100.9".parse::<IpAddr>().unwrap()
-        );
+    fn a_refused_attempt_counts_under_no_key() {
+        let limiter = Limiter::default();
+        let ip = IpAddr::from([203, 0, 113, 4]);
+        for _ in 0..PER_EMAIL {
+            limiter.begin_sign_in("x@example.com", ip).unwrap();
+        }
+        for _ in 0..50 {
+            assert!(limiter.begin_sign_in("x@example.com", ip).is_err());
+        }
+        // The client key holds only the five that were let through.
+        for i in 0..PER_CLIENT - PER_EMAIL {
+            limiter
+                .begin_sign_in(&format!("y{i}@example.com"), ip)
+                .unwrap();
+        }
+        assert!(limiter.begin_sign_in("z@example.com", ip).is_err());
+    }
+
+    #[test]
+    fn sign_ups_are_limited_per_client_and_globally() {
+        let rule = |limit| Rule {
+            limit,
+            window: SIGN_UP_WINDOW,
+        };
+        let limiter = Limiter::new(Limits {
+            sign_up_per_client: rule(2),
+            sign_up_global: rule(3),
+            ..Limits::default()
+        });
+        let a = IpAddr::from([198, 51, 100, 1]);
+        let b = IpAddr::from([198, 51, 100, 2]);
+        limiter.begin_sign_up(a).unwrap();
+        limiter.begin_sign_up(a).unwrap();
+        let limited = limiter.begin_sign_up(a).unwrap_err();
+        assert!(limited.sign_up_message().contains("60 minutes"));
+        limiter.begin_sign_up(b).unwrap();
+        // The global limit (3) is now full for everyone.
+        assert!(limiter
+            .begin_sign_up(IpAddr::from([198, 51, 100, 3]))
+            .is_err());
     }
 }

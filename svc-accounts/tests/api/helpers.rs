@@ -176,6 +176,11 @@ pub fn test_args(db: &str) -> Vec<String> {
         "1",
         "--database",
         db,
+        // Many sign-ups from one address; tests of the sign-up limit lower these again.
+        "--sign-up-limit-per-client",
+        "100000",
+        "--sign-up-limit-global",
+        "100000",
     ]
     .iter()
     .map(|s| (*s).to_owned())
