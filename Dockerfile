@@ -21,13 +21,14 @@ COPY . .
 RUN RUSTFLAGS="-C target-feature=+crt-static" \
     cargo build --release --target x86_64-unknown-linux-gnu \
         -p svc-pricing -p svc-dashboard -p svc-accounts -p shell \
- && mkdir -p /out/data \
+ && mkdir -p /out/data /out/secrets \
  && cd target/x86_64-unknown-linux-gnu/release \
  && cp svc-pricing svc-dashboard svc-accounts shell /out/ \
- && chown 10001:10001 /out/data
+ && chown 10001:10001 /out/data /out/secrets
 
 FROM scratch AS svc-pricing
 COPY --from=builder /out/svc-pricing /svc-pricing
+COPY --from=builder --chown=10001:10001 /out/secrets /secrets
 USER 10001:10001
 ENV BIND=0.0.0.0
 EXPOSE 1313
@@ -36,6 +37,7 @@ ENTRYPOINT ["/svc-pricing"]
 
 FROM scratch AS svc-dashboard
 COPY --from=builder /out/svc-dashboard /svc-dashboard
+COPY --from=builder --chown=10001:10001 /out/secrets /secrets
 USER 10001:10001
 ENV BIND=0.0.0.0
 EXPOSE 3000
@@ -44,6 +46,7 @@ ENTRYPOINT ["/svc-dashboard"]
 
 FROM scratch AS svc-accounts
 COPY --from=builder /out/svc-accounts /svc-accounts
+COPY --from=builder --chown=10001:10001 /out/secrets /secrets
 COPY --from=builder --chown=10001:10001 /out/data /data
 USER 10001:10001
 ENV BIND=0.0.0.0 ACCOUNTS_DATABASE=/data/accounts.db
@@ -54,6 +57,7 @@ ENTRYPOINT ["/svc-accounts"]
 
 FROM scratch AS shell
 COPY --from=builder /out/shell /shell
+COPY --from=builder --chown=10001:10001 /out/secrets /secrets
 USER 10001:10001
 ENV BIND=0.0.0.0
 EXPOSE 8000

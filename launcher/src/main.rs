@@ -23,7 +23,8 @@ const SERVICES: [(&str, &str, u16); 4] = [
 ///
 /// The site is at http://127.0.0.1:8000 once they are up. Each service reads its usual
 /// settings from the environment (CONTEXT_SECRET, RUST_LOG, ACCOUNTS_DATABASE...); the
-/// accounts database defaults to ./data/accounts.db in the workspace root.
+/// accounts database defaults to ./data/accounts.db in the workspace root, and svc-accounts
+/// trusts the shell on 127.0.0.1 as its proxy (TRUSTED_PROXIES) unless told otherwise.
 #[derive(Debug, Parser)]
 #[command(name = "launcher", version)]
 struct Args {
@@ -95,6 +96,13 @@ async fn main() -> ExitCode {
         .iter()
         .map(|(tag, package, _)| {
             let program = Program::new(*tag, bin_dir.join(package)).current_dir(&root);
+            let program = if *tag == "accounts" && std::env::var_os("TRUSTED_PROXIES").is_none() {
+                // The shell runs on loopback: believe its X-Forwarded-For, so the sign-in
+                // limits count real clients rather than one shell.
+                program.env("TRUSTED_PROXIES", "127.0.0.1")
+            } else {
+                program
+            };
             if *tag == "shell" {
                 // The shell reads the manifests at start; it tolerates missing services,
                 // but starting it once they listen gives a complete first page.
