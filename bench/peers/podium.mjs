@@ -1,6 +1,9 @@
 // Podium's layout server composing the same three fragments as the shell's /dashboard.
-// Podium speaks its own manifest format, so this process also serves one small Podium
-// manifest per fragment whose `content` points at our fragment servers. Bench only.
+// Podium reads a Podium manifest per podlet. PODIUM_MANIFESTS (`usermenu=URL,overview=URL,
+// teaser=URL`) names them where the origin serves them (bench/static/*/*.podium.json on the
+// static origin and the delay server); without it, this process serves one small manifest
+// per fragment itself, whose `content` points at our fragment servers (the `services`
+// scenario: our services speak our contract, not Podium's). Bench only.
 import http from 'node:http';
 import Layout from '@podium/layout';
 import { HttpIncoming } from '@podium/utils';
@@ -14,18 +17,29 @@ const fragments = {
   teaser: `${up('PRICING_URL', 'http://127.0.0.1:1313')}/fragments/teaser`,
 };
 
-http
-  .createServer((req, res) => {
-    const name = req.url.replace(/^\//, '').replace(/\.json$/, '');
-    if (!fragments[name]) { res.statusCode = 404; res.end(); return; }
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ name, version: '1.0.0', content: fragments[name], fallback: '', js: [], css: [] }));
-  })
-  .listen(manifestPort, '127.0.0.1');
+let manifests = {};
+if (process.env.PODIUM_MANIFESTS) {
+  for (const pair of process.env.PODIUM_MANIFESTS.split(',')) {
+    const [name, uri] = pair.split('=');
+    manifests[name] = uri;
+  }
+} else {
+  http
+    .createServer((req, res) => {
+      const name = req.url.replace(/^\//, '').replace(/\.json$/, '');
+      if (!fragments[name]) { res.statusCode = 404; res.end(); return; }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ name, version: '1.0.0', content: fragments[name], fallback: '', js: [], css: [] }));
+    })
+    .listen(manifestPort, '127.0.0.1');
+  manifests = Object.fromEntries(
+    Object.keys(fragments).map((name) => [name, `http://127.0.0.1:${manifestPort}/${name}.json`]),
+  );
+}
 
 const layout = new Layout({ name: 'benchLayout', pathname: '/' });
-const podlets = Object.keys(fragments).map((name) =>
-  layout.client.register({ name, uri: `http://127.0.0.1:${manifestPort}/${name}.json`, timeout: 1000 }),
+const podlets = ['usermenu', 'overview', 'teaser'].map((name) =>
+  layout.client.register({ name, uri: manifests[name], timeout: 1000 }),
 );
 
 http

@@ -1,5 +1,6 @@
 // Zalando's Tailor composing the same three fragments as the shell's /dashboard, streamed.
-// Bench only.
+// The template (Tailor's own format, tailor-templates/dashboard.html) is parsed once and the
+// parsed form reused for every page, Tailor's fastest setup. Bench only.
 const http = require('http');
 const path = require('path');
 const fs = require('fs');
@@ -12,7 +13,11 @@ const template = fs
   .replaceAll('{{DASHBOARD_URL}}', process.env.DASHBOARD_URL || 'http://127.0.0.1:3000')
   .replaceAll('{{PRICING_URL}}', process.env.PRICING_URL || 'http://127.0.0.1:1313');
 
+let parsed = null;
 const tailor = new Tailor({
-  fetchTemplate: (request, parseTemplate) => parseTemplate(template),
+  fetchTemplate: (request, parseTemplate) => {
+    parsed = parsed || parseTemplate(template);
+    return parsed;
+  },
 });
 http.createServer(tailor.requestHandler).listen(port, '127.0.0.1');

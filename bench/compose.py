@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""Composer benchmark driver (run it through bench/run, which installs and builds first).
+
+Four composers (`shell`, `nginx-ssi`, `tailor`, `podium`) each compose the same three
+fragments (accounts user menu, dashboard overview, pricing teaser) into one page, in three
+scenarios:
+
+- `static`: the fragments are static 2-4 KB files served by an nginx origin (bench/static,
+  one server block per fake service, under the fragment contract), so no service's rendering
+  is in the figure: the composer's own cost.
+- `services`: the fragments come from our three running services (release builds).
+- `slow-fragment`: as `static`, but the dashboard overview comes from bench/delay-server.mjs,
+  300 ms late.
+
+For each (scenario, system): start the composer alone, check that its page really holds the
+three fragments, warm up, `wrk -t1 -cC -dD --latency` (requests/s, p50, p99, errors), then N
+sequential `curl -w '%{time_starttransfer} %{time_total}'` (medians: ttfb_p50_ms,
+total_p50_ms), then the composer's peak RSS (VmHWM, summed over nginx's master and workers),
+then stop it. Writes target/bench/compose.json (a list of rows {system, scenario, rps,
+p50_ms, p99_ms, ttfb_p50_ms, total_p50_ms, errors, rss_mib}) and target/bench/results.md.
+
+Load goes to 127.0.0.1 only, each run bounded in time; only processes started here are
+stopped, by PID.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+HOST = "127.0.0.1"
+SYSTEMS = ["shell", "nginx-ssi", "tailor", "podium"]
+SCENARIOS = ["static", "services", "slow-fragment"]
+SLOW_MS = 300
+
+# Ports: our services, the static origin (one per fake service), the delay server, composers.
+SERVICES = {"accounts": 18400, "dashboard": 18300, "pricing": 18313}
+ORIGIN = {"accounts": 18511, "dashboard": 18512, "pricing": 18513}
+DELAY = 18522
+COMPOSER = {"shell": 18000, "tailor": 18101, "podium": 18102, "nginx-ssi": 18103}
+PAGE = {"shell": "/dashboard", "tailor": "/dashboard", "podium": "/", "nginx-ssi": "/dashboard"}
+PODIUM_NAMES = {"accounts": "usermenu", "dashboard": "overview", "pricing": "teaser"}
+FRAGMENTS = {"accounts": "user-menu", "dashboard": "overview", "pricing": "teaser"}
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def fail(message):
+    log(f"error: {message}")
+    sys.exit(1)
+
+
+class Procs:
+    """The processes started here, stopped by PID (SIGTERM, then SIGKILL after 5 s)."""
+
+    def __init__(self, work):
+        self.work = work
+        self.all = []
+
+    def start(self, name, argv, env=None, cwd=None):
+        out = open(os.path.join(self.work, f"{name}.log"), "ab")
+        p = subprocess.Popen(
+            argv,
+            env=dict(os.environ, **(env or {})),
+            cwd=cwd or ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        p.bench_name = name
+        self.all.append(p)
+        return p
+
+    def stop(self, p):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.all:
+            self.all.remove(p)
+
+    def stop_all(self):
+        for p in list(reversed(self.all)):
+            self.stop(p)
+
+
+def http_get(url, timeout=2):
+    with urllib.request.urlopen(url, timeout=timeout) as res:
+        return res.status, res.read().decode("utf-8", "replace")
+
+
+def wait_for(url, proc, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            fail(f"{proc.bench_name} exited with {proc.returncode} before {url} answered (see its log)")
+        try:
+            if http_get(url, timeout=1)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    fail(f"{url} did not answer within {seconds} s")
+
+
+def markers(scenario):
+    """Strings the composed page must hold: each fragment's own root element (not a
+    composer's fallback)."""
+    if scenario == "services":
+        return [f'data-fragment="{svc}/{frag}"' for svc, frag in FRAGMENTS.items()]
+    return [f'data-fragment="{svc}/{frag}" data-origin="bench-static"' for svc, frag in FRAGMENTS.items()]
+
+
+def check_page(system, scenario, url, proc, seconds=20):
+    """Polls the page until it holds the three fragments (the shell reads manifests after it
+    is ready; Podium reads its manifests on first use)."""
+    deadline = time.time() + seconds
+    missing = []
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            fail(f"{system} exited with {proc.returncode} (see its log)")
+        try:
+            status, body = http_get(url, timeout=3)
+            missing = [m for m in markers(scenario) if m not in body]
+            if status == 200 and not missing and "unavailable right now" not in body:
+                return
+        except OSError as e:
+            missing = [str(e)]
+        time.sleep(0.2)
+    fail(f"{system} ({url}) did not compose the three fragments in the {scenario} scenario: missing {missing}")
+
+
+def upstreams(scenario):
+    """Base URLs of the three fragment servers of a scenario."""
+    if scenario == "services":
+        return {svc: f"http://{HOST}:{port}" for svc, port in SERVICES.items()}
+    bases = {svc: f"http://{HOST}:{port}" for svc, port in ORIGIN.items()}
+    if scenario == "slow-fragment":
+        bases["dashboard"] = f"http://{HOST}:{DELAY}"
+    return bases
+
+
+def start_composer(procs, system, scenario, bin_dir, work):
+    bases = upstreams(scenario)
+    port = COMPOSER[system]
+    urls_env = {
+        "ACCOUNTS_URL": bases["accounts"],
+        "DASHBOARD_URL": bases["dashboard"],
+        "PRICING_URL": bases["pricing"],
+        "PORT": str(port),
+    }
+    if system == "shell":
+        services = ",".join(f"{svc}={bases[svc]}" for svc in ("pricing", "dashboard", "accounts"))
+        return procs.start(
+            system,
+            [os.path.join(bin_dir, "shell"), "--port", str(port)],
+            env={"SHELL_CONFIG": os.path.join(BENCH, "shell.toml"), "SHELL_SERVICES": services},
+        ), f"http://{HOST}:{port}/readyz"
+    if system == "tailor":
+        return procs.start(system, ["node", "bench/peers/tailor.js"], env=urls_env), None
+    if system == "podium":
+        env = dict(urls_env)
+        if scenario != "services":
+            env["PODIUM_MANIFESTS"] = ",".join(
+                f"{PODIUM_NAMES[svc]}={bases[svc]}/{PODIUM_NAMES[svc]}.podium.json" for svc in FRAGMENTS
+            )
+        return procs.start(system, ["node", "bench/peers/podium.mjs"], env=env), None
+    if system == "nginx-ssi":
+        prefix = os.path.join(work, f"nginx-ssi-{scenario}")
+        os.makedirs(os.path.join(prefix, "html"), exist_ok=True)
+        shutil.copy(os.path.join(BENCH, "peers", "nginx-dashboard.html"), os.path.join(prefix, "html", "dashboard.html"))
+        conf = open(os.path.join(BENCH, "peers", "nginx-ssi.conf")).read()
+        hostport = {svc: base.split("://", 1)[1] for svc, base in bases.items()}
+        for key, value in {
+            "__PREFIX__": prefix,
+            "__PORT__": str(port),
+            "__WORKERS__": os.environ.get("NGINX_WORKERS", "2"),
+            "__ACCOUNTS__": hostport["accounts"],
+            "__DASHBOARD__": hostport["dashboard"],
+            "__PRICING__": hostport["pricing"],
+        }.items():
+            conf = conf.replace(key, value)
+        with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+            f.write(conf)
+        subprocess.run(["chmod", "-R", "a+rX", prefix], check=True)
+        return procs.start(system, ["nginx", "-c", os.path.join(prefix, "nginx.conf"), "-p", prefix]), None
+    raise ValueError(system)
+
+
+def process_tree(pid):
+    """pid and its children (nginx: the master and its workers)."""
+    pids = [pid]
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        pids += [int(p) for p in out.split()]
+    except OSError:
+        pass
+    return pids
+
+
+def vm_kib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def to_ms(value):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if not m:
+        return None
+    n, unit = float(m.group(1)), m.group(2)
+    return round(n * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit], 3)
+
+
+def wrk(url, connections, duration):
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=duration + 30,
+    ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    if not (rps and p50 and p99):
+        fail(f"could not read wrk's output for {url}:\n{out}")
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        errors += sum(int(x) for x in sock.groups())
+    return float(rps.group(1)), to_ms(p50.group(1)), to_ms(p99.group(1)), errors, out
+
+
+def curl_times(url, n):
+    ttfb, total = [], []
+    for _ in range(n):
+        out = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "--max-time", "5", "-w", "%{http_code} %{time_starttransfer} %{time_total}", url],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        if len(out) != 3 or out[0] != "200":
+            fail(f"curl {url} answered {out}")
+        ttfb.append(float(out[1]) * 1000)
+        total.append(float(out[2]) * 1000)
+    return round(statistics.median(ttfb), 2), round(statistics.median(total), 2)
+
+
+def markdown(rows, settings):
+    by = {(r["scenario"], r["system"]): r for r in rows}
+    lines = [
+        f"Composing one page of the same three fragments (accounts user menu, dashboard overview, "
+        f"pricing teaser), {settings}.",
+        "",
+        "| scenario | composer | requests/s | p50 ms | p99 ms | TTFB p50 ms | total p50 ms | errors | peak RSS MiB |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['scenario']} | {r['system']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['ttfb_p50_ms']:.2f} | {r['total_p50_ms']:.2f} | {r['errors']} | {r['rss_mib']:.1f} |"
+        )
+    lines += ["", "Throughput of the shell beside each peer (requests/s ratio):", ""]
+    lines += ["| scenario | shell / nginx-ssi | shell / tailor | shell / podium |", "| --- | ---: | ---: | ---: |"]
+    for scenario in SCENARIOS:
+        shell = by.get((scenario, "shell"))
+        if not shell:
+            continue
+        cells = []
+        for peer in ("nginx-ssi", "tailor", "podium"):
+            other = by.get((scenario, peer))
+            cells.append(f"{shell['rps'] / other['rps']:.2f}x" if other and other["rps"] else "n/a")
+        lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: compose.py BIN_DIR OUT_DIR (run bench/run)")
+    bin_dir, out_dir = sys.argv[1], sys.argv[2]
+    quick = os.environ.get("QUICK") == "1"
+    duration = int(os.environ.get("DURATION", "3" if quick else "10"))
+    warmup = int(os.environ.get("WARMUP", "1" if quick else "2"))
+    connections = int(os.environ.get("CONNECTIONS", "32"))
+    samples = int(os.environ.get("SAMPLES", "11" if quick else "31"))
+    systems = os.environ.get("SYSTEMS", ",".join(SYSTEMS)).split(",")
+    scenarios = os.environ.get("SCENARIOS", ",".join(SCENARIOS)).split(",")
+    for s in systems:
+        if s not in SYSTEMS:
+            fail(f"unknown system {s!r} (one of {SYSTEMS})")
+    for s in scenarios:
+        if s not in SCENARIOS:
+            fail(f"unknown scenario {s!r} (one of {SCENARIOS})")
+
+    work = tempfile.mkdtemp(prefix="mosaic-bench-")
+    os.chmod(work, 0o755)  # nginx workers run as an unprivileged user
+    procs = Procs(work)
+    rows = []
+    try:
+        env = {"CONTEXT_SECRET": "bench-context-secret-0123456789", "RUST_LOG": "warn"}
+        os.environ.update(env)
+        # Our three services (the `services` scenario).
+        if "services" in scenarios:
+            svc_procs = {
+                "pricing": procs.start("svc-pricing", [os.path.join(bin_dir, "svc-pricing"), "--port", str(SERVICES["pricing"])]),
+                "dashboard": procs.start("svc-dashboard", [os.path.join(bin_dir, "svc-dashboard"), "--port", str(SERVICES["dashboard"])]),
+                "accounts": procs.start(
+                    "svc-accounts",
+                    [os.path.join(bin_dir, "svc-accounts"), "--port", str(SERVICES["accounts"]), "--database", os.path.join(work, "accounts.db")],
+                ),
+            }
+            for svc, port in SERVICES.items():
+                wait_for(f"http://{HOST}:{port}/readyz", svc_procs[svc])
+        # The static origin (nginx) and the delay server.
+        if "static" in scenarios or "slow-fragment" in scenarios:
+            static = os.path.join(work, "static")
+            shutil.copytree(os.path.join(BENCH, "static"), static)
+            prefix = os.path.join(work, "origin")
+            os.makedirs(prefix)
+            shutil.copy(os.path.join(static, "contract.conf"), os.path.join(prefix, "contract.conf"))
+            conf = open(os.path.join(static, "origin.conf")).read()
+            for key, value in {
+                "__PREFIX__": prefix,
+                "__STATIC__": static,
+                "__ACCOUNTS_PORT__": str(ORIGIN["accounts"]),
+                "__DASHBOARD_PORT__": str(ORIGIN["dashboard"]),
+                "__PRICING_PORT__": str(ORIGIN["pricing"]),
+            }.items():
+                conf = conf.replace(key, value)
+            with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+                f.write(conf)
+            subprocess.run(["chmod", "-R", "a+rX", work], check=True)
+            origin = procs.start("origin", ["nginx", "-c", os.path.join(prefix, "nginx.conf"), "-p", prefix])
+            for port in ORIGIN.values():
+                wait_for(f"http://{HOST}:{port}/readyz", origin)
+            delay = procs.start(
+                "delay-server",
+                ["node", "bench/delay-server.mjs"],
+                env={"ROOT": os.path.join(static, "dashboard"), "PORT": str(DELAY), "DELAY_MS": str(SLOW_MS)},
+            )
+            wait_for(f"http://{HOST}:{DELAY}/readyz", delay)
+            # The fake services must pass the shell's own contract check.
+            for name, base in [*((f"origin {s}", f"http://{HOST}:{p}") for s, p in ORIGIN.items()), ("delay server", f"http://{HOST}:{DELAY}")]:
+                res = subprocess.run([os.path.join(bin_dir, "shell"), "check", base], capture_output=True, text=True)
+                if res.returncode != 0:
+                    fail(f"the {name} ({base}) fails `shell check`:\n{res.stdout}{res.stderr}")
+            log("static origin and delay server pass `shell check`")
+
+        for scenario in scenarios:
+            for system in systems:
+                proc, ready = start_composer(procs, system, scenario, bin_dir, work)
+                url = f"http://{HOST}:{COMPOSER[system]}{PAGE[system]}"
+                wait_for(ready or url, proc)
+                check_page(system, scenario, url, proc)
+                subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{warmup}s", url], capture_output=True, timeout=warmup + 30)
+                rps, p50, p99, errors, _ = wrk(url, connections, duration)
+                ttfb, total = curl_times(url, samples)
+                pids = process_tree(proc.pid)
+                rss = sum(vm_kib(pid, "VmHWM") for pid in pids)
+                procs.stop(proc)
+                row = {
+                    "system": system,
+                    "scenario": scenario,
+                    "rps": round(rps, 1),
+                    "p50_ms": p50,
+                    "p99_ms": p99,
+                    "ttfb_p50_ms": ttfb,
+                    "total_p50_ms": total,
+                    "errors": errors,
+                    "rss_mib": round(rss / 1024, 1),
+                }
+                rows.append(row)
+                log(
+                    f"{scenario:>13} {system:>9}: {rps:>9,.0f} req/s  p50 {p50:>7.2f} ms  p99 {p99:>7.2f} ms  "
+                    f"TTFB {ttfb:>7.2f} ms  total {total:>7.2f} ms  errors {errors}  RSS {rss / 1024:.1f} MiB ({len(pids)} process{'es' if len(pids) > 1 else ''})"
+                )
+    finally:
+        procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "compose.json"), "w") as f:
+        json.dump(rows, f, indent=2)
+        f.write("\n")
+    settings = (
+        f"`wrk -t1 -c{connections} -d{duration}s` after a {warmup} s warm-up, TTFB and total the median of "
+        f"{samples} sequential curl requests, {os.cpu_count()} cores, loopback, release builds, "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}{' (--quick)' if quick else ''}"
+    )
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write(markdown(rows, settings))
+    print(markdown(rows, settings))
+
+
+if __name__ == "__main__":
+    main()
