@@ -1,0 +1,349 @@
+//! A team in another language (issue 12): `examples/python/changelog.py`, a fragment server in
+//! Python 3 with the standard library only, runs as a real process (`python3` on a free port)
+//! and joins the site by configuration alone.
+//!
+//! - `shell check` (the same checks, as the library function `shell::check::check`) passes
+//!   on it, and its own `unittest` suite passes.
+//! - It verifies the shell's signed user context exactly as `shared_ui::context` does: a
+//!   context signed by the Rust code greets the user, a forged or expired one reads as
+//!   signed out; through the shell, a signed-in user sees their name in its fragment.
+//! - In headless Chromium, the loader swaps its fragment in and out beside the Rust teams'.
+//!
+//! A missing `python3` fails these tests with a message: they never skip silently.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mf_tests::browser::Browser;
+use mf_tests::{free_port, Stack, StackOptions, SECRET};
+use reqwest::StatusCode;
+use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
+use shared_ui::service::Secret;
+
+/// The example's folder.
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python")
+}
+
+/// `python3`, or the interpreter named by `PYTHON`.
+fn python() -> Command {
+    let mut cmd = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned()));
+    // No __pycache__ folders in the working tree.
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1");
+    for var in [
+        "PORT",
+        "BIND",
+        "CONTEXT_SECRET",
+        "CONTEXT_SECRET_FILE",
+        "MOSAIC_DEV",
+        "CHANGELOG_SECTION_PATH",
+        "CHANGELOG_VERSION",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// The Python service as a child process, killed by its PID on drop.
+struct PythonService {
+    child: Child,
+    url: String,
+}
+
+impl PythonService {
+    /// Starts `changelog.py` on a free port with the test stack's secret and waits for
+    /// `/healthz`.
+    async fn start() -> Self {
+        let mut last = String::new();
+        // The free port may be taken between the probe and the child's bind: try again.
+        for _ in 0..3 {
+            let port = free_port();
+            let child = python()
+                .arg(example_dir().join("changelog.py"))
+                .args(["--port", &port.to_string(), "--context-secret", SECRET])
+                .stdout(Stdio::null())
+                .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                    Stdio::inherit()
+                } else {
+                    Stdio::null()
+                })
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("cannot run python3 ({e}): these tests need Python 3.8+ on PATH")
+                });
+            let mut service = PythonService {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+            };
+            match service.wait_healthy().await {
+                Ok(()) => return service,
+                Err(e) => last = e,
+            }
+        }
+        panic!("the Python service did not start: {last}");
+    }
+
+    async fn wait_healthy(&mut self) -> Result<(), String> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("python3 exited with {status}"));
+            }
+            if let Ok(res) = client.get(format!("{}/healthz", self.url)).send().await {
+                if res.status() == StatusCode::OK {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!("no 200 from {}/healthz within 15 s", self.url));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for PythonService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The three Rust teams, the Python team and the shell, with a `/whats-new` section showing
+/// the Python team's `entries` fragment.
+async fn stack_with_python() -> (Stack, PythonService) {
+    let python = PythonService::start().await;
+    let stack = Stack::start_with(StackOptions {
+        extra_services: vec![("changelog".to_owned(), python.url.clone())],
+        extra_sections: vec![(
+            "whats-new".to_owned(),
+            "/whats-new".to_owned(),
+            vec!["changelog/entries".to_owned()],
+        )],
+        ..StackOptions::default()
+    })
+    .await;
+    (stack, python)
+}
+
+fn key(secret: &str) -> ContextKey {
+    ContextKey::new(Secret::new(secret.to_owned()))
+}
+
+fn grace() -> UserContext {
+    UserContext {
+        id: 42,
+        name: "Grace <b>Hopper</b>".to_owned(),
+        plan: "pro".to_owned(),
+    }
+}
+
+async fn entries_with_context(service: &PythonService, context: &str) -> String {
+    let res = reqwest::Client::new()
+        .get(format!("{}/fragments/entries", service.url))
+        .header("x-mf-user", context)
+        .send()
+        .await
+        .expect("the Python service answers");
+    assert_eq!(res.status(), StatusCode::OK);
+    res.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn shell_check_passes_on_the_python_service() {
+    let service = PythonService::start().await;
+    let report = shell::check::check(&service.url).await;
+    assert!(report.passed(), "{report}");
+    // Manifest, 2 fragments x 6, 2 assets, healthz, readyz, unknown route.
+    assert_eq!(report.checks.len(), 18, "{report}");
+}
+
+#[test]
+fn the_python_unittest_suite_passes() {
+    let out = python()
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(example_dir())
+        .output()
+        .expect("python3 runs: these tests need Python 3.8+ on PATH");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "python3 -m unittest failed:\n{stderr}"
+    );
+    assert!(stderr.contains("\nOK"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_python_service_verifies_contexts_signed_by_the_rust_code_and_refuses_forged_ones() {
+    let service = PythonService::start().await;
+    let signed = key(SECRET).sign(&grace(), DEFAULT_TTL);
+    let html = entries_with_context(&service, &signed).await;
+    assert!(
+        html.contains("Hi Grace &lt;b&gt;Hopper&lt;/b&gt;,"),
+        "{html}"
+    );
+
+    let forged = key("a-forger-s-own-secret-0123").sign(&grace(), DEFAULT_TTL);
+    let expired = key(SECRET).sign_with_expiry(&grace(), 1);
+    let (payload, _) = signed.split_once('.').unwrap();
+    for (what, value) in [
+        ("forged", forged.as_str()),
+        ("expired", expired.as_str()),
+        ("unsigned", payload),
+        ("garbage", "not a context"),
+    ] {
+        let html = entries_with_context(&service, value).await;
+        assert!(!html.contains("Grace"), "{what}: {html}");
+        assert!(html.contains("You are signed out"), "{what}: {html}");
+    }
+}
+
+fn csrf_token(html: &str) -> String {
+    let key = "name=\"csrf_token\" value=\"";
+    let start = html.find(key).expect("a csrf token") + key.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn through_the_shell_a_signed_in_user_sees_their_name_in_the_python_fragment() {
+    let (stack, _python) = stack_with_python().await;
+    let (status, _, page) = stack.page("/whats-new").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("data-slot=\"changelog/entries\""), "{page}");
+    assert!(page.contains("You are signed out"), "{page}");
+    // The shell told it its base path: the form posts through the proxy.
+    assert!(
+        page.contains("action=\"/svc/changelog/actions/feedback\""),
+        "{page}"
+    );
+
+    let (_, _, accounts) = stack.page("/accounts").await;
+    let token = csrf_token(&accounts);
+    let res = stack
+        .client
+        .post(stack.url("/svc/accounts/actions/sign-up"))
+        .header("origin", &stack.shell_url)
+        .header("sec-fetch-mode", "navigate")
+        .header("accept", "text/html")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("name", "Katherine Johnson"),
+            ("email", "katherine@example.com"),
+            ("password", "correct horse battery"),
+            ("plan", "pro"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let (_, _, page) = stack.page("/whats-new").await;
+    let slot = &page[page.find("data-slot=\"changelog/entries\"").unwrap()..];
+    assert!(
+        slot.contains("Hi Katherine Johnson, here is what changed lately on your pro plan."),
+        "{slot}"
+    );
+
+    // Its action through the proxy: 422 with the fragment and inline errors, then 303.
+    let res = stack
+        .client
+        .post(stack.url("/svc/changelog/actions/feedback"))
+        .header("x-mf-loader", "1")
+        .form(&[("entry", "no-such-entry"), ("message", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("data-fragment=\"changelog/entries\""),
+        "{html}"
+    );
+    assert!(html.contains("field--invalid"), "{html}");
+    let res = stack
+        .client
+        .post(stack.url("/svc/changelog/actions/feedback"))
+        .header("x-mf-loader", "1")
+        .form(&[
+            ("entry", "2026-11-csv-export"),
+            ("message", "Just what we needed"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/whats-new?thanks=1");
+    let (_, _, page) = stack.page("/whats-new?thanks=1").await;
+    assert!(page.contains("your feedback reached the team"), "{page}");
+    stack.stop().await;
+}
+
+/// `<main>` shows `section` and is no longer loading.
+fn shows(section: &str) -> String {
+    format!(
+        "document.querySelector('main').dataset.section === '{section}' \
+         && !document.querySelector('main').hasAttribute('aria-busy')"
+    )
+}
+
+#[tokio::test]
+async fn the_loader_swaps_the_python_fragment_in_and_out_beside_the_rust_teams() {
+    let (site, _python) = stack_with_python().await;
+    let browser = Browser::start().await;
+    browser.goto(&site.url("/dashboard")).await;
+    browser
+        .wait_until(
+            "window.Stimulus && history.state && history.state.mf === true",
+            "the fragment loader to connect",
+        )
+        .await;
+    browser
+        .wait_until(
+            "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/registry.json') && e.responseEnd > 0)",
+            "the registry to load",
+        )
+        .await;
+    browser.eval("window.__mfMarker = 'still here';").await;
+    let has_changelog = "return !!document.querySelector('[data-fragment=\"changelog/entries\"]');";
+    assert_eq!(browser.eval(has_changelog).await, false);
+
+    browser.click("header nav a[href='/whats-new']").await;
+    browser
+        .wait_until(&shows("whats-new"), "the Python team's section")
+        .await;
+    assert_eq!(browser.url().await.path(), "/whats-new");
+    assert_eq!(browser.eval(has_changelog).await, true);
+    // Its Stimulus controller loaded through /svc/changelog/ and connected.
+    browser
+        .wait_until(
+            "(() => { const c = document.querySelector('[data-changelog-feedback-target=count]'); \
+             return c && !c.hidden && c.textContent === '500 characters left'; })()",
+            "the Python team's controller to connect",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("return window.__mfMarker === 'still here';")
+            .await,
+        true,
+        "the page was reloaded"
+    );
+
+    browser.click("header nav a[href='/dashboard']").await;
+    browser
+        .wait_until(&shows("dashboard"), "the dashboard")
+        .await;
+    assert_eq!(browser.eval(has_changelog).await, false, "not swapped out");
+    assert_eq!(
+        browser
+            .eval("return !!document.querySelector('[data-fragment=\"dashboard/overview\"]') && window.__mfMarker === 'still here';")
+            .await,
+        true,
+        "the dashboard came back without a full page load"
+    );
+    browser.assert_no_console_errors().await;
+    browser.quit().await;
+    site.stop().await;
+}
