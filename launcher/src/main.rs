@@ -40,7 +40,21 @@ struct Args {
     /// Seconds a child may take to stop after SIGTERM before it is killed
     #[arg(long, default_value_t = 15)]
     grace_secs: u64,
+    /// Also run the Python team's example, svc-changelog (examples/python/changelog.py on
+    /// port 5000; needs python3, or the interpreter in PYTHON), and start the shell with
+    /// examples/python/shell.toml (unless SHELL_CONFIG is set), which adds its section
+    /// /whats-new and its teaser on the dashboard
+    #[arg(long)]
+    with_python: bool,
 }
+
+/// The Python team's example: tag, script (from the workspace root), port, shell config.
+const PYTHON_TEAM: (&str, &str, u16, &str) = (
+    "changelog",
+    "examples/python/changelog.py",
+    5000,
+    "examples/python/shell.toml",
+);
 
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -87,12 +101,16 @@ async fn main() -> ExitCode {
     }
 
     let bin_dir = target_dir(&root).join(if args.release { "release" } else { "debug" });
-    let service_addrs: Vec<SocketAddr> = chosen
+    let mut service_addrs: Vec<SocketAddr> = chosen
         .iter()
         .filter(|(tag, ..)| *tag != "shell")
         .map(|(.., port)| SocketAddr::from(([127, 0, 0, 1], *port)))
         .collect();
-    let programs: Vec<Program> = chosen
+    let (python_tag, python_script, python_port, python_config) = PYTHON_TEAM;
+    if args.with_python {
+        service_addrs.push(SocketAddr::from(([127, 0, 0, 1], python_port)));
+    }
+    let mut programs: Vec<Program> = chosen
         .iter()
         .map(|(tag, package, _)| {
             let program = Program::new(*tag, bin_dir.join(package)).current_dir(&root);
@@ -104,6 +122,11 @@ async fn main() -> ExitCode {
                 program
             };
             if *tag == "shell" {
+                let program = if args.with_python && std::env::var_os("SHELL_CONFIG").is_none() {
+                    program.env("SHELL_CONFIG", root.join(python_config))
+                } else {
+                    program
+                };
                 // The shell reads the manifests at start; it tolerates missing services,
                 // but starting it once they listen gives a complete first page.
                 service_addrs
@@ -114,10 +137,21 @@ async fn main() -> ExitCode {
             }
         })
         .collect();
-    let ports: Vec<String> = chosen
+    let mut ports: Vec<String> = chosen
         .iter()
         .map(|(tag, _, port)| format!("{tag} :{port}"))
         .collect();
+    if args.with_python {
+        let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+        programs.insert(
+            0,
+            Program::new(python_tag, python)
+                .arg(root.join(python_script))
+                .env("PORT", python_port.to_string())
+                .current_dir(&root),
+        );
+        ports.insert(0, format!("{python_tag} :{python_port} (Python)"));
+    }
     eprintln!(
         "launcher: starting {} (site: http://127.0.0.1:8000); Ctrl-C stops them all",
         ports.join(", ")

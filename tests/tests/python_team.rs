@@ -161,6 +161,20 @@ async fn shell_check_passes_on_the_python_service() {
 }
 
 #[test]
+fn the_example_shell_configuration_with_the_python_team_is_valid() {
+    let path = example_dir().join("shell.toml");
+    let settings = <shell::settings::Settings as clap::Parser>::try_parse_from([
+        "shell",
+        "--config",
+        path.to_str().unwrap(),
+    ])
+    .unwrap();
+    let config = settings.resolve().unwrap();
+    assert_eq!(config.services.len(), 4);
+    assert_eq!(config.sections.len(), 4);
+}
+
+#[test]
 fn the_python_unittest_suite_passes() {
     let out = python()
         .args(["-m", "unittest", "discover", "-s"])
