@@ -88,3 +88,33 @@ fn check_exits_non_zero_and_says_why_when_the_server_is_not_there() {
     );
     assert!(stdout.contains("checks failed."), "{stdout}");
 }
+
+#[test]
+fn the_development_secret_beyond_loopback_stops_the_start_with_exit_2() {
+    for args in [
+        vec!["--bind", "0.0.0.0", "--port", "0"],
+        vec![
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--context-secret",
+            "dev-only-context-secret-change-me",
+        ],
+    ] {
+        let out = shell()
+            .env_remove("CONTEXT_SECRET")
+            .env_remove("CONTEXT_SECRET_FILE")
+            .env_remove("MOSAIC_DEV")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--context-secret / CONTEXT_SECRET"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("--dev"), "says how to allow it: {stderr}");
+    }
+}
