@@ -314,6 +314,7 @@ def main():
         if s not in SCENARIOS:
             fail(f"unknown scenario {s!r} (one of {SCENARIOS})")
 
+    load_before = os.getloadavg()[0]
     work = tempfile.mkdtemp(prefix="mosaic-bench-")
     os.chmod(work, 0o755)  # nginx workers run as an unprivileged user
     procs = Procs(work)
@@ -407,7 +408,8 @@ def main():
     settings = (
         f"`wrk -t1 -c{connections} -d{duration}s` after a {warmup} s warm-up, TTFB and total the median of "
         f"{samples} sequential curl requests, {os.cpu_count()} cores, loopback, release builds, "
-        f"{time.strftime('%Y-%m-%d', time.gmtime())}{' (--quick)' if quick else ''}"
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}{' (--quick)' if quick else ''}; 1-minute load average "
+        f"{load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after"
     )
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(markdown(rows, settings))
