@@ -154,7 +154,11 @@ impl Application {
             hasher,
             hash_slots: tokio::sync::Semaphore::new(hash_slots()),
             csrf: CsrfKey::derive(&config.common.context_secret),
-            limiter: Limiter::new(config.limits),
+            // With PostgreSQL the counters are shared by every replica.
+            limiter: match &storage {
+                Storage::Postgres(pg) => Limiter::shared(config.limits, pg.clone()),
+                Storage::Sqlite(_) => Limiter::new(config.limits),
+            },
             trusted_proxies: config.common.trusted_proxies.clone(),
             plans: config.plans.clone(),
             cookies: CookiePolicy {

@@ -170,7 +170,7 @@ pub async fn sign_up(
     };
 
     let client = state.client_ip(&req);
-    if let Err(limited) = state.limiter.begin_sign_up(client) {
+    if let Err(limited) = state.limiter.begin_sign_up(client).await {
         tracing::warn!(%client, "sign-up refused: too many sign-ups");
         let form = signed_out_state(sign_up, SignInForm::default());
         let notice = Notice::danger(limited.sign_up_message());
@@ -244,7 +244,7 @@ pub async fn sign_in(
 
     // Counted now, before the password is checked, so concurrent guesses cannot outrun it.
     let client = state.client_ip(&req);
-    let attempt = match state.limiter.begin_sign_in(email.as_str(), client) {
+    let attempt = match state.limiter.begin_sign_in(email.as_str(), client).await {
         Ok(attempt) => attempt,
         Err(limited) => {
             tracing::warn!(%client, "sign-in refused: too many attempts");
@@ -268,7 +268,7 @@ pub async fn sign_in(
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
 
-    state.limiter.sign_in_succeeded(attempt);
+    state.limiter.sign_in_succeeded(attempt).await;
     let token = Token::generate();
     let (hash, expires_at) = (token.hash(), post.session_expiry());
     db(&state, move |s| {

@@ -10,12 +10,21 @@
 //!
 //! The client address is [`shared_ui::proxies::TrustedProxies::client_ip`]: the TCP peer,
 //! unless the peer is a configured trusted proxy (the shell), whose `X-Forwarded-For` is then
-//! believed. Counters live in memory in this process (see `docs/SECURITY.md`).
+//! believed.
+//!
+//! Where the counters live: in memory in this process with SQLite (one process serves
+//! everyone), and in PostgreSQL (the table `rate_limit_events`) when the accounts are there,
+//! so that every replica counts the same attempts: five failures spread over three replicas
+//! still pause the email. A counter that cannot be read from PostgreSQL lets the attempt
+//! through with an error logged: the database is then down, and the sign-in itself fails
+//! at the next step (see `docs/SECURITY.md`).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::storage::postgres::PgStorage;
 
 /// Failed sign-ins allowed per email in a window, by default.
 pub const PER_EMAIL: usize = 5;
@@ -114,6 +123,8 @@ pub struct SignInAttempt {
     email_key: String,
     client_key: String,
     at: Instant,
+    /// In PostgreSQL: the id of the client key's event.
+    client_event: Option<i64>,
 }
 
 /// The counters.
@@ -121,14 +132,46 @@ pub struct SignInAttempt {
 pub struct Limiter {
     limits: Limits,
     events: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// When set, the counters are this database's, shared by every replica; `events` is
+    /// then unused.
+    shared: Option<PgStorage>,
 }
 
 impl Limiter {
-    /// Counters with these limits.
+    /// Counters in memory, with these limits.
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,
             events: Mutex::default(),
+            shared: None,
+        }
+    }
+
+    /// Counters in PostgreSQL, shared by every replica on `storage`.
+    pub fn shared(limits: Limits, storage: PgStorage) -> Self {
+        Self {
+            shared: Some(storage),
+            ..Self::new(limits)
+        }
+    }
+
+    /// Counts one event under every key, in memory or in the shared table; the shared
+    /// table's ids of the new events (empty in memory, where `now` marks them).
+    async fn count(&self, keys: &[(&str, Rule)], now: Instant) -> Result<Vec<i64>, Limited> {
+        let Some(storage) = &self.shared else {
+            return self.take(keys, now).map(|()| Vec::new());
+        };
+        let owned = keys
+            .iter()
+            .map(|(key, rule)| ((*key).to_owned(), rule.limit, rule.window))
+            .collect();
+        match storage.take_events(owned).await {
+            Ok(Ok(ids)) => Ok(ids),
+            Ok(Err(retry_after)) => Err(Limited { retry_after }),
+            Err(e) => {
+                tracing::error!(error = %e, "rate-limit counters unavailable; attempt let through");
+                Ok(Vec::new())
+            }
         }
     }
 
@@ -170,27 +213,41 @@ impl Limiter {
 
     /// Counts a sign-in attempt before its password is checked; `Err` when the email or the
     /// client has used up its attempts.
-    pub fn begin_sign_in(&self, email: &str, client: IpAddr) -> Result<SignInAttempt, Limited> {
+    pub async fn begin_sign_in(
+        &self,
+        email: &str,
+        client: IpAddr,
+    ) -> Result<SignInAttempt, Limited> {
         let email_key = format!("sign-in:email:{email}");
         let client_key = format!("sign-in:client:{client}");
         let now = Instant::now();
-        self.take(
-            &[
-                (&email_key, self.limits.sign_in_per_email),
-                (&client_key, self.limits.sign_in_per_client),
-            ],
-            now,
-        )?;
+        let ids = self
+            .count(
+                &[
+                    (&email_key, self.limits.sign_in_per_email),
+                    (&client_key, self.limits.sign_in_per_client),
+                ],
+                now,
+            )
+            .await?;
         Ok(SignInAttempt {
             email_key,
             client_key,
             at: now,
+            client_event: ids.get(1).copied(),
         })
     }
 
     /// The attempt succeeded: the email's failures are forgotten and the client's slot is
     /// given back.
-    pub fn sign_in_succeeded(&self, attempt: SignInAttempt) {
+    pub async fn sign_in_succeeded(&self, attempt: SignInAttempt) {
+        if let Some(storage) = &self.shared {
+            let ids = attempt.client_event.into_iter().collect();
+            if let Err(e) = storage.forget_events(Some(attempt.email_key), ids).await {
+                tracing::error!(error = %e, "rate-limit counters unavailable; success not recorded");
+            }
+            return;
+        }
         let mut map = self.events.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(&attempt.email_key);
         if let Some(times) = map.get_mut(&attempt.client_key) {
@@ -202,15 +259,17 @@ impl Limiter {
 
     /// Counts a sign-up attempt (before its password is hashed); `Err` when the client or
     /// the whole service has used up its sign-ups.
-    pub fn begin_sign_up(&self, client: IpAddr) -> Result<(), Limited> {
+    pub async fn begin_sign_up(&self, client: IpAddr) -> Result<(), Limited> {
         let client_key = format!("sign-up:client:{client}");
-        self.take(
+        self.count(
             &[
                 (&client_key, self.limits.sign_up_per_client),
                 ("sign-up:global", self.limits.sign_up_global),
             ],
             Instant::now(),
         )
+        .await
+        .map(drop)
     }
 }
 
@@ -227,70 +286,79 @@ fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_email_counter_fills_after_five_attempts_and_clears_on_success() {
+    #[tokio::test]
+    async fn the_email_counter_fills_after_five_attempts_and_clears_on_success() {
         let limiter = Limiter::default();
         let ip = IpAddr::from([203, 0, 113, 1]);
         for _ in 0..PER_EMAIL {
-            limiter.begin_sign_in("a@example.com", ip).unwrap();
+            limiter.begin_sign_in("a@example.com", ip).await.unwrap();
         }
-        let limited = limiter.begin_sign_in("a@example.com", ip).unwrap_err();
+        let limited = limiter
+            .begin_sign_in("a@example.com", ip)
+            .await
+            .unwrap_err();
         assert!(
             limited.message().contains("try again in 15 minutes"),
             "{}",
             limited.message()
         );
-        assert!(limiter.begin_sign_in("b@example.com", ip).is_ok());
-        let mut map = limiter.events.lock().unwrap();
-        map.remove("sign-in:email:a@example.com");
-        drop(map);
-        let attempt = limiter.begin_sign_in("a@example.com", ip).unwrap();
-        limiter.sign_in_succeeded(attempt);
-        assert!(limiter.begin_sign_in("a@example.com", ip).is_ok());
+        assert!(limiter.begin_sign_in("b@example.com", ip).await.is_ok());
+        limiter
+            .events
+            .lock()
+            .unwrap()
+            .remove("sign-in:email:a@example.com");
+        let attempt = limiter.begin_sign_in("a@example.com", ip).await.unwrap();
+        limiter.sign_in_succeeded(attempt).await;
+        assert!(limiter.begin_sign_in("a@example.com", ip).await.is_ok());
     }
 
-    #[test]
-    fn the_client_counter_spans_emails_and_successes_give_their_slot_back() {
+    #[tokio::test]
+    async fn the_client_counter_spans_emails_and_successes_give_their_slot_back() {
         let limiter = Limiter::default();
         let ip = IpAddr::from([203, 0, 113, 2]);
         for i in 0..PER_CLIENT * 2 {
             let ok = limiter
                 .begin_sign_in(&format!("ok{i}@example.com"), ip)
+                .await
                 .unwrap();
-            limiter.sign_in_succeeded(ok);
+            limiter.sign_in_succeeded(ok).await;
         }
         for i in 0..PER_CLIENT {
             limiter
                 .begin_sign_in(&format!("u{i}@example.com"), ip)
+                .await
                 .unwrap();
         }
-        assert!(limiter.begin_sign_in("new@example.com", ip).is_err());
+        assert!(limiter.begin_sign_in("new@example.com", ip).await.is_err());
         assert!(limiter
             .begin_sign_in("new@example.com", IpAddr::from([203, 0, 113, 3]))
+            .await
             .is_ok());
     }
 
-    #[test]
-    fn a_refused_attempt_counts_under_no_key() {
+    #[tokio::test]
+    async fn a_refused_attempt_counts_under_no_key() {
         let limiter = Limiter::default();
         let ip = IpAddr::from([203, 0, 113, 4]);
         for _ in 0..PER_EMAIL {
-            limiter.begin_sign_in("x@example.com", ip).unwrap();
+            limiter.begin_sign_in("x@example.com", ip).await.unwrap();
         }
         for _ in 0..50 {
-            assert!(limiter.begin_sign_in("x@example.com", ip).is_err());
+            assert!(limiter.begin_sign_in("x@example.com", ip).await.is_err());
         }
         // The client key holds only the five that were let through.
         for i in 0..PER_CLIENT - PER_EMAIL {
             limiter
                 .begin_sign_in(&format!("y{i}@example.com"), ip)
+                .await
                 .unwrap();
         }
-        assert!(limiter.begin_sign_in("z@example.com", ip).is_err());
+        assert!(limiter.begin_sign_in("z@example.com", ip).await.is_err());
     }
 
-    #[test]
-    fn sign_ups_are_limited_per_client_and_globally() {
+    #[tokio::test]
+    async fn sign_ups_are_limited_per_client_and_globally() {
         let rule = |limit| Rule {
             limit,
             window: SIGN_UP_WINDOW,
@@ -302,14 +370,15 @@ mod tests {
         });
         let a = IpAddr::from([198, 51, 100, 1]);
         let b = IpAddr::from([198, 51, 100, 2]);
-        limiter.begin_sign_up(a).unwrap();
-        limiter.begin_sign_up(a).unwrap();
-        let limited = limiter.begin_sign_up(a).unwrap_err();
+        limiter.begin_sign_up(a).await.unwrap();
+        limiter.begin_sign_up(a).await.unwrap();
+        let limited = limiter.begin_sign_up(a).await.unwrap_err();
         assert!(limited.sign_up_message().contains("60 minutes"));
-        limiter.begin_sign_up(b).unwrap();
+        limiter.begin_sign_up(b).await.unwrap();
         // The global limit (3) is now full for everyone.
         assert!(limiter
             .begin_sign_up(IpAddr::from([198, 51, 100, 3]))
+            .await
             .is_err());
     }
 }

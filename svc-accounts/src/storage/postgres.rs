@@ -324,6 +324,126 @@ impl PgStorage {
         })
     }
 
+    /// Runs `fut` on the database runtime and awaits it from any async context (the
+    /// rate limiter's calls, made on the HTTP workers, wait without blocking them).
+    async fn spawned<T, Fut>(&self, fut: Fut) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, StorageError>> + Send + 'static,
+    {
+        self.inner
+            .handle
+            .spawn(fut)
+            .await
+            .unwrap_or(Err(StorageError::Stopped))
+    }
+
+    /// The rate limiter's counters, shared by every replica: counts one event under each
+    /// key at once, or none if any key already holds `limit` events in its window (then
+    /// `Ok(Err(wait))`, the longest wait). Keys are locked in order (advisory locks) for the
+    /// transaction, so concurrent attempts on several replicas are counted one after
+    /// another; times are the database's clock, so replicas' clocks do not matter. Returns
+    /// the new events' ids, in the order of `keys`.
+    pub async fn take_events(
+        &self,
+        keys: Vec<(String, usize, Duration)>,
+    ) -> Result<Result<Vec<i64>, Duration>, StorageError> {
+        let pool = self.inner.pool.clone();
+        self.spawned(async move {
+            let mut client = pool.get().await.map_err(pool_error)?;
+            let tx = client.transaction().await?;
+            let now: i64 = tx
+                .query_one(
+                    "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+                    &[],
+                )
+                .await?
+                .get(0);
+            let mut locks: Vec<&str> = keys.iter().map(|(k, _, _)| k.as_str()).collect();
+            locks.sort_unstable();
+            locks.dedup();
+            for key in locks {
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    &[&key],
+                )
+                .await?;
+            }
+            let mut worst: Option<i64> = None;
+            for (key, limit, window) in &keys {
+                let window = window.as_millis() as i64;
+                tx.execute(
+                    "DELETE FROM rate_limit_events WHERE key = $1 AND at_ms <= $2",
+                    &[key, &(now - window)],
+                )
+                .await?;
+                // The `limit`-th newest event in the window, if there are that many.
+                let nth = tx
+                    .query_opt(
+                        "SELECT at_ms FROM rate_limit_events WHERE key = $1
+                         ORDER BY at_ms DESC, id DESC OFFSET $2 LIMIT 1",
+                        &[key, &(limit.saturating_sub(1) as i64)],
+                    )
+                    .await?;
+                let full = *limit == 0 || nth.is_some();
+                if full {
+                    let oldest: i64 = nth.map_or(now, |row| row.get(0));
+                    let wait = (window - (now - oldest)).max(0);
+                    worst = Some(worst.map_or(wait, |w| w.max(wait)));
+                }
+            }
+            if let Some(wait) = worst {
+                tx.rollback().await?;
+                return Ok(Err(Duration::from_millis(wait as u64)));
+            }
+            let mut ids = Vec::with_capacity(keys.len());
+            for (key, _, _) in &keys {
+                let row = tx
+                    .query_one(
+                        "INSERT INTO rate_limit_events (key, at_ms) VALUES ($1, $2) RETURNING id",
+                        &[key, &now],
+                    )
+                    .await?;
+                ids.push(row.get(0));
+            }
+            // Now and then, keys that never came back: anything older than a day.
+            if rand::random::<u8>() < 4 {
+                tx.execute(
+                    "DELETE FROM rate_limit_events WHERE at_ms <= $1",
+                    &[&(now - 24 * 60 * 60 * 1000)],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(Ok(ids))
+        })
+        .await
+    }
+
+    /// Forgets every event of `key` (if given) and the events with these ids.
+    pub async fn forget_events(
+        &self,
+        key: Option<String>,
+        ids: Vec<i64>,
+    ) -> Result<(), StorageError> {
+        let pool = self.inner.pool.clone();
+        self.spawned(async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            if let Some(key) = key {
+                client
+                    .execute("DELETE FROM rate_limit_events WHERE key = $1", &[&key])
+                    .await?;
+            }
+            if !ids.is_empty() {
+                client
+                    .execute("DELETE FROM rate_limit_events WHERE id = ANY($1)", &[&ids])
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// For `/readyz`: the result of the last check (at most about a second old).
     pub fn ping(&self) -> Result<(), String> {
         let health = self

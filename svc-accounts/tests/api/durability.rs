@@ -323,3 +323,80 @@ async fn two_replicas_share_accounts_and_sessions() {
     a.wait().unwrap();
     b.wait().unwrap();
 }
+
+/// Posts the sign-in form to `address` with a fresh token from there.
+async fn sign_in_at(client: &reqwest::Client, address: &str, password: &str) -> StatusCode {
+    let html = client
+        .get(format!("{address}/fragments/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    client
+        .post(format!("{address}/actions/sign-in"))
+        .form(&[
+            ("email", "counted@example.com"),
+            ("password", password),
+            ("csrf_token", &csrf_in(&html)),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// On PostgreSQL the sign-in counters are shared: failures on replica A count on replica B.
+#[tokio::test]
+async fn failed_sign_ins_on_one_replica_count_on_the_other() {
+    if backend() != Backend::Postgres {
+        return; // With SQLite there is one process, and its counters are in memory.
+    }
+    let db = TestDb::new();
+    let (mut a, address_a) = start_binary(&db.value).await;
+    let (mut b, address_b) = start_binary(&db.value).await;
+    let owner = browser();
+    let html = owner
+        .get(format!("{address_a}/fragments/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let res = owner
+        .post(format!("{address_a}/actions/sign-up"))
+        .form(&[
+            ("name", "Counted"),
+            ("email", "counted@example.com"),
+            ("password", PASSWORD),
+            ("plan", "pro"),
+            ("csrf_token", &csrf_in(&html)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    // Five wrong passwords (the per-email limit), three on A and two on B.
+    let attacker = browser();
+    for address in [&address_a, &address_a, &address_a, &address_b, &address_b] {
+        assert_eq!(
+            sign_in_at(&attacker, address, "wrong password!").await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    // Neither replica lets even the right password through now.
+    for address in [&address_b, &address_a] {
+        assert_eq!(
+            sign_in_at(&browser(), address, PASSWORD).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{address}"
+        );
+    }
+    a.kill().unwrap();
+    b.kill().unwrap();
+    a.wait().unwrap();
+    b.wait().unwrap();
+}
