@@ -93,6 +93,7 @@ ENTRY_IDS = [e["id"] for e in ENTRIES]
 
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_.~-]*$")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _B64URL_RE = re.compile(r"^[A-Za-z0-9_-]*$")
 
 
@@ -286,6 +287,9 @@ def parser():
     p.add_argument("--shared-assets", default=env("SHARED_ASSETS_DIR", DEFAULT_SHARED_ASSETS),
                    help="shared-ui's assets folder, for Stimulus and shared.css in the preview "
                    "(env SHARED_ASSETS_DIR; default: the workspace's shared-ui/assets)")
+    p.add_argument("--max-connections", default=env("MAX_CONNECTIONS", "256"),
+                   help="connections served at once; more wait in the backlog (env "
+                   "MAX_CONNECTIONS, default 256)")
     p.add_argument("--version-label", default=env("CHANGELOG_VERSION"),
                    help="the manifest version (env CHANGELOG_VERSION; default 0.1.0+<hash of "
                    "the code and assets>)")
@@ -329,6 +333,13 @@ class Settings:
                                f"`{args.section_path}` is not a path such as /whats-new")
         self.section_path = args.section_path
         self.shared_assets = args.shared_assets
+        try:
+            self.max_connections = int(args.max_connections)
+        except ValueError:
+            self.max_connections = 0
+        if not 1 <= self.max_connections <= 100000:
+            raise SettingError("--max-connections / MAX_CONNECTIONS",
+                               "must be a number between 1 and 100000")
         self.version = args.version_label or default_version()
         if not (1 <= len(self.version) <= 64 and all(33 <= ord(c) <= 126 for c in self.version)):
             raise SettingError("--version-label / CHANGELOG_VERSION",
@@ -650,6 +661,13 @@ class Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         self.rid = request_id(self.headers.get(REQUEST_ID))
         self.status = 0
+        trace = self.headers.get("traceparent") or ""
+        trace = f" traceparent={trace}" if _TRACEPARENT_RE.match(trace) else ""
+        if self.command != "POST" and (
+            self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length", "0") != "0"
+        ):
+            # A body we do not read must not be taken for the next request.
+            self.close_connection = True
         try:
             url = urllib.parse.urlsplit(self.path)
             self.route(self.command, url.path, url.query)
@@ -663,7 +681,7 @@ class Handler(BaseHTTPRequestHandler):
         elapsed = (time.monotonic() - started) * 1000
         path = "".join(c if " " < c < "\x7f" else "?" for c in self.path.split("?", 1)[0][:200])
         log("INFO", self.rid, f"method={self.command} path={path} status={self.status} "
-            f"elapsed_ms={elapsed:.1f}")
+            f"elapsed_ms={elapsed:.1f}{trace}")
 
     do_GET = do_HEAD = do_POST = dispatch
 
@@ -775,6 +793,7 @@ def make_server(settings):
     handler = type("BoundHandler", (Handler,), {"service": service})
     server_class = Server6 if settings.bind.version == 6 else Server
     server = server_class((str(settings.bind), settings.port), handler)
+    server.slots = threading.BoundedSemaphore(settings.max_connections)
     return server, service
 
 
@@ -782,6 +801,23 @@ class Server(ThreadingHTTPServer):
     """One thread per connection; a client that goes away is one log line, not a traceback."""
 
     daemon_threads = True
+    # At most this many connections are served at once (make_server sets it from
+    # MAX_CONNECTIONS); the accept loop waits for a free one, so the rest wait in the backlog.
+    slots = threading.BoundedSemaphore(256)
+
+    def process_request(self, request, client_address):
+        self.slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def handle_error(self, request, client_address):
         error = sys.exc_info()[1]

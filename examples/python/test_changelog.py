@@ -141,7 +141,8 @@ class SettingsTests(unittest.TestCase):
         for argv, name in [(("--port", "x"), "PORT"), (("--port", "70000"), "PORT"),
                            (("--bind", "localhost"), "BIND"),
                            (("--context-secret", "short"), "CONTEXT_SECRET"),
-                           (("--section-path", "//evil"), "CHANGELOG_SECTION_PATH")]:
+                           (("--section-path", "//evil"), "CHANGELOG_SECTION_PATH"),
+                           (("--max-connections", "0"), "MAX_CONNECTIONS")]:
             with self.assertRaises(changelog.SettingError) as e:
                 self.parse(*argv)
             self.assertIn(name, str(e.exception))
@@ -243,12 +244,21 @@ class HttpTests(unittest.TestCase):
         self.assertNotIn("Ada", body)
         self.assertIn("You are signed out", body)
 
-    def test_request_ids_are_echoed_and_logged(self):
-        _, headers, _ = self.request("GET", "/healthz", headers={"x-request-id": "req-42"})
+    def test_request_ids_are_echoed_and_logged_with_the_traceparent(self):
+        trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        _, headers, _ = self.request("GET", "/healthz",
+                                     headers={"x-request-id": "req-42", "traceparent": trace})
         self.assertEqual(headers["x-request-id"], "req-42")
-        line = [l for l in LOGS.getvalue().splitlines() if "request_id=req-42 " in l]
+        # The line is written once the answer is out: give it a moment.
+        deadline = time.monotonic() + 5
+        while True:
+            line = [l for l in LOGS.getvalue().splitlines() if "request_id=req-42 " in l]
+            if line or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         self.assertEqual(len(line), 1, LOGS.getvalue()[-2000:])
         self.assertIn("method=GET path=/healthz status=200", line[0])
+        self.assertIn(f"traceparent={trace}", line[0])
 
     def test_bad_feedback_is_422_with_the_fragment_and_inline_errors(self):
         status, headers, body = self.post({"entry": "nope", "message": "x"},
@@ -325,6 +335,31 @@ class HttpTests(unittest.TestCase):
         import base64, hashlib  # noqa: E401
         digest = base64.b64encode(hashlib.sha256(changelog.IMPORT_MAP.encode()).digest()).decode()
         self.assertIn(f"'sha256-{digest}'", headers["content-security-policy"])
+
+
+class ConnectionCapTests(unittest.TestCase):
+    def test_connections_beyond_the_cap_wait_for_a_free_slot(self):
+        import socket
+        server, _ = changelog.make_server(settings("--max-connections", "1"))
+        port = server.server_address[1]
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        try:
+            idle = socket.create_connection(("127.0.0.1", port))
+            time.sleep(0.2)  # accepted: it holds the one slot
+            waiting = socket.create_connection(("127.0.0.1", port))
+            waiting.settimeout(0.5)
+            waiting.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            with self.assertRaises(socket.timeout):
+                waiting.recv(100)
+            idle.close()
+            waiting.settimeout(5)
+            self.assertTrue(waiting.recv(100).startswith(b"HTTP/1.1 200"))
+            waiting.close()
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
 
 
 class HealthcheckTests(unittest.TestCase):
