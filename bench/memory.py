@@ -246,6 +246,7 @@ def main():
             "cpus": os.cpu_count(),
             "build": "release",
             "hash_concurrency": os.environ.get("ACCOUNTS_HASH_CONCURRENCY", "default"),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 1),
             "idle_rss_mib": idle,
             "sign_ups": sign_ups,
             "accounts_rss_after_rest_mib": accounts_rested,
