@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mf_tests::browser::Browser;
+use mf_tests::browser::{fragment_document, nu_validate, Browser};
 use mf_tests::{free_port, Stack, StackOptions, SECRET};
 use reqwest::StatusCode;
 use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
@@ -212,6 +212,47 @@ async fn the_python_service_verifies_contexts_signed_by_the_rust_code_and_refuse
         assert!(!html.contains("Grace"), "{what}: {html}");
         assert!(html.contains("You are signed out"), "{what}: {html}");
     }
+}
+
+#[tokio::test]
+async fn the_python_preview_and_fragments_are_valid_html() {
+    let service = PythonService::start().await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        client
+            .get(format!("{}{path}", service.url))
+            .header("x-mf-base-path", "/svc/changelog")
+            .header("x-mf-user", key(SECRET).sign(&grace(), DEFAULT_TTL))
+            .send()
+    };
+    let preview = get("/").await.unwrap().text().await.unwrap();
+    let entries = get("/fragments/entries")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let teaser = get("/fragments/teaser")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let invalid = client
+        .post(format!("{}/actions/feedback", service.url))
+        .form(&[("entry", "nope"), ("message", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let invalid = invalid.text().await.unwrap();
+    let errors = nu_validate(&[
+        ("preview".to_owned(), preview),
+        ("entries".to_owned(), fragment_document(&entries)),
+        ("teaser".to_owned(), fragment_document(&teaser)),
+        ("entries-422".to_owned(), fragment_document(&invalid)),
+    ]);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
 
 fn csrf_token(html: &str) -> String {
