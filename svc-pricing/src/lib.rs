@@ -6,23 +6,28 @@
 //! user (read with `shared_ui::context::current_user`) sees their plan highlighted and is
 //! offered the next plan up.
 //!
+//! Built on the service kit (`shared_ui::kit`): [`Pricing`] names the binary and its port,
+//! and [`routes::service`] declares what is the service's own; the kit provides the
+//! manifest, `/healthz`, `/readyz`, `/assets/…`, the preview page's chrome, the middleware,
+//! `main` and the [`startup::Application`].
+//!
 //! Where things live:
-//! - [`settings`]: the command line and environment (`--catalog` / `PRICING_CATALOG`).
-//! - [`startup`]: [`startup::Application`] binds the listener and mounts the routes.
-//! - [`routes`]: every route, listed in [`routes::configure`]; handlers are thin.
-//! - [`views`]: maud functions for the fragments, the preview page and the 404 page.
+//! - [`settings`]: the service's own setting (`--catalog` / `PRICING_CATALOG`).
+//! - [`startup`]: [`startup::Application::build`] from the command line.
+//! - [`routes`]: the declarations in [`routes::service`]; handlers are thin.
+//! - [`views`]: maud functions for the fragments, their fallbacks and the preview's content.
 //! - [`domain`]: [`domain::Money`], [`domain::PlanId`], [`domain::Catalog`]: parsed, never
 //!   plain strings.
-//! - [`error`]: the crate's one error type and its HTTP mapping.
 //! - `catalog.toml` (built in) and `assets/` (CSS and the controller), embedded at compile
 //!   time.
 
 pub mod domain;
-pub mod error;
 pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod views;
+
+use shared_ui::kit::{Common, Service, StartError, Team};
 
 /// The service name in the manifest and in the shell's URLs (`/svc/pricing`).
 pub const SERVICE_NAME: &str = "pricing";
@@ -30,3 +35,21 @@ pub const SERVICE_NAME: &str = "pricing";
 pub const DEFAULT_PORT: u16 = 1313;
 /// The catalogue compiled into the binary (`svc-pricing/catalog.toml`).
 pub const BUILT_IN_CATALOG: &str = include_str!("../catalog.toml");
+
+/// The `svc-pricing` binary.
+#[derive(Debug)]
+pub struct Pricing;
+
+impl Team for Pricing {
+    const BINARY: &'static str = "svc-pricing";
+    const ABOUT: &'static str =
+        "The pricing team's fragment server: plans, a monthly/yearly toggle, an upgrade teaser.";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const PORT: u16 = DEFAULT_PORT;
+    type Settings = settings::PricingSettings;
+
+    async fn service(settings: Self::Settings, _: &Common) -> Result<Service, StartError> {
+        let (catalog, source) = settings.catalog()?;
+        Ok(routes::service(catalog, &source))
+    }
+}

@@ -24,9 +24,9 @@ pub const BOOT_URL: &str = "/assets/shared/boot.js";
 /// The shared icon (so browsers do not ask for `/favicon.ico`).
 pub const FAVICON_URL: &str = "/assets/shared/favicon.svg";
 
-const STIMULUS_JS: &[u8] = include_bytes!("../assets/vendor/stimulus-3.2.2.js");
-const SHARED_CSS: &[u8] = include_bytes!("../assets/shared.css");
-const BOOT_JS: &[u8] = include_bytes!("../assets/boot.js");
+const STIMULUS_JS: &[u8] = include_bytes!("../../assets/vendor/stimulus-3.2.2.js");
+const SHARED_CSS: &[u8] = include_bytes!("../../assets/shared.css");
+const BOOT_JS: &[u8] = include_bytes!("../../assets/boot.js");
 
 /// One embedded file.
 #[derive(Debug, Clone, Copy)]
@@ -165,10 +165,10 @@ pub fn shared() -> &'static AssetSet {
             Asset::immutable("stimulus-3.2.2.js", STIMULUS_JS),
             Asset::revalidated("shared.css", SHARED_CSS),
             Asset::revalidated("boot.js", BOOT_JS),
-            Asset::revalidated("favicon.svg", include_bytes!("../assets/favicon.svg")),
+            Asset::revalidated("favicon.svg", include_bytes!("../../assets/favicon.svg")),
             Asset::revalidated(
                 "STIMULUS-LICENSE.md",
-                include_bytes!("../assets/vendor/STIMULUS-LICENSE.md"),
+                include_bytes!("../../assets/vendor/STIMULUS-LICENSE.md"),
             ),
         ])
     })

@@ -390,7 +390,8 @@ async fn readyz(readiness: Option<web::Data<Readiness>>) -> HttpResponse {
     res
 }
 
-fn error_page(status: actix_web::http::StatusCode, title: &str, body: Markup) -> HttpResponse {
+/// A service's own HTML page for an error (`no-store`), with a link back to its start page.
+pub fn error_page(status: actix_web::http::StatusCode, title: &str, body: Markup) -> HttpResponse {
     let page = components::page(
         &components::PageOptions::new(title),
         html! {
@@ -665,6 +666,91 @@ mod tests {
             let err = CorsPolicy::parse(&[bad.into()]).unwrap_err();
             assert_eq!(err.name, "--cors-origins / CORS_ORIGINS", "{bad}");
         }
+    }
+
+    fn common(args: &[&str]) -> Result<Common, SettingError> {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct S {
+            #[command(flatten)]
+            common: CommonSettings,
+        }
+        let mut all = vec!["x"];
+        all.extend(args);
+        S::try_parse_from(all).unwrap().common.resolve(1)
+    }
+
+    #[test]
+    fn the_dev_secret_is_refused_beyond_loopback_unless_dev() {
+        const NAME: &str = "--context-secret / CONTEXT_SECRET";
+        // None given, on every interface: refused.
+        assert_eq!(common(&["--bind", "0.0.0.0"]).unwrap_err().name, NAME);
+        // The development value given explicitly is no better.
+        let dev = ["--bind", "0.0.0.0", "--context-secret", DEV_CONTEXT_SECRET];
+        assert_eq!(common(&dev).unwrap_err().name, NAME);
+        let v6 = ["--bind", "::", "--context-secret", DEV_CONTEXT_SECRET];
+        assert_eq!(common(&v6).unwrap_err().name, NAME);
+        // --dev allows it (with the warning); loopback allows it.
+        let with_dev = [
+            "--bind",
+            "0.0.0.0",
+            "--context-secret",
+            DEV_CONTEXT_SECRET,
+            "--dev",
+        ];
+        assert!(common(&with_dev).unwrap().dev_secret);
+        assert!(common(&[]).unwrap().dev_secret);
+        assert!(common(&["--bind", "::1"]).unwrap().dev_secret);
+        // A real secret anywhere is fine.
+        let real = [
+            "--bind",
+            "0.0.0.0",
+            "--context-secret",
+            "a-real-secret-of-32-bytes-000000",
+        ];
+        assert!(!common(&real).unwrap().dev_secret);
+    }
+
+    #[test]
+    fn a_secret_file_is_generated_once_and_shared_by_binaries_starting_together() {
+        // A fresh folder of our own (shared-ui has no temporary-folder dependency).
+        let dir = std::env::temp_dir().join(format!("mf-secret-test-{}", new_request_id()));
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("context-secret");
+        let path_s = path.display().to_string();
+        let secrets: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        common(&["--bind", "0.0.0.0", "--context-secret-file", &path_s])
+                            .unwrap()
+                            .context_secret
+                            .expose()
+                            .to_owned()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            secrets.iter().all(|s| s == &secrets[0]),
+            "one secret for all"
+        );
+        assert_eq!(secrets[0].len(), 64);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), secrets[0]);
+        // Only the secret is left in the folder (no temporary files).
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "readable by its owner only");
+        }
+        // A file with too short a secret is refused by name.
+        std::fs::write(&path, "short").unwrap();
+        let err = common(&["--context-secret-file", &path_s]).unwrap_err();
+        assert_eq!(err.name, "--context-secret-file / CONTEXT_SECRET_FILE");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

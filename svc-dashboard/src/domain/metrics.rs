@@ -1,4 +1,4 @@
-//! The service's own figures, recorded by the `metrics` middleware on every request and
+//! The service's own figures, recorded by the service's observer (`routes::service`) on every request and
 //! shown by the `stats` fragment.
 //!
 //! Counters are atomics. Durations go into a [`LatencyWindow`]: a ring buffer of the last

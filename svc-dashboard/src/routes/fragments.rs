@@ -1,4 +1,4 @@
-//! `GET /fragments/{id}`: the `overview` and `stats` fragments.
+//! `GET /fragments/overview` and `GET /fragments/stats`.
 //!
 //! `overview` is the signed-in user's own (`private, no-store`); `stats` holds live figures
 //! nobody should cache (`no-store`).
@@ -9,14 +9,14 @@
 //! origin, at this service's own origin as the browser reached it; else service-relative.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use serde::Deserialize;
 use shared_ui::context::current_user;
-use shared_ui::service::{base_path, fragment_response, CorsPolicy};
+use shared_ui::kit::{Fragment, HttpError};
+use shared_ui::service::{base_path, CorsPolicy};
 
-use super::{AppState, STATS_PATH};
+use super::STATS_PATH;
 use crate::domain::{Metrics, RefreshInterval};
-use crate::error::Error;
 use crate::views;
 
 /// The query a fragment accepts; other parameters (the shell passes a section's query to
@@ -29,34 +29,41 @@ pub struct FragmentQuery {
 
 impl FragmentQuery {
     /// The refresh interval asked for, or a 400 that quotes the bad value.
-    pub fn refresh(&self) -> Result<RefreshInterval, Error> {
-        RefreshInterval::from_query(self.refresh.as_deref()).map_err(Error::BadQuery)
+    pub fn refresh(&self) -> Result<RefreshInterval, HttpError> {
+        RefreshInterval::from_query(self.refresh.as_deref()).map_err(HttpError::BadRequest)
     }
 }
 
-/// One fragment, or the 404 page for an unknown id.
-#[tracing::instrument(name = "fragment", skip_all, fields(fragment = %id))]
-pub async fn fragment(
+/// The `overview` fragment: the signed-in user's own.
+#[tracing::instrument(name = "fragment", skip_all, fields(fragment = "overview"))]
+pub async fn overview(
     req: HttpRequest,
-    id: web::Path<String>,
     query: web::Query<FragmentQuery>,
-    state: web::Data<AppState>,
     metrics: web::Data<Metrics>,
-) -> Result<HttpResponse, Error> {
+) -> Result<Fragment, HttpError> {
     let refresh = query.refresh()?;
-    let snapshot = metrics.snapshot();
-    let (markup, cache_control) = match id.as_str() {
-        "overview" => {
-            let user = current_user(&req);
-            tracing::debug!(signed_in = user.is_some(), "rendered");
-            let markup =
-                views::overview::overview(user.as_ref(), &snapshot, &stats_url(&req), refresh);
-            (markup, "private, no-store")
-        }
-        "stats" => (views::stats::stats(&snapshot), "no-store"),
-        other => return Err(Error::UnknownFragment(other.to_owned())),
-    };
-    Ok(fragment_response(&state.version, cache_control, markup))
+    let user = current_user(&req);
+    tracing::debug!(signed_in = user.is_some(), "rendered");
+    let markup = views::overview::overview(
+        user.as_ref(),
+        &metrics.snapshot(),
+        &stats_url(&req),
+        refresh,
+    );
+    Ok(Fragment::new("private, no-store", markup))
+}
+
+/// The `stats` fragment: live figures nobody should cache.
+#[tracing::instrument(name = "fragment", skip_all, fields(fragment = "stats"))]
+pub async fn stats(
+    query: web::Query<FragmentQuery>,
+    metrics: web::Data<Metrics>,
+) -> Result<Fragment, HttpError> {
+    query.refresh()?;
+    Ok(Fragment::new(
+        "no-store",
+        views::stats::stats(&metrics.snapshot()),
+    ))
 }
 
 /// The URL the browser fetches the live figures from (see the module doc).

@@ -1,26 +1,25 @@
-//! `GET /`: the standalone preview, the overview inside a shared-ui page with the
-//! service's CSS and controller, so the live figures refresh with no shell running.
+//! `GET /`: the standalone preview's content, the overview; the kit puts it in a shared-ui
+//! page with the service's CSS and controller, so the live figures refresh with no shell.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use shared_ui::context::current_user;
+use shared_ui::kit::{HttpError, Preview};
 
 use super::fragments::FragmentQuery;
 use crate::domain::Metrics;
-use crate::error::Error;
 use crate::views;
 
-/// The preview page; `?refresh=` sets the refresh interval as on the fragment.
+/// The preview; `?refresh=` sets the refresh interval as on the fragment.
 pub async fn preview(
     req: HttpRequest,
     query: web::Query<FragmentQuery>,
     metrics: web::Data<Metrics>,
-) -> Result<HttpResponse, Error> {
+) -> Result<Preview, HttpError> {
     let refresh = query.refresh()?;
     let user = current_user(&req);
-    let page = views::preview::page(user.as_ref(), &metrics.snapshot(), refresh);
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page.into_string()))
+    Ok(Preview(views::preview::content(
+        user.as_ref(),
+        &metrics.snapshot(),
+        refresh,
+    )))
 }

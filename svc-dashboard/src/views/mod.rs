@@ -3,14 +3,12 @@
 //! - [`overview`]: the `overview` fragment (greeting or signed-out state, live figures).
 //! - [`stats`]: the `stats` fragment (figures card and latency table).
 //! - [`fallback`]: the static HTML the manifest offers when the service cannot answer.
-//! - [`preview`]: the standalone preview page.
-//! - [`errors`]: the 404 page for an unknown fragment and the 500 page.
+//! - [`preview`]: the standalone preview's content (the kit draws the page around it).
 //! - [`format`]: numbers, durations and clock times for people.
 //!
 //! Element ids carry a `dashboard-` prefix so they stay unique on a page composed of
 //! several teams' fragments; headings start at `h2` because the page owns the `h1`.
 
-pub mod errors;
 pub mod fallback;
 pub mod format;
 pub mod overview;

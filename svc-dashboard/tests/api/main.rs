@@ -18,6 +18,11 @@ fn requests_of(html: &str) -> u64 {
 }
 
 #[tokio::test]
+async fn the_service_passes_the_contract_checks_of_shell_check() {
+    shared_ui::testkit::assert_contract(&spawn_app().await).await;
+}
+
+#[tokio::test]
 async fn manifest_parses_validates_and_lists_overview_and_stats() {
     let app = spawn_app().await;
     let m = app.manifest().await;

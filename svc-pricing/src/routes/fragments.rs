@@ -1,18 +1,17 @@
-//! `GET /fragments/{id}`: the `plans` and `teaser` fragments.
+//! `GET /fragments/plans` and `GET /fragments/teaser`.
 //!
 //! Both read the signed user (`shared_ui::context::current_user`) and `?billing=`. A
 //! signed-in render is the user's own (`private, no-store`); an anonymous one is the same
-//! for everybody and may be cached briefly (`public, max-age=30`, with the `Vary` that
-//! `fragment_response` sets).
+//! for everybody and may be cached briefly (`public, max-age=30`, with the `Vary` that the
+//! kit's `Fragment` sets).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
+use maud::Markup;
 use serde::Deserialize;
 use shared_ui::context::current_user;
-use shared_ui::service::fragment_response;
+use shared_ui::kit::{Fragment, HttpError};
 
-use super::AppState;
-use crate::domain::Billing;
-use crate::error::Error;
+use crate::domain::{Billing, Catalog};
 use crate::views;
 
 /// The query a fragment accepts; other parameters (the shell passes a section's query to
@@ -25,27 +24,43 @@ pub struct FragmentQuery {
 
 impl FragmentQuery {
     /// The billing period asked for, or a 400 that quotes the bad value.
-    pub fn billing(&self) -> Result<Billing, Error> {
-        Billing::from_query(self.billing.as_deref()).map_err(Error::BadQuery)
+    pub fn billing(&self) -> Result<Billing, HttpError> {
+        Billing::from_query(self.billing.as_deref()).map_err(HttpError::BadRequest)
     }
 }
 
-/// One fragment, or the 404 page for an unknown id.
-#[tracing::instrument(name = "fragment", skip_all, fields(fragment = %id))]
-pub async fn fragment(
+/// The `plans` fragment.
+#[tracing::instrument(name = "fragment", skip_all, fields(fragment = "plans"))]
+pub async fn plans(
     req: HttpRequest,
-    id: web::Path<String>,
     query: web::Query<FragmentQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, Error> {
+    catalog: web::Data<Catalog>,
+) -> Result<Fragment, HttpError> {
+    render(&req, &query, |billing, current| {
+        views::plans::plans(&catalog, billing, current)
+    })
+}
+
+/// The `teaser` fragment.
+#[tracing::instrument(name = "fragment", skip_all, fields(fragment = "teaser"))]
+pub async fn teaser(
+    req: HttpRequest,
+    query: web::Query<FragmentQuery>,
+    catalog: web::Data<Catalog>,
+) -> Result<Fragment, HttpError> {
+    render(&req, &query, |billing, current| {
+        views::teaser::teaser(&catalog, billing, current)
+    })
+}
+
+fn render(
+    req: &HttpRequest,
+    query: &FragmentQuery,
+    view: impl FnOnce(Billing, Option<&str>) -> Markup,
+) -> Result<Fragment, HttpError> {
     let billing = query.billing()?;
-    let user = current_user(&req);
-    let current = user.as_ref().map(|u| u.plan.as_str());
-    let markup = match id.as_str() {
-        "plans" => views::plans::plans(&state.catalog, billing, current),
-        "teaser" => views::teaser::teaser(&state.catalog, billing, current),
-        other => return Err(Error::UnknownFragment(other.to_owned())),
-    };
+    let user = current_user(req);
+    let markup = view(billing, user.as_ref().map(|u| u.plan.as_str()));
     let cache_control = if user.is_some() {
         "private, no-store"
     } else {
@@ -56,5 +71,5 @@ pub async fn fragment(
         billing = billing.as_str(),
         "rendered"
     );
-    Ok(fragment_response(&state.version, cache_control, markup))
+    Ok(Fragment::new(cache_control, markup))
 }

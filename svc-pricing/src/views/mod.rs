@@ -3,14 +3,12 @@
 //! - [`plans`]: the `plans` fragment (cards, the billing toggle, prices).
 //! - [`teaser`]: the `teaser` fragment (a compact upgrade box).
 //! - [`fallback`]: the static HTML the manifest offers when the service cannot answer.
-//! - [`preview`]: the standalone preview page.
-//! - [`errors`]: the 404 page for an unknown fragment and the 500 page.
+//! - [`preview`]: the standalone preview's content (the kit draws the page around it).
 //!
 //! Element ids carry a `pricing-` prefix so they stay unique on a page composed of several
 //! teams' fragments; headings start at `h2` because the page around a fragment owns the
 //! `h1`.
 
-pub mod errors;
 pub mod fallback;
 pub mod plans;
 pub mod preview;

@@ -12,6 +12,11 @@ use svc_pricing::startup::Application;
 const FRAGMENTS: [&str; 2] = ["plans", "teaser"];
 
 #[tokio::test]
+async fn the_service_passes_the_contract_checks_of_shell_check() {
+    shared_ui::testkit::assert_contract(&spawn_app().await).await;
+}
+
+#[tokio::test]
 async fn manifest_parses_validates_and_lists_plans_and_teaser() {
     let app = spawn_app().await;
     let m = app.manifest().await;

@@ -4,11 +4,16 @@
 //! `shell check` parse it back with [`Manifest::parse`], which also runs
 //! [`Manifest::validate`]. Validation errors name the bad field (`fragments[1].path`), so a
 //! team sees at once what to fix.
+//!
+//! [`check`] (feature `check`): the checks of `shell check`, run against a live server.
 
 use std::collections::HashSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "check")]
+pub mod check;
 
 /// A service's manifest: who it is, which fragments it serves, what they need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

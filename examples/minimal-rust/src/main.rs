@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    shared_ui::kit::main::<minimal_rust::Hello>()
+}

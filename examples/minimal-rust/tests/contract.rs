@@ -1,0 +1,14 @@
+use minimal_rust::Hello;
+use shared_ui::testkit::{self, ada};
+
+#[tokio::test]
+async fn the_service_passes_the_contract_checks_of_shell_check() {
+    testkit::assert_contract(&testkit::spawn::<Hello>(&[]).await).await;
+}
+
+#[tokio::test]
+async fn the_preview_shows_the_greeting_to_the_signed_in_user() {
+    let app = testkit::spawn::<Hello>(&[]).await;
+    let page = app.get_as("/", &ada("pro")).await.text().await.unwrap();
+    assert!(page.contains("Hello, Ada &lt;Lovelace&gt;!"), "{page}");
+}

@@ -1,0 +1,212 @@
+//! The test kit (feature `testkit`, for dev-dependencies): a team's service on a free port in
+//! the test's process, a [`TestApp`] to talk to it, and the contract checks of `shell check`
+//! as one assertion.
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn follows_the_contract() {
+//!     shared_ui::testkit::assert_contract(&shared_ui::testkit::spawn::<MyTeam>(&[]).await).await;
+//! }
+//! ```
+//!
+//! Logs go to stderr only with `TEST_LOG=1`.
+
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+
+use crate::context::{ContextKey, UserContext};
+use crate::contract::check::{self, Report};
+use crate::contract::Manifest;
+use crate::headers;
+use crate::kit::{self, Application, Cli, StartError, Team};
+use crate::service::Secret;
+
+/// The context secret every test app is started with.
+pub const SECRET: &str = "test-context-secret-0123456789";
+
+/// A running service and a client for it; stops the server when dropped.
+pub struct TestApp {
+    /// `http://127.0.0.1:{port}`.
+    pub address: String,
+    /// The bound port.
+    pub port: u16,
+    /// A client with a 10 s timeout that does not follow redirects.
+    pub client: reqwest::Client,
+    /// The key that signs user contexts for this app ([`SECRET`]).
+    pub key: ContextKey,
+    handle: ServerHandle,
+}
+
+impl std::fmt::Debug for TestApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApp")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the workers; the future is not awaited because Drop cannot be async.
+        drop(self.handle.stop(false));
+    }
+}
+
+fn init_test_log() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        crate::service::init_tracing();
+    }
+}
+
+/// The command line a user would give the team's binary for a test (port 0, loopback,
+/// [`SECRET`]), plus `extra` flags.
+pub fn cli<T: Team>(extra: &[&str]) -> Result<Cli<T::Settings>, clap::Error> {
+    let mut args = vec![
+        T::BINARY,
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--context-secret",
+        SECRET,
+    ];
+    args.extend_from_slice(extra);
+    kit::parse::<T, _, _>(args)
+}
+
+/// Builds the team's application from [`cli`] without running it (for start-up errors).
+pub async fn build<T: Team>(extra: &[&str]) -> Result<Application, StartError> {
+    init_test_log();
+    Application::build::<T>(cli::<T>(extra).expect("settings parse")).await
+}
+
+/// Spawns the team's service on a free port with `extra` flags.
+pub async fn spawn<T: Team>(extra: &[&str]) -> TestApp {
+    serve(build::<T>(extra).await.expect("the app builds"))
+}
+
+/// Runs a built application in the background.
+pub fn serve(app: Application) -> TestApp {
+    let port = app.port();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client"),
+        key: ContextKey::new(Secret::new(SECRET.to_owned())),
+        handle,
+    }
+}
+
+/// Runs the contract checks of `shell check` against the app.
+pub async fn contract_report(app: &TestApp) -> Report {
+    check::run(&app.address).await
+}
+
+/// Asserts that the app passes every contract check of `shell check`; the failure message
+/// is the report.
+pub async fn assert_contract(app: &TestApp) {
+    assert_contract_at(&app.address).await;
+}
+
+/// The same for any server at `base` (`http://127.0.0.1:4000`).
+pub async fn assert_contract_at(base: &str) {
+    let report = check::run(base).await;
+    assert!(report.passed(), "{report}");
+}
+
+/// A signed-in test user on `plan`, whose name needs escaping.
+pub fn ada(plan: &str) -> UserContext {
+    UserContext {
+        id: 1,
+        name: "Ada <Lovelace>".to_owned(),
+        plan: plan.to_owned(),
+    }
+}
+
+/// A response header as text; panics naming it when it is missing.
+pub fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
+    res.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("missing header {name}"))
+        .to_str()
+        .expect("a text header")
+}
+
+/// Checks what a validator would: ids are unique, headings never skip a level (from
+/// `first_heading` on), and every `aria-labelledby` and `label for` points at an element.
+pub fn assert_sound_html(html: &str, first_heading: u8) {
+    let ids = attribute_values(html, "id");
+    let mut seen = std::collections::HashSet::new();
+    for id in &ids {
+        assert!(seen.insert(id.clone()), "duplicate id {id:?}");
+    }
+    for attr in ["aria-labelledby", "for"] {
+        for target in attribute_values(html, attr) {
+            assert!(
+                seen.contains(&target),
+                "{attr}={target:?} points at nothing"
+            );
+        }
+    }
+    let mut last = first_heading - 1;
+    for (i, _) in html.match_indices("<h") {
+        let Some(level) = html[i + 2..].chars().next().and_then(|c| c.to_digit(10)) else {
+            continue;
+        };
+        let level = level as u8;
+        assert!(
+            level >= first_heading,
+            "h{level} above the fragment's level"
+        );
+        assert!(level <= last + 1, "heading jumps from h{last} to h{level}");
+        last = level;
+    }
+}
+
+fn attribute_values(html: &str, name: &str) -> Vec<String> {
+    let needle = format!(" {name}=\"");
+    html.match_indices(&needle)
+        .map(|(i, _)| {
+            let rest = &html[i + needle.len()..];
+            rest[..rest.find('"').unwrap_or(rest.len())].to_owned()
+        })
+        .collect()
+}
+
+impl TestApp {
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.get_with(path, &[]).await
+    }
+
+    /// `GET path` with extra headers.
+    pub async fn get_with(&self, path: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.client.get(format!("{}{path}", self.address));
+        for (name, value) in extra {
+            req = req.header(*name, *value);
+        }
+        req.send().await.expect("request answered")
+    }
+
+    /// `GET path` as the signed-in user `user`.
+    pub async fn get_as(&self, path: &str, user: &UserContext) -> reqwest::Response {
+        let signed = self.key.sign(user, Duration::from_secs(60));
+        self.get_with(path, &[(headers::USER_CONTEXT, &signed)])
+            .await
+    }
+
+    /// The manifest, asserted to be 200 and to follow the contract.
+    pub async fn manifest(&self) -> Manifest {
+        let res = self.get("/manifest.json").await;
+        assert_eq!(res.status(), 200);
+        Manifest::parse(&res.bytes().await.expect("a body"))
+            .expect("the manifest follows the contract")
+    }
+}
