@@ -386,6 +386,39 @@ async fn the_loader_swaps_the_python_fragment_in_and_out_beside_the_rust_teams()
         "the page was reloaded"
     );
 
+    // Its form, through the loader: a 422 comes back inline, a 303 navigates in place.
+    let form = "form[action='/svc/changelog/actions/feedback']";
+    browser.fill("#changelog-message", "x").await;
+    browser.click(&format!("{form} button[type=submit]")).await;
+    browser
+        .wait_until(
+            "document.querySelector('[data-fragment=\"changelog/entries\"] #changelog-message-error')",
+            "the inline error of the 422 answer",
+        )
+        .await;
+    assert!(browser
+        .text("#changelog-message-error")
+        .await
+        .contains("at least 3 characters"));
+    browser
+        .fill("#changelog-message", "Exactly what we needed")
+        .await;
+    browser.click(&format!("{form} button[type=submit]")).await;
+    browser
+        .wait_until(
+            "location.search === '?thanks=1' && document.querySelector('main').textContent.includes('your feedback reached the team')",
+            "the thanks after the 303",
+        )
+        .await;
+    assert_eq!(browser.url().await.path(), "/whats-new");
+    assert_eq!(
+        browser
+            .eval("return window.__mfMarker === 'still here';")
+            .await,
+        true,
+        "the form caused a full page load"
+    );
+
     browser.click("header nav a[href='/dashboard']").await;
     browser
         .wait_until(&shows("dashboard"), "the dashboard")
@@ -398,7 +431,12 @@ async fn the_loader_swaps_the_python_fragment_in_and_out_beside_the_rust_teams()
         true,
         "the dashboard came back without a full page load"
     );
-    browser.assert_no_console_errors().await;
+    // The 422 answer is expected; Chromium logs every 4xx fetch as a network error.
+    browser
+        .assert_no_console_errors_except(|e| {
+            e.contains("/svc/changelog/actions/feedback") && e.contains("422")
+        })
+        .await;
     browser.quit().await;
     site.stop().await;
 }
