@@ -617,7 +617,7 @@ class Handler(BaseHTTPRequestHandler):
         self.rid = "-"
 
     def log_request(self, code="-", size="-"):
-        pass  # one line per request is written in finish_request_log
+        pass  # dispatch writes one line per request, with its id
 
     def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
         log("WARN", getattr(self, "rid", "-"), format % args)
@@ -626,7 +626,9 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(body, str):
             body = body.encode("utf-8")
         self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
+        if status != 304:
+            # A 304's Content-Length would have to be that of the 200: leave it out.
+            self.send_header("Content-Length", str(len(body)))
         if content_type:
             self.send_header("Content-Type", content_type)
         self.send_header(REQUEST_ID, self.rid)
@@ -669,8 +671,9 @@ class Handler(BaseHTTPRequestHandler):
             # A body we do not read must not be taken for the next request.
             self.close_connection = True
         try:
-            url = urllib.parse.urlsplit(self.path)
-            self.route(self.command, url.path, url.query)
+            # The raw target, split by hand: urlsplit would read `//host/x` as a host.
+            path, _, query = self.path.split("#", 1)[0].partition("?")
+            self.route(self.command, path, query)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as e:  # noqa: BLE001 (one failed request must not stop the server)

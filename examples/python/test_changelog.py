@@ -301,8 +301,10 @@ class HttpTests(unittest.TestCase):
             status, headers, body = self.request("GET", path)
             self.assertEqual(status, 200)
             self.assertTrue(body)
-            status, _, body = self.request("GET", path, headers={"If-None-Match": headers["etag"]})
+            status, again, body = self.request("GET", path, headers={"If-None-Match": headers["etag"]})
             self.assertEqual((status, body), (304, ""))
+            self.assertEqual(again["etag"], headers["etag"])
+            self.assertNotIn("content-length", again)
 
     def test_head_is_get_without_a_body(self):
         _, get_headers, get_body = self.request("GET", "/fragments/teaser")
@@ -317,6 +319,7 @@ class HttpTests(unittest.TestCase):
         self.assertEqual(self.request("GET", "/nothing-here")[0], 404)
         self.assertEqual(self.request("GET", "/assets/../changelog.py")[0], 404)
         self.assertEqual(self.request("GET", "/fragments/nope")[0], 404)
+        self.assertEqual(self.request("GET", "//evil.example/fragments/entries")[0], 404)
         self.service.stopping.set()
         try:
             self.assertEqual(self.request("GET", "/readyz")[0], 503)
