@@ -8,8 +8,10 @@
 //!
 //! Where things live:
 //! - [`settings`]: flags and environment, checked into a [`settings::Config`].
-//! - [`startup`]: [`startup::Application`] opens the database, binds and runs the server.
-//! - [`routes`]: every route in [`routes::configure`]; handlers per area (fragments,
+//! - [`startup`]: [`startup::service`] opens the database and declares the service to the
+//!   kit (`shared_ui::kit`), which provides the manifest, the contract routes, the middleware
+//!   and `main`; [`startup::Application`] binds and runs it.
+//! - [`routes`]: every route in [`routes::declare`]; handlers per area (fragments,
 //!   actions, internal).
 //! - [`views`]: maud views of the fragments and the preview page.
 //! - [`domain`]: parsed input (name, email, password, plan) that cannot hold bad values.
@@ -27,3 +29,23 @@ pub mod settings;
 pub mod startup;
 pub mod storage;
 pub mod views;
+
+use shared_ui::kit::{Common, Service, StartError, Team};
+
+/// The `svc-accounts` binary.
+#[derive(Debug)]
+pub struct Accounts;
+
+impl Team for Accounts {
+    const BINARY: &'static str = "svc-accounts";
+    const ABOUT: &'static str =
+        "Accounts micro-frontend: sign up, sign in, profile and sessions on SQLite or PostgreSQL";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const PORT: u16 = settings::DEFAULT_PORT;
+    type Settings = settings::AccountsSettings;
+
+    async fn service(own: Self::Settings, common: &Common) -> Result<Service, StartError> {
+        let config = own.resolve(common.clone())?;
+        Ok(startup::service(&config).await?.0)
+    }
+}

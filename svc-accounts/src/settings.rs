@@ -1,10 +1,13 @@
-//! The service's settings: the shared ones of `DESIGN.md` plus the database path, the plan
-//! ids, the cookie flag and the argon2id cost. [`Settings::resolve`] turns the clap struct into
-//! a checked [`Config`] or a [`SettingError`] that names the bad setting.
+//! The service's settings: the shared ones of `DESIGN.md` (from the kit,
+//! `shared_ui::kit::Cli`) plus its own, [`AccountsSettings`]: the database path, the plan ids,
+//! the cookie flag and the argon2id cost. [`AccountsSettings::resolve`] turns them into a
+//! checked [`Config`] or a [`SettingError`] that names the bad setting.
 
 use std::time::Duration;
 
-use shared_ui::service::{Common, CommonSettings, SettingError};
+use shared_ui::kit::Cli;
+pub use shared_ui::kit::Command;
+use shared_ui::service::{Common, SettingError};
 
 use crate::domain::PlanList;
 use crate::security::password::HashCost;
@@ -14,17 +17,13 @@ use crate::storage::Database;
 /// The port svc-accounts listens on unless told otherwise (`DESIGN.md`).
 pub const DEFAULT_PORT: u16 = 4000;
 
-/// Command-line flags and environment variables of svc-accounts.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "svc-accounts",
-    version,
-    about = "Accounts micro-frontend: sign up, sign in, profile and sessions on SQLite or PostgreSQL",
-    args_override_self = true
-)]
-pub struct Settings {
-    #[command(flatten)]
-    pub common: CommonSettings,
+/// The command line of `svc-accounts`: the shared settings, [`AccountsSettings`] and
+/// `healthcheck`.
+pub type Settings = Cli<AccountsSettings>;
+
+/// Command-line flags and environment variables of svc-accounts alone.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AccountsSettings {
     /// The database: a SQLite file path or sqlite://PATH (its folder is created if missing),
     /// or postgres://USER:PASSWORD@HOST:PORT/DB (postgresql:// too) for replicas
     #[arg(long, env = "ACCOUNTS_DATABASE", default_value = "./data/accounts.db")]
@@ -64,15 +63,6 @@ pub struct Settings {
     /// argon2id iterations (tests lower it; production keeps the default)
     #[arg(long, env = "ACCOUNTS_ARGON2_ITERATIONS", default_value_t = HashCost::PRODUCTION.iterations, hide = true)]
     pub argon2_iterations: u32,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// Subcommands.
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Exit 0 if the service on --port answers /healthz (for container health checks)
-    Healthcheck,
 }
 
 /// The checked settings.
@@ -98,10 +88,10 @@ pub struct Config {
     pub limits: Limits,
 }
 
-impl Settings {
-    /// Checks every setting; the error names the first bad one.
-    pub fn resolve(&self) -> Result<Config, SettingError> {
-        let common = self.common.resolve(DEFAULT_PORT)?;
+impl AccountsSettings {
+    /// Checks every setting, with the shared ones already checked; the error names the
+    /// first bad one.
+    pub fn resolve(&self, common: Common) -> Result<Config, SettingError> {
         let database = Database::parse(&self.database)
             .map_err(|problem| SettingError::new("--database / ACCOUNTS_DATABASE", problem))?;
         let plans = PlanList::parse(&self.plans)

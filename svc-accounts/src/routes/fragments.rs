@@ -1,6 +1,6 @@
-//! The read side of the contract: manifest, fragments, standalone preview, own assets.
+//! The read side of the contract: the fragments and the standalone preview (the kit serves
+//! the manifest and the assets).
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use shared_ui::service;
@@ -17,23 +17,6 @@ pub struct AccountQuery {
     plan: Option<String>,
     /// Set by the redirect after a profile change.
     saved: Option<String>,
-}
-
-/// `GET /manifest.json`.
-pub async fn manifest(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(state.manifest.clone())
-}
-
-/// `GET /assets/{file}`.
-pub async fn asset(
-    req: HttpRequest,
-    file: web::Path<String>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    state.assets.respond(&req, &file)
 }
 
 fn initial_state(
@@ -88,20 +71,33 @@ fn initial_state(
     }
 }
 
-/// `GET /fragments/{id}`: `account` or `user-menu`.
-pub async fn fragment(
+/// `GET /fragments/account`.
+pub async fn account(
     req: HttpRequest,
-    id: web::Path<String>,
     query: web::Query<AccountQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner();
-    if id != "account" && id != "user-menu" {
-        return Ok(service::not_found(req).await);
-    }
-    let signed = signed_in(&state, &req).await?;
+    fragment(&req, "account", &query, &state).await
+}
+
+/// `GET /fragments/user-menu`.
+pub async fn user_menu(
+    req: HttpRequest,
+    query: web::Query<AccountQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    fragment(&req, "user-menu", &query, &state).await
+}
+
+async fn fragment(
+    req: &HttpRequest,
+    id: &str,
+    query: &AccountQuery,
+    state: &AppState,
+) -> Result<HttpResponse, AppError> {
+    let signed = signed_in(state, req).await?;
     let account = signed.as_ref().map(|s| &s.account);
-    let base = service::base_path(&req);
+    let base = service::base_path(req);
     let csrf = state.csrf.issue(binding(signed.as_ref()));
     let ctx = ViewContext {
         base: &base,
@@ -110,7 +106,7 @@ pub async fn fragment(
         plans: &state.plans,
     };
     let markup = if id == "account" {
-        let (account_state, notice) = initial_state(&state, account, &query);
+        let (account_state, notice) = initial_state(state, account, query);
         views::account(&ctx, &account_state, notice.as_ref())
     } else {
         views::user_menu(&ctx, account)

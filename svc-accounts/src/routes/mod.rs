@@ -1,5 +1,5 @@
-//! Every route of svc-accounts, listed in [`configure`]; handlers are thin and share the
-//! helpers below (database calls off the async workers, the session of a request, the
+//! Every route of svc-accounts, declared to the kit in [`declare`]; handlers are thin and
+//! share the helpers below (database calls off the async workers, the session of a request, the
 //! 422/403 form answer, the 303 redirect).
 
 mod actions;
@@ -9,7 +9,7 @@ mod internal;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use shared_ui::assets::AssetSet;
+use shared_ui::kit::Service;
 use shared_ui::service;
 
 use crate::domain::{Account, PlanList};
@@ -47,10 +47,6 @@ pub struct AppState {
     pub trusted_origins: Vec<String>,
     /// The manifest version, sent on every fragment.
     pub version: String,
-    /// The manifest JSON.
-    pub manifest: String,
-    /// The service's own assets.
-    pub assets: AssetSet,
 }
 
 impl AppState {
@@ -67,32 +63,29 @@ impl AppState {
 /// The service's own stylesheet URL (service-relative).
 pub const STYLESHEET: &str = "/assets/accounts.css";
 
-/// All routes. The binary, the tests and the preview mount exactly these.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(service::query_config())
-        .configure(service::configure)
-        .route("/", shared_ui::service::read().to(fragments::preview))
-        .route(
-            "/manifest.json",
-            shared_ui::service::read().to(fragments::manifest),
-        )
-        .route(
-            "/fragments/{id}",
-            shared_ui::service::read().to(fragments::fragment),
-        )
-        .route(
-            "/assets/{file}",
-            shared_ui::service::read().to(fragments::asset),
-        )
-        .route("/actions/sign-up", web::post().to(actions::sign_up))
-        .route("/actions/sign-in", web::post().to(actions::sign_in))
-        .route("/actions/sign-out", web::post().to(actions::sign_out))
-        .route("/actions/profile", web::post().to(actions::profile))
-        .route(
-            "/internal/session",
-            shared_ui::service::read().to(internal::session),
-        );
+/// Declares every route to the kit: the two fragments, the four form actions,
+/// `GET /internal/session` and the preview (its own page, whose forms post back to it). The
+/// kit adds `/manifest.json`, `/healthz`, `/readyz` and `/assets/…`.
+pub fn declare(service: Service) -> Service {
+    service
+        .fragment("account", "Account", fragments::account)
+        .fragment("user-menu", "Account menu", fragments::user_menu)
+        .fallback(USER_MENU_FALLBACK)
+        .action(ACTIONS[0], actions::sign_up)
+        .action(ACTIONS[1], actions::sign_in)
+        .action(ACTIONS[2], actions::sign_out)
+        .action(ACTIONS[3], actions::profile)
+        .routes(|cfg| {
+            cfg.route(
+                "/internal/session",
+                shared_ui::service::read().to(internal::session),
+            );
+        })
+        .preview_with(fragments::preview)
 }
+
+/// What the shell shows for the user menu when svc-accounts cannot answer.
+const USER_MENU_FALLBACK: &str = r#"<div class="user-menu" data-fragment="accounts/user-menu"><a class="btn btn--secondary" href="/accounts">Account</a></div>"#;
 
 /// The form actions, as listed in the manifest.
 pub const ACTIONS: [&str; 4] = [

@@ -6,6 +6,11 @@ use shared_ui::contract::Manifest;
 use crate::helpers::{csrf_in, spawn_app};
 
 #[tokio::test]
+async fn the_service_passes_the_contract_checks_of_shell_check() {
+    shared_ui::testkit::assert_contract_at(&spawn_app().await.address).await;
+}
+
+#[tokio::test]
 async fn manifest_lists_both_fragments_the_actions_and_a_version() {
     let app = spawn_app().await;
     let res = app.get("/manifest.json").await;
