@@ -287,6 +287,10 @@ def parser():
     p.add_argument("--shared-assets", default=env("SHARED_ASSETS_DIR", DEFAULT_SHARED_ASSETS),
                    help="shared-ui's assets folder, for Stimulus and shared.css in the preview "
                    "(env SHARED_ASSETS_DIR; default: the workspace's shared-ui/assets)")
+    p.add_argument("--cors-origins", default=env("CORS_ORIGINS", ""),
+                   help="direct mode: the shell origins (comma separated, e.g. "
+                   "http://127.0.0.1:8000) whose pages may fetch fragments from the browser "
+                   "(env CORS_ORIGINS; default none)")
     p.add_argument("--max-connections", default=env("MAX_CONNECTIONS", "256"),
                    help="connections served at once; more wait in the backlog (env "
                    "MAX_CONNECTIONS, default 256)")
@@ -333,6 +337,7 @@ class Settings:
                                f"`{args.section_path}` is not a path such as /whats-new")
         self.section_path = args.section_path
         self.shared_assets = args.shared_assets
+        self.cors_origins = parse_cors_origins(args.cors_origins)
         try:
             self.max_connections = int(args.max_connections)
         except ValueError:
@@ -347,6 +352,21 @@ class Settings:
 
     def __repr__(self):
         return f"Settings(port={self.port}, bind={self.bind}, context_secret=[redacted])"
+
+
+def parse_cors_origins(raw):
+    """Origins such as http://127.0.0.1:8000 (scheme, host, optional port), lowercased."""
+    origins = []
+    for item in (o.strip() for o in (raw or "").split(",")):
+        if not item:
+            continue
+        origin = item.rstrip("/")
+        scheme, sep, host = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", host):
+            raise SettingError("--cors-origins / CORS_ORIGINS",
+                               f"`{item}` is not an origin such as http://127.0.0.1:8000")
+        origins.append(origin.lower())
+    return origins
 
 
 def default_version():
@@ -615,6 +635,10 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.rid = "-"
+        self.cors = []
+        # Headers and body are two writes: without this, the second waits for the client's
+        # delayed ACK (about 40 ms).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_request(self, code="-", size="-"):
         pass  # dispatch writes one line per request, with its id
@@ -636,7 +660,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Referrer-Policy", "strict-origin-when-cross-origin")
         self.send_header("Content-Security-Policy", self.service.csp)
-        for name, value in headers:
+        for name, value in list(headers) + self.cors:
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -670,10 +694,29 @@ class Handler(BaseHTTPRequestHandler):
         ):
             # A body we do not read must not be taken for the next request.
             self.close_connection = True
+        # Direct mode: only the configured shell origins may read answers from the browser.
+        origin = self.headers.get("Origin")
+        allowed = bool(origin) and origin.lower() in self.service.settings.cors_origins
+        self.cors = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin"),
+                     ("Access-Control-Expose-Headers", "x-fragment-version, x-request-id")
+                     ] if allowed else []
+        preflight = self.command == "OPTIONS" and self.headers.get("Access-Control-Request-Method")
         try:
-            # The raw target, split by hand: urlsplit would read `//host/x` as a host.
-            path, _, query = self.path.split("#", 1)[0].partition("?")
-            self.route(self.command, path, query)
+            if preflight and origin:
+                self.cors = []
+                if allowed:
+                    self.send(204, b"", None, [
+                        ("Access-Control-Allow-Origin", origin),
+                        ("Access-Control-Allow-Methods", "GET, POST"),
+                        ("Access-Control-Allow-Headers", "x-mf-loader, x-request-id, content-type"),
+                        ("Access-Control-Max-Age", "600"), ("Vary", "Origin")])
+                else:
+                    self.send(403, "This origin may not read this service's fragments "
+                              "(CORS_ORIGINS).\n", "text/plain; charset=utf-8", [("Vary", "Origin")])
+            else:
+                # The raw target, split by hand: urlsplit would read `//host/x` as a host.
+                path, _, query = self.path.split("#", 1)[0].partition("?")
+                self.route(self.command, path, query)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as e:  # noqa: BLE001 (one failed request must not stop the server)

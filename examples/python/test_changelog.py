@@ -142,7 +142,9 @@ class SettingsTests(unittest.TestCase):
                            (("--bind", "localhost"), "BIND"),
                            (("--context-secret", "short"), "CONTEXT_SECRET"),
                            (("--section-path", "//evil"), "CHANGELOG_SECTION_PATH"),
-                           (("--max-connections", "0"), "MAX_CONNECTIONS")]:
+                           (("--max-connections", "0"), "MAX_CONNECTIONS"),
+                           (("--cors-origins", "ftp://x"), "CORS_ORIGINS"),
+                           (("--cors-origins", "http://a/b"), "CORS_ORIGINS")]:
             with self.assertRaises(changelog.SettingError) as e:
                 self.parse(*argv)
             self.assertIn(name, str(e.exception))
@@ -338,6 +340,46 @@ class HttpTests(unittest.TestCase):
         import base64, hashlib  # noqa: E401
         digest = base64.b64encode(hashlib.sha256(changelog.IMPORT_MAP.encode()).digest()).decode()
         self.assertIn(f"'sha256-{digest}'", headers["content-security-policy"])
+
+
+class CorsTests(unittest.TestCase):
+    """Direct mode: only the configured shell origins may read answers from the browser."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server, _ = changelog.make_server(settings("--cors-origins", "http://127.0.0.1:8000/"))
+        cls.port = cls.server.server_address[1]
+        cls.thread = threading.Thread(target=cls.server.serve_forever, kwargs={"poll_interval": 0.05})
+        cls.thread.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+        cls.thread.join()
+
+    request = HttpTests.request
+
+    def test_an_allowed_origin_reads_fragments_and_passes_preflight(self):
+        status, headers, _ = self.request("GET", "/fragments/teaser",
+                                          headers={"Origin": "http://127.0.0.1:8000"})
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["access-control-allow-origin"], "http://127.0.0.1:8000")
+        self.assertIn("x-fragment-version", headers["access-control-expose-headers"])
+        status, headers, _ = self.request("OPTIONS", "/actions/feedback", headers={
+            "Origin": "http://127.0.0.1:8000", "Access-Control-Request-Method": "POST"})
+        self.assertEqual(status, 204)
+        self.assertEqual(headers["access-control-allow-methods"], "GET, POST")
+
+    def test_another_origin_gets_no_cors_headers_and_a_403_preflight(self):
+        status, headers, _ = self.request("GET", "/fragments/teaser",
+                                          headers={"Origin": "http://evil.example"})
+        self.assertEqual(status, 200)
+        self.assertNotIn("access-control-allow-origin", headers)
+        status, headers, _ = self.request("OPTIONS", "/fragments/teaser", headers={
+            "Origin": "http://evil.example", "Access-Control-Request-Method": "GET"})
+        self.assertEqual(status, 403)
+        self.assertNotIn("access-control-allow-origin", headers)
 
 
 class ConnectionCapTests(unittest.TestCase):
