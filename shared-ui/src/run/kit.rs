@@ -550,6 +550,7 @@ pub struct Info {
     assets: AssetSet,
     preview_heading: String,
     preview_intro: String,
+    /// Each fragment's path, title and render function (for the default preview).
     renders: Vec<(String, String, Option<RenderDebug>)>,
 }
 
@@ -737,10 +738,10 @@ async fn unknown_fragment(id: web::Path<String>, info: web::Data<Info>) -> HttpR
 
 async fn default_preview(req: HttpRequest, info: web::Data<Info>) -> HttpResponse {
     let body = html! {
-        @for (id, title, render) in &info.renders {
+        @for (path, title, render) in &info.renders {
             @match render {
                 Some(render) => (render.0(&req)),
-                None => p { a href=(format!("/fragments/{id}")) { (title) } },
+                None => p { a href=(path) { (title) } },
             }
         }
     };
@@ -813,7 +814,7 @@ impl Application {
                 .iter()
                 .map(|f| {
                     let render = f.render.clone().map(RenderDebug);
-                    (f.spec.id.clone(), f.spec.title.clone(), render)
+                    (f.spec.path.clone(), f.spec.title.clone(), render)
                 })
                 .collect(),
         });
