@@ -6,7 +6,7 @@
 //! good manifest. Refreshes of one service never overlap and are spaced at least
 //! [`MIN_REFRESH_GAP`] apart when triggered by traffic.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -28,15 +28,18 @@ pub struct Service {
     /// Its configuration.
     pub config: ServiceConfig,
     manifest: RwLock<Option<Arc<Manifest>>>,
+    /// The registry's generation, moved on when this manifest changes.
+    generation: Arc<AtomicU64>,
     refreshing: AtomicBool,
     last_attempt: Mutex<Option<Instant>>,
 }
 
 impl Service {
-    fn new(config: ServiceConfig) -> Self {
+    fn new(config: ServiceConfig, generation: Arc<AtomicU64>) -> Self {
         Self {
             config,
             manifest: RwLock::new(None),
+            generation,
             refreshing: AtomicBool::new(false),
             last_attempt: Mutex::new(None),
         }
@@ -147,6 +150,9 @@ impl Service {
                 if let Ok(mut slot) = self.manifest.write() {
                     *slot = Some(Arc::new(manifest));
                 }
+                if changed {
+                    self.generation.fetch_add(1, Ordering::AcqRel);
+                }
             }
             Err(why) => {
                 tracing::warn!(service = %self.config.name, %why, "manifest not read; keeping the last good one");
@@ -199,18 +205,30 @@ pub struct Registry {
     /// The checked configuration.
     pub config: Config,
     services: Vec<Arc<Service>>,
+    generation: Arc<AtomicU64>,
 }
 
 impl Registry {
     /// A registry with no manifest read yet.
     pub fn new(config: Config) -> Self {
+        let generation = Arc::new(AtomicU64::new(1));
         let services = config
             .services
             .iter()
             .cloned()
-            .map(|c| Arc::new(Service::new(c)))
+            .map(|c| Arc::new(Service::new(c, Arc::clone(&generation))))
             .collect();
-        Self { config, services }
+        Self {
+            config,
+            services,
+            generation,
+        }
+    }
+
+    /// A number that moves on whenever a service's manifest changes (what the sections'
+    /// pages are rendered from: stylesheets, controllers, direct-mode origins).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Every service, in configuration order.

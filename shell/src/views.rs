@@ -48,8 +48,6 @@ pub struct PageSpec<'a> {
     pub stylesheets: Vec<String>,
     /// Services' controllers (`/svc/…`).
     pub controllers: Vec<ControllerAsset>,
-    /// The CSP nonce of this response.
-    pub nonce: &'a str,
     /// `lang` from `Accept-Language` (default `en`).
     pub lang: String,
 }
@@ -76,7 +74,6 @@ pub fn page_template(spec: &PageSpec<'_>) -> PageTemplate {
         .collect();
     options.controllers = spec.controllers.clone();
     options.modules = vec![LOADER_URL.to_owned()];
-    options.nonce = Some(spec.nonce.to_owned());
     let slots: Vec<SlotRef> = spec
         .chrome
         .iter()
@@ -151,6 +148,26 @@ pub fn slot(slot: &SlotRef, filled: &Filled, title: &str, retry_href: &str) -> M
         }
     }
 }
+
+/// The parts of a filled slot around its fragment, so the fragment's bytes go out as they
+/// are, uncopied: the opening tag of [`slot`]'s wrapper. Its closing tag is [`SLOT_CLOSE`].
+pub fn slot_open(slot_ref: &SlotRef, filled: &Filled) -> String {
+    // The wrapper rendered around a marker that no escaped text can contain.
+    let whole = html! {
+        div class="slot"
+            data-slot={ (slot_ref.service) "/" (slot_ref.fragment) }
+            data-fragment-loader-target=[slot_ref.chrome.then_some("chrome")]
+            data-fragment-status=(filled.status.as_str())
+            data-fragment-ms=(filled.ms) { (PreEscaped("\u{0}")) }
+    }
+    .into_string();
+    whole
+        .split_once('\u{0}')
+        .map_or(whole.clone(), |(open, _)| open.to_owned())
+}
+
+/// The closing tag of a slot's wrapper (see [`slot_open`]).
+pub const SLOT_CLOSE: &str = "</div>";
 
 /// The body of the 404 page.
 pub fn not_found(path: &str) -> Markup {

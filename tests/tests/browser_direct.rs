@@ -165,11 +165,13 @@ async fn direct_mode_service_refuses_cors_to_a_foreign_origin() {
         .get("access-control-allow-origin")
         .is_none());
 
-    // In a real browser: a page on another origin (the dashboard service's own preview is a
-    // different origin from the shell's) cannot read pricing's fragments, while the shell
-    // origin can.
+    // In a real browser: a page on another origin cannot read pricing's fragments, while
+    // the shell origin can. The foreign page is a bare server with no CSP of its own (a
+    // service's preview would block the fetch with its `connect-src 'self'` before CORS is
+    // even asked).
     let browser = Browser::start().await;
-    let foreign = format!("{}/", site.stack.service_url("dashboard"));
+    let other_origin = mf_tests::Canary::start().await;
+    let foreign = format!("{}/", other_origin.url);
     browser.goto(&foreign).await;
     let script = format!(
         r#"const done = arguments[arguments.length - 1];
