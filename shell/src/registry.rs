@@ -28,6 +28,8 @@ pub struct Service {
     /// Its configuration.
     pub config: ServiceConfig,
     manifest: RwLock<Option<Arc<Manifest>>>,
+    /// `config.url`, parsed.
+    base: url::Url,
     /// The registry's generation, moved on when this manifest changes.
     generation: Arc<AtomicU64>,
     refreshing: AtomicBool,
@@ -36,7 +38,9 @@ pub struct Service {
 
 impl Service {
     fn new(config: ServiceConfig, generation: Arc<AtomicU64>) -> Self {
+        let base = url::Url::parse(&config.url).expect("the settings checked the service URL");
         Self {
+            base,
             config,
             manifest: RwLock::new(None),
             generation,
@@ -81,6 +85,16 @@ impl Service {
     /// The absolute upstream URL of a service-relative path (already checked).
     pub fn upstream(&self, path: &str) -> String {
         format!("{}{path}", self.config.url)
+    }
+
+    /// The upstream URL of a service-relative `path` and an optional (checked) query, built
+    /// from the base URL parsed once at start.
+    pub fn upstream_url(&self, path: &str, query: Option<&str>) -> url::Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}{path}", self.base.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        url.set_query(query);
+        url
     }
 
     /// Where the browser fetches this service's URLs: `/svc/{name}` or, in direct mode, its

@@ -377,12 +377,11 @@ impl Upstream {
             tracing::warn!(service = %service.name(), fragment, "the manifest does not declare this fragment");
             return self.fallback(service, fragment, None);
         };
-        let url = match query {
-            Some(q) if !q.is_empty() => format!("{}?{q}", service.upstream(&path)),
-            _ => service.upstream(&path),
-        };
+        // From the service's parsed base URL: no URL (and host) parsing per request.
+        let url = service.upstream_url(&path, query.filter(|q| !q.is_empty()));
         let key = format!(
-            "{url}\n{}\n{}",
+            "{}\n{}\n{}",
+            url.as_str(),
             fwd.user_id
                 .map_or("anonymous".to_owned(), |id| id.to_string()),
             fwd.accept_language.as_deref().unwrap_or("")
@@ -401,7 +400,7 @@ impl Upstream {
             .min(deadline.saturating_duration_since(Instant::now()));
         let request = fwd
             .apply(
-                self.client.get(&url),
+                self.client.get(url),
                 service,
                 self.is_session_service(service),
             )
@@ -537,21 +536,14 @@ pub async fn read_fragment(res: reqwest::Response) -> Result<FragmentAnswer, Str
 }
 
 /// Whether HTML holds `<html` (any case): a whole document, not a fragment. Jumps from
-/// `<` to `<` (a vectorised search) rather than comparing at every byte.
+/// `<` to `<` with memchr (vectorised) rather than comparing at every byte.
 pub fn contains_document(body: &str) -> bool {
     let bytes = body.as_bytes();
-    let mut from = 0;
-    while let Some(i) = body[from..].find('<') {
-        let at = from + i;
-        if bytes
+    memchr::memchr_iter(b'<', bytes).any(|at| {
+        bytes
             .get(at + 1..at + 5)
             .is_some_and(|w| w.eq_ignore_ascii_case(b"html"))
-        {
-            return true;
-        }
-        from = at + 1;
-    }
-    false
+    })
 }
 
 /// How long a shared cache may reuse an answer with this `Cache-Control`: `max-age` (or
