@@ -11,8 +11,8 @@ use mf_tests::{Stack, SECRET};
 struct DirectSite {
     shell_url: String,
     pricing_url: String,
-    // Dashboard and accounts come from a normal stack; its dashboard is also a foreign origin.
-    stack: Stack,
+    // Dashboard and accounts come from a normal stack, kept running while the site is used.
+    _stack: Stack,
     _dir: tempfile::TempDir,
 }
 
@@ -73,7 +73,7 @@ impl DirectSite {
         Self {
             shell_url,
             pricing_url,
-            stack,
+            _stack: stack,
             _dir: dir,
         }
     }
