@@ -63,6 +63,19 @@ pub fn head_assets(opts: &PageOptions) -> Markup {
     }
 }
 
+/// A count for people, thousands grouped with commas: `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// A full HTML page: for standalone previews and error pages.
 pub fn page(opts: &PageOptions, body: Markup) -> Markup {
     html! {
@@ -293,6 +306,14 @@ mod tests {
         assert!(html.contains(r#"<link rel="modulepreload" href="/assets/pricing-toggle.js">"#));
         assert!(html.contains(r#"<script type="module" src="/assets/shared/boot.js"></script>"#));
         assert!(html.contains(r#""identifier":"pricing-toggle""#));
+    }
+
+    #[test]
+    fn thousands_are_grouped_with_commas() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

@@ -2,17 +2,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `1234567` -> `1,234,567`.
+/// `1234567` -> `1,234,567` (shared-ui's [`shared_ui::components::thousands`]).
 pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+    shared_ui::components::thousands(n)
 }
 
 /// A request duration: `12 µs`, `420 µs`, `3.4 ms`, `27 ms`, `1,204 ms`.

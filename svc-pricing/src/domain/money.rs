@@ -132,24 +132,11 @@ impl Money {
     }
 }
 
-/// Groups thousands with commas: `1200` -> `1,200`.
-fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 impl fmt::Display for Money {
     /// `$12`, `$12.50`, `$1,200`, `¥1,200`; whole amounts drop the minor digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = self.currency.unit();
-        let major = group_thousands(self.minor / unit);
+        let major = shared_ui::components::thousands(self.minor / unit);
         let minor = self.minor % unit;
         f.write_str(self.currency.symbol)?;
         f.write_str(&major)?;
