@@ -4,6 +4,7 @@
 //! One [`Upstream`] lives in app data; it holds the one pooled `reqwest::Client`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,8 +25,10 @@ const SESSION_CACHE_TTL: Duration = Duration::from_secs(2);
 const SESSION_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a cacheable fragment may stand in after it went stale, when its service fails.
 const STALE_FOR: Duration = Duration::from_secs(600);
-/// Entries kept in each cache before old ones are dropped.
+/// Entries kept in the session cache before old ones are dropped.
 const MAX_CACHE_ENTRIES: usize = 4096;
+/// Bytes of fragments (HTML and keys) the fragment cache holds; the least used go first.
+pub const MAX_FRAGMENT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest fragment accepted, in bytes.
 pub const MAX_FRAGMENT_BYTES: usize = 1024 * 1024;
 
@@ -196,11 +199,24 @@ pub async fn read_capped(res: reqwest::Response, max: usize) -> Result<Bytes, St
 /// A session lookup: when, and who (or signed out).
 type SessionEntry = (Instant, Option<UserContext>);
 
+/// A cached fragment. Past `fresh_until`, the first request to see it refetches it
+/// (`refreshing`) while the others keep serving this copy: one refetch per expiry, however
+/// many requests arrive meanwhile.
 #[derive(Debug)]
 struct CachedFragment {
     html: Arc<str>,
     fresh_until: Instant,
-    stored: Instant,
+    refreshing: AtomicBool,
+}
+
+/// Lets go of a cached fragment's refresh when the refetch ends without storing a new copy
+/// (failed, or cancelled with its request), so that the next request tries again.
+struct RefreshGuard(Arc<CachedFragment>);
+
+impl Drop for RefreshGuard {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::Release);
+    }
 }
 
 /// Upstream access: the client, the registry, the context key and the caches.
@@ -212,7 +228,9 @@ pub struct Upstream {
     pub registry: Arc<Registry>,
     key: ContextKey,
     sessions: Mutex<HashMap<[u8; 32], SessionEntry>>,
-    fragments: Mutex<HashMap<String, CachedFragment>>,
+    /// Cacheable fragments by URL, user and language: bounded by bytes, entries dropped
+    /// [`STALE_FOR`] after they were stored.
+    fragments: moka::sync::Cache<String, Arc<CachedFragment>>,
     /// The sections' pages, rendered once per registry generation.
     pub pages: crate::routes::pages::PageCache,
 }
@@ -239,7 +257,13 @@ impl Upstream {
             registry,
             key,
             sessions: Mutex::new(HashMap::new()),
-            fragments: Mutex::new(HashMap::new()),
+            fragments: moka::sync::Cache::builder()
+                .max_capacity(MAX_FRAGMENT_CACHE_BYTES)
+                .weigher(|key: &String, entry: &Arc<CachedFragment>| {
+                    u32::try_from(key.len() + entry.html.len()).unwrap_or(u32::MAX)
+                })
+                .time_to_live(STALE_FOR)
+                .build(),
             pages: crate::routes::pages::PageCache::default(),
         }
     }
@@ -386,12 +410,18 @@ impl Upstream {
                 .map_or("anonymous".to_owned(), |id| id.to_string()),
             fwd.accept_language.as_deref().unwrap_or("")
         );
-        if let Some(html) = self.cached(&key, true) {
-            return Filled {
-                html: Some(html),
-                status: Status::Ok,
-                ms: 0,
-            };
+        // Fresh: served. Stale with a refetch under way: the stale copy, so an expiry under
+        // load costs the service one request. Stale otherwise: this request refetches.
+        let mut _refresh = None;
+        if let Some(entry) = self.fragments.get(&key) {
+            if Instant::now() < entry.fresh_until || entry.refreshing.swap(true, Ordering::AcqRel) {
+                return Filled {
+                    html: Some(Arc::clone(&entry.html)),
+                    status: Status::Ok,
+                    ms: 0,
+                };
+            }
+            _refresh = Some(RefreshGuard(entry));
         }
         let budget = self
             .registry
@@ -432,7 +462,7 @@ impl Upstream {
     }
 
     fn fallback(&self, service: &Service, fragment: &str, key: Option<&str>) -> Filled {
-        if let Some(html) = key.and_then(|k| self.cached(k, false)) {
+        if let Some(html) = key.and_then(|k| self.cached(k)) {
             return Filled {
                 html: Some(html),
                 status: Status::Cached,
@@ -453,37 +483,18 @@ impl Upstream {
         }
     }
 
-    fn cached(&self, key: &str, fresh_only: bool) -> Option<Arc<str>> {
-        let cache = self.fragments.lock().ok()?;
-        let entry = cache.get(key)?;
-        let now = Instant::now();
-        let usable = if fresh_only {
-            now < entry.fresh_until
-        } else {
-            entry.stored.elapsed() < STALE_FOR
-        };
-        usable.then(|| Arc::clone(&entry.html))
+    /// The last good copy of a fragment, fresh or not (entries leave after [`STALE_FOR`]).
+    fn cached(&self, key: &str) -> Option<Arc<str>> {
+        self.fragments.get(key).map(|e| Arc::clone(&e.html))
     }
 
     fn store(&self, key: String, html: Arc<str>, ttl: Duration) {
-        let Ok(mut cache) = self.fragments.lock() else {
-            return;
+        let entry = CachedFragment {
+            html,
+            fresh_until: Instant::now() + ttl,
+            refreshing: AtomicBool::new(false),
         };
-        if cache.len() >= MAX_CACHE_ENTRIES && !cache.contains_key(&key) {
-            cache.retain(|_, e| e.stored.elapsed() < STALE_FOR);
-            if cache.len() >= MAX_CACHE_ENTRIES {
-                cache.clear();
-            }
-        }
-        let now = Instant::now();
-        cache.insert(
-            key,
-            CachedFragment {
-                html,
-                fresh_until: now + ttl,
-                stored: now,
-            },
-        );
+        self.fragments.insert(key, Arc::new(entry));
     }
 }
 

@@ -285,3 +285,54 @@ async fn a_form_posted_with_javascript_off_to_a_stopped_service_gets_the_page_wi
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
 }
+
+#[tokio::test]
+async fn an_expired_fragment_under_load_is_refetched_once_while_the_others_get_the_stale_copy() {
+    let mut spec = FakeSpec::new("cached", &["news"]);
+    spec.cache_control = "public, max-age=1".into();
+    // A slow service: every request that refetched would wait for it.
+    spec.delay = Duration::from_millis(300);
+    let fake = FakeService::start(spec).await;
+    let stack = Stack::start_with(StackOptions {
+        extra_services: vec![("cached".into(), fake.url.clone())],
+        extra_sections: vec![(
+            "cached".into(),
+            "/cached".into(),
+            vec!["cached/news".into()],
+        )],
+        ..StackOptions::default()
+    })
+    .await;
+    let hits = fake.hits.clone();
+    let (_, _, first) = stack.page("/cached").await;
+    assert_eq!(slot_status(&first, "cached/news").as_deref(), Some("ok"));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // 40 pages at once on the expired entry.
+    let pages = (0..40).map(|_| {
+        let client = mf_tests::client();
+        let url = stack.url("/cached");
+        async move {
+            let started = std::time::Instant::now();
+            let html = client.get(url).send().await.unwrap().text().await.unwrap();
+            (started.elapsed(), html)
+        }
+    });
+    let answers = futures_util::future::join_all(pages).await;
+    for (_, html) in &answers {
+        assert_eq!(slot_status(html, "cached/news").as_deref(), Some("ok"));
+        assert!(html.contains("Fake news fragment"));
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one refetch for the expiry, not one per page"
+    );
+    // Only the page that refetched waited for the slow service.
+    let waited = answers
+        .iter()
+        .filter(|(took, _)| *took >= Duration::from_millis(300))
+        .count();
+    assert!(waited <= 1, "{waited} pages waited for the refetch");
+}
