@@ -32,6 +32,9 @@ pub const MAX_FRAGMENT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest fragment accepted, in bytes.
 pub const MAX_FRAGMENT_BYTES: usize = 1024 * 1024;
 
+/// How long an idle pooled connection to a service is kept.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// How a slot was filled; written as `data-fragment-status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -240,7 +243,9 @@ pub struct Upstream {
 pub fn build_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_millis(500))
-        .pool_idle_timeout(Duration::from_secs(30))
+        // Below the services' keep-alive (5 s in every binary of ours), so the shell lets go
+        // of an idle connection before the service closes it under a request being sent.
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .pool_max_idle_per_host(64)
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -332,8 +332,20 @@ pub async fn proxy(
         builder = builder.body(body);
     }
     let timeout = up.registry.config.proxy_timeout;
+    // A GET may be sent again once when it failed before any answer came: a pooled
+    // keep-alive connection that the service closed just as it was reused. A POST never is.
+    let retry = (method != Method::POST)
+        .then(|| builder.try_clone())
+        .flatten();
     let answer = tokio::time::timeout(timeout, async {
-        let res = builder.send().await.map_err(|e| e.to_string())?;
+        let res = match (builder.send().await, retry) {
+            (Ok(res), _) => res,
+            (Err(e), Some(again)) if e.is_request() && !e.is_timeout() => {
+                tracing::debug!(service = %service.name(), error = %e, "proxied GET sent again");
+                again.send().await.map_err(|e| e.to_string())?
+            }
+            (Err(e), _) => return Err(e.to_string()),
+        };
         let status = res.status();
         let headers = res.headers().clone();
         let body = read_capped(res, MAX_ANSWER_BYTES)
