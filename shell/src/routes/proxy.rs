@@ -221,7 +221,7 @@ pub async fn proxy(
     }
 
     if service.manifest().is_none() && service.may_refresh() {
-        service.refresh(&up.client).await;
+        service.refresh(&up.client()).await;
     }
     if service.manifest().is_none() {
         return refuse(
@@ -313,7 +313,7 @@ pub async fn proxy(
         Method::POST => reqwest::Method::POST,
         _ => reqwest::Method::GET,
     };
-    let mut builder = up.client.request(reqwest_method, &url);
+    let mut builder = up.client().request(reqwest_method, &url);
     let skip = hop_by_hop(req.headers());
     for name in FORWARDED_REQUEST_HEADERS {
         if skip.contains(*name) {
