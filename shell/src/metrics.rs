@@ -197,7 +197,7 @@ impl Collector for ManifestCollector {
         {
             let mut reads = encoder.encode_descriptor(
                 "shell_manifest_reads",
-                "Manifest reads, by service and result (ok, error)",
+                "Manifest reads, by service and result (ok, error).",
                 None,
                 MetricType::Counter,
             )?;
@@ -221,7 +221,7 @@ impl Collector for ManifestCollector {
             .collect();
         let mut info = encoder.encode_descriptor(
             "shell_manifest_info",
-            "The manifest version in use per service (1; absent while no manifest was read)",
+            "The manifest version in use per service (1; absent while no manifest was read).",
             None,
             MetricType::Gauge,
         )?;
