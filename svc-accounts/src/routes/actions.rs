@@ -273,7 +273,9 @@ pub async fn sign_in(
     .await?;
     let Some(account_id) = account_id.filter(|_| matches) else {
         tracing::info!(%client, "sign-in failed");
-        state.metrics.failed(Action::SignIn, Failure::WrongCredentials);
+        state
+            .metrics
+            .failed(Action::SignIn, Failure::WrongCredentials);
         sign_in.alert = Some("Email or password is wrong.".to_owned());
         let form = signed_out_state(SignUpForm::default(), sign_in);
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
