@@ -168,7 +168,7 @@ def start_composer(procs, system, scenario, bin_dir, work):
         return procs.start(
             system,
             [os.path.join(bin_dir, "shell"), "--port", str(port)],
-            env={"SHELL_CONFIG": os.path.join(BENCH, "shell.toml"), "SHELL_SERVICES": services},
+            env={"SHELL_CONFIG": os.path.join(BENCH, "shell.toml"), "SHELL_SERVICES": services, "ADMIN_PORT": "0"},
         ), f"http://{HOST}:{port}/readyz"
     if system == "tailor":
         return procs.start(system, ["node", "bench/peers/tailor.js"], env=urls_env), None

@@ -170,7 +170,7 @@ def main():
         services = ",".join(
             f"{n}=http://{HOST}:{PORTS['svc-' + n]}" for n in ("pricing", "dashboard", "accounts")
         )
-        start("shell", extra_env={"SHELL_SERVICES": services})
+        start("shell", extra_env={"SHELL_SERVICES": services, "ADMIN_PORT": "0"})
         for name, port in PORTS.items():
             wait_ready(name, port)
         # The shell reads the manifests after it is ready; one page proves it composes.

@@ -139,7 +139,14 @@ async fn main() -> ExitCode {
         .collect();
     let mut ports: Vec<String> = chosen
         .iter()
-        .map(|(tag, _, port)| format!("{tag} :{port}"))
+        .map(|(tag, _, port)| match *tag {
+            // The shell's metrics are on its admin port (ADMIN_PORT, default 9000).
+            "shell" => format!(
+                "{tag} :{port} (metrics :{})",
+                std::env::var("ADMIN_PORT").unwrap_or_else(|_| "9000".to_owned())
+            ),
+            _ => format!("{tag} :{port}"),
+        })
         .collect();
     if args.with_python {
         let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());

@@ -16,6 +16,9 @@
 //!   every service reads through [`context::UserContext::from_request`].
 //! - [`headers`]: the names of the headers of the contract.
 //! - [`guard`]: deadlines for headers and bodies, the connection cap, `Upgrade` refused.
+//! - [`metrics`]: the per-app Prometheus registry, the request metrics middleware and
+//!   `GET /metrics`.
+//! - [`trace`]: W3C Trace Context (`traceparent`): accepted or started per request.
 //! - [`proxies`]: the real client address behind trusted proxies (`TRUSTED_PROXIES`).
 //! - [`service`]: the bootstrap pieces the kit is made of: settings, tracing, request ids,
 //!   health routes, 404 and 400 pages, CORS, security headers, the `healthcheck` subcommand.
@@ -30,6 +33,6 @@ pub mod run;
 pub use page::{assets, components};
 #[cfg(feature = "testkit")]
 pub use run::testkit;
-pub use run::{context, contract, guard, headers, kit, proxies, service};
+pub use run::{context, contract, guard, headers, kit, metrics, proxies, service, trace};
 
 pub use maud;

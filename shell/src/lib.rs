@@ -17,10 +17,14 @@
 //! - [`views`]: the page template and the slot markup (maud).
 //! - [`check`]: `shell check URL`, the contract checker.
 //! - [`startup`]: [`startup::Application`] builds and runs the server.
+//! - [`admin`]: the admin listener (`--admin-port`), `GET /metrics` only.
+//! - [`metrics`]: the shell's Prometheus metrics (fragments, proxy, caches, manifests).
 //! - [`error`]: start-up errors.
 
+pub mod admin;
 pub mod check;
 pub mod error;
+pub mod metrics;
 pub mod registry;
 pub mod routes;
 pub mod settings;

@@ -34,6 +34,17 @@ pub struct Service {
     generation: Arc<AtomicU64>,
     refreshing: AtomicBool,
     last_attempt: Mutex<Option<Instant>>,
+    /// Manifest reads so far (`shell_manifest_reads_total`).
+    pub reads: ManifestReads,
+}
+
+/// Manifest reads of one service, good and failed.
+#[derive(Debug, Default)]
+pub struct ManifestReads {
+    /// Reads that gave a valid manifest.
+    pub ok: AtomicU64,
+    /// Reads that failed (no answer, a bad status, an invalid manifest).
+    pub failed: AtomicU64,
 }
 
 impl Service {
@@ -46,6 +57,7 @@ impl Service {
             generation,
             refreshing: AtomicBool::new(false),
             last_attempt: Mutex::new(None),
+            reads: ManifestReads::default(),
         }
     }
 
@@ -148,6 +160,7 @@ impl Service {
         let result = fetch_manifest(client, &self.config.url).await;
         match result {
             Ok(manifest) => {
+                self.reads.ok.fetch_add(1, Ordering::Relaxed);
                 if manifest.name != self.config.name {
                     tracing::warn!(
                         service = %self.config.name,
@@ -169,6 +182,7 @@ impl Service {
                 }
             }
             Err(why) => {
+                self.reads.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(service = %self.config.name, %why, "manifest not read; keeping the last good one");
             }
         }

@@ -14,6 +14,8 @@ use shared_ui::service::{Common, CommonSettings, SettingError};
 
 /// The shell's port (`DESIGN.md`).
 pub const DEFAULT_PORT: u16 = 8000;
+/// The admin port (`GET /metrics`), on the same bind address.
+pub const DEFAULT_ADMIN_PORT: u16 = 9000;
 /// The services when nothing else is configured: the three local ports.
 pub const DEFAULT_SERVICES: &str =
     "pricing=http://127.0.0.1:1313,dashboard=http://127.0.0.1:3000,accounts=http://127.0.0.1:4000";
@@ -53,6 +55,10 @@ pub struct Settings {
     /// HTTP worker threads
     #[arg(long, env = "SHELL_WORKERS", default_value_t = 2)]
     pub workers: usize,
+    /// Port of the admin listener, on the same bind address: `GET /metrics` (Prometheus)
+    /// and nothing else; never served on the public port (0 picks a free one)
+    #[arg(long, env = "ADMIN_PORT", default_value_t = DEFAULT_ADMIN_PORT)]
+    pub admin_port: u16,
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -149,6 +155,8 @@ pub struct Config {
     pub brand: String,
     /// HTTP worker threads.
     pub workers: usize,
+    /// Where the admin listener (`/metrics`) binds: the bind address, the admin port.
+    pub admin_addr: std::net::SocketAddr,
 }
 
 /// The file form (`--config shell.toml`); every key is optional.
@@ -219,7 +227,14 @@ pub fn default_chrome() -> Vec<ChromeConfig> {
 }
 
 /// Paths the shell keeps for itself; a section cannot take them.
-const RESERVED: &[&str] = &["/svc", "/assets", "/registry.json", "/healthz", "/readyz"];
+const RESERVED: &[&str] = &[
+    "/svc",
+    "/assets",
+    "/registry.json",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+];
 
 /// A name of the contract: 1 to 40 of a-z, 0-9 and `-`, starting with a letter.
 pub fn valid_name(name: &str) -> bool {
@@ -436,6 +451,16 @@ impl Settings {
                 "must be between 1 and 86400",
             ));
         }
+        let admin_addr = std::net::SocketAddr::new(common.addr.ip(), self.admin_port);
+        if self.admin_port != 0 && self.admin_port == common.addr.port() {
+            return Err(bad(
+                "--admin-port / ADMIN_PORT",
+                format!(
+                    "must differ from --port ({}): /metrics is never served on the public port",
+                    self.admin_port
+                ),
+            ));
+        }
         if self.workers == 0 || self.workers > 64 {
             return Err(bad("--workers / SHELL_WORKERS", "must be 1 to 64"));
         }
@@ -458,6 +483,7 @@ impl Settings {
             public_origin,
             brand,
             workers: self.workers,
+            admin_addr,
         })
     }
 }
@@ -575,6 +601,15 @@ mod tests {
         assert_eq!(c.default_section, "dashboard");
         assert_eq!(c.session_service.as_deref(), Some("accounts"));
         assert_eq!(c.fragment_timeout, Duration::from_millis(1000));
+        assert_eq!(c.admin_addr.port(), DEFAULT_ADMIN_PORT);
+    }
+
+    #[test]
+    fn the_admin_port_cannot_be_the_public_port() {
+        let err = parse(&["--port", "8123", "--admin-port", "8123"]).unwrap_err();
+        assert_eq!(err.name, "--admin-port / ADMIN_PORT");
+        let c = parse(&["--port", "0", "--admin-port", "0", "--bind", "::1"]).unwrap();
+        assert_eq!(c.admin_addr.to_string(), "[::1]:0");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Building and running the shell: [`Application::build`] checks the settings, reads the
 //! manifests it can (a service that is down does not stop the start), binds the listener
-//! (port 0 picks a free one, as the tests do) and mounts [`crate::routes::configure`].
+//! (port 0 picks a free one, as the tests do) and the admin listener (`GET /metrics`,
+//! [`crate::admin`]) and mounts [`crate::routes::configure`].
 //! [`Application::run_until_stopped`] also runs the periodic manifest refresh.
 
 use std::net::TcpListener;
@@ -13,6 +14,9 @@ use actix_web::{web, App, HttpServer};
 use shared_ui::context::ContextKey;
 use shared_ui::service::{self, SHUTDOWN_TIMEOUT_SECS};
 
+use shared_ui::metrics::Metrics;
+
+use crate::admin::AdminPort;
 use crate::error::StartError;
 use crate::registry::{Registry, MANIFEST_TIMEOUT};
 use crate::routes;
@@ -22,6 +26,7 @@ use crate::upstream::Upstream;
 /// A bound, not yet running, shell.
 pub struct Application {
     port: u16,
+    admin_port: u16,
     server: Server,
     upstream: web::Data<Upstream>,
 }
@@ -44,6 +49,11 @@ impl Application {
             registry.refresh_all(&upstream.client()),
         )
         .await;
+        let mut metrics = Metrics::new();
+        upstream
+            .metrics
+            .register(metrics.registry(), Arc::clone(&registry));
+        let metrics = web::Data::new(metrics);
         let sections: Vec<String> = registry
             .config
             .sections
@@ -57,6 +67,19 @@ impl Application {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?
             .port();
+        let admin_addr = registry.config.admin_addr;
+        let admin_listener = TcpListener::bind(admin_addr).map_err(|source| StartError::Bind {
+            addr: admin_addr,
+            source,
+        })?;
+        let admin_port = admin_listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr: admin_addr,
+                source,
+            })?
+            .port();
+        let admin = web::Data::new(AdminPort(admin_port));
         let data = upstream.clone();
         let limits = registry.config.common.limits;
         let limits_data = web::Data::new(limits);
@@ -71,9 +94,13 @@ impl Application {
                             .add(("referrer-policy", "strict-origin-when-cross-origin"))
                             .add(("x-frame-options", "DENY")),
                     )
+                    .wrap(from_fn(crate::admin::split))
                     .wrap(from_fn(shared_ui::guard::guard))
+                    .wrap(from_fn(shared_ui::metrics::record))
                     .wrap(from_fn(service::request_id))
                     .app_data(data.clone())
+                    .app_data(metrics.clone())
+                    .app_data(admin.clone())
                     .configure(move |cfg| routes::configure(cfg, &sections))
                     .default_service(web::to(routes::pages::not_found))
             }),
@@ -84,6 +111,11 @@ impl Application {
         .on_connect(service::tcp_nodelay)
         .listen(listener)
         .map_err(|source| StartError::Bind { addr, source })?
+        .listen(admin_listener)
+        .map_err(|source| StartError::Bind {
+            addr: admin_addr,
+            source,
+        })?
         .run();
         let ready: Vec<_> = registry
             .services()
@@ -96,9 +128,10 @@ impl Application {
                 )
             })
             .collect();
-        tracing::info!(port, services = %ready.join(","), "shell listening");
+        tracing::info!(port, admin_port, services = %ready.join(","), "shell listening");
         Ok(Self {
             port,
+            admin_port,
             server,
             upstream,
         })
@@ -107,6 +140,11 @@ impl Application {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The admin listener's port (`GET /metrics`).
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
     }
 
     /// A handle to stop the server.

@@ -19,7 +19,9 @@ use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
 use shared_ui::headers;
 use shared_ui::proxies::TrustedProxies;
 use shared_ui::service::RequestId;
+use shared_ui::trace::{TraceContext, TRACEPARENT};
 
+use crate::metrics::{Cache, ShellMetrics};
 use crate::registry::{Registry, Service};
 
 /// How long a session lookup is reused.
@@ -79,6 +81,8 @@ pub struct Filled {
 pub struct Forwarded {
     /// The request id.
     pub request_id: String,
+    /// The `traceparent` for upstream requests: the request's trace, the shell's span.
+    pub traceparent: Option<String>,
     /// The first language of `Accept-Language` ([`primary_language`]).
     pub accept_language: Option<String>,
     /// `Cookie`, as sent (forwarded to the session service only).
@@ -110,6 +114,7 @@ impl Forwarded {
         let client = peer.map(|p| trusted.client_ip(p, req.headers()));
         Self {
             request_id: RequestId::of(req),
+            traceparent: TraceContext::of(req).map(|t| t.traceparent()),
             accept_language: req
                 .headers()
                 .get(header::ACCEPT_LANGUAGE)
@@ -148,6 +153,9 @@ impl Forwarded {
             .header("x-forwarded-proto", &self.proto);
         if !self.request_id.is_empty() {
             b = b.header(headers::REQUEST_ID, &self.request_id);
+        }
+        if let Some(v) = &self.traceparent {
+            b = b.header(TRACEPARENT, v);
         }
         if let Some(v) = &self.accept_language {
             b = b.header(header::ACCEPT_LANGUAGE.as_str(), v);
@@ -237,6 +245,8 @@ pub struct Upstream {
     fragments: moka::sync::Cache<String, Arc<CachedFragment>>,
     /// The sections' pages, rendered once per registry generation.
     pub pages: crate::routes::pages::PageCache,
+    /// The shell's own metrics (registered by [`crate::startup`]).
+    pub metrics: ShellMetrics,
 }
 
 /// The shell's HTTP client: pooled keep-alive connections, a connect timeout, no redirects
@@ -285,6 +295,7 @@ impl Upstream {
                 .time_to_live(STALE_FOR)
                 .build(),
             pages: crate::routes::pages::PageCache::default(),
+            metrics: ShellMetrics::new(),
         }
     }
 
@@ -331,9 +342,11 @@ impl Upstream {
         let digest: [u8; 32] = Sha256::digest(cookie.as_bytes()).into();
         if let Some((at, user)) = self.sessions.lock().ok()?.get(&digest) {
             if at.elapsed() < SESSION_CACHE_TTL {
+                self.metrics.cache(Cache::Session, true);
                 return user.clone();
             }
         }
+        self.metrics.cache(Cache::Session, false);
         let mut builder = self
             .client()
             .get(service.upstream("/internal/session"))
@@ -341,6 +354,9 @@ impl Upstream {
             .header(header::COOKIE.as_str(), cookie);
         if !fwd.request_id.is_empty() {
             builder = builder.header(headers::REQUEST_ID, &fwd.request_id);
+        }
+        if let Some(v) = &fwd.traceparent {
+            builder = builder.header(TRACEPARENT, v);
         }
         let user = match builder.send().await {
             Ok(res) if res.status().is_success() => match res.bytes().await {
@@ -395,8 +411,11 @@ impl Upstream {
         let filled = self
             .fragment_inner(fwd, service, fragment, query, deadline)
             .await;
+        let took = started.elapsed();
+        self.metrics
+            .fragment(service.name(), fragment, filled.status, took);
         let filled = Filled {
-            ms: started.elapsed().as_millis() as u64,
+            ms: took.as_millis() as u64,
             ..filled
         };
         tracing::info!(
@@ -435,6 +454,7 @@ impl Upstream {
         let mut _refresh = None;
         if let Some(entry) = self.fragments.get(&key) {
             if Instant::now() < entry.fresh_until || entry.refreshing.swap(true, Ordering::AcqRel) {
+                self.metrics.cache(Cache::Fragment, true);
                 return Filled {
                     html: Some(Arc::clone(&entry.html)),
                     status: Status::Ok,
@@ -443,6 +463,7 @@ impl Upstream {
             }
             _refresh = Some(RefreshGuard(entry));
         }
+        self.metrics.cache(Cache::Fragment, false);
         let budget = self
             .registry
             .config

@@ -20,9 +20,11 @@
 //! - [`storage`]: the only module that talks SQL: one interface over SQLite (WAL,
 //!   `synchronous=FULL`) and PostgreSQL (a pool, for replicas), one set of migrations.
 //! - [`error`]: the crate's one error type and its HTTP mapping.
+//! - [`metrics`]: sign-ups, sign-ins, failures, rate limits and hash time, on `GET /metrics`.
 
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod routes;
 pub mod security;
 pub mod settings;

@@ -7,6 +7,7 @@ use actix_web::web;
 pub use shared_ui::kit::StartError;
 use shared_ui::kit::{self, Service};
 
+use crate::metrics::AccountsMetrics;
 use crate::routes::{self, AppState};
 use crate::security::csrf::CsrfKey;
 use crate::security::password::{HashCost, Hasher};
@@ -112,9 +113,12 @@ pub async fn service(config: &Config) -> Result<(Service, Storage), StartError> 
         .iter()
         .map(|p| format!("{},", p.id))
         .collect();
+    let metrics = AccountsMetrics::new();
+    let registered = metrics.clone();
     let service = Service::new("accounts", env!("CARGO_PKG_VERSION"))
         .css("accounts.css", ACCOUNTS_CSS)
-        .version_input(plan_ids);
+        .version_input(plan_ids)
+        .metrics(move |registry| registered.register(registry));
     let state = AppState {
         storage: storage.clone(),
         hasher,
@@ -133,6 +137,7 @@ pub async fn service(config: &Config) -> Result<(Service, Storage), StartError> 
         },
         trusted_origins: config.trusted_origins.clone(),
         version: service.version_string(),
+        metrics: metrics.clone(),
     };
     let ready_storage = storage.clone();
     let service = routes::declare(service)

@@ -197,6 +197,7 @@ pub struct Stack {
     pub client: reqwest::Client,
     teams: HashMap<Team, (u16, Option<Running>)>,
     shell: Option<Running>,
+    admin_port: u16,
     dir: Option<tempfile::TempDir>,
     db: PathBuf,
 }
@@ -215,6 +216,7 @@ impl Stack {
                 client: client(),
                 teams: HashMap::new(),
                 shell: None,
+                admin_port: 0,
                 dir: None,
                 db: PathBuf::new(),
             },
@@ -254,6 +256,8 @@ impl Stack {
             SECRET,
             "--services",
             &pairs.join(","),
+            "--admin-port",
+            "0",
         ]
         .iter()
         .map(|s| (*s).to_owned())
@@ -269,6 +273,7 @@ impl Stack {
         )
         .await
         .expect("the shell starts");
+        let admin_port = app.admin_port();
         let shell = Running {
             port: app.port(),
             handle: app.handle(),
@@ -279,6 +284,7 @@ impl Stack {
             client: client(),
             teams,
             shell: Some(shell),
+            admin_port,
             dir: Some(dir),
             db,
         }
@@ -297,6 +303,11 @@ impl Stack {
     /// The shell's port.
     pub fn shell_port(&self) -> u16 {
         self.shell.as_ref().map_or(0, |s| s.port)
+    }
+
+    /// The shell's admin URL (`/metrics`), `http://127.0.0.1:PORT`.
+    pub fn admin_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.admin_port)
     }
 
     /// A team's base URL.
@@ -457,12 +468,15 @@ impl FakeSpec {
     }
 }
 
-/// A fragment server the tests shape, counting fragment hits.
+/// A fragment server the tests shape, counting fragment hits and recording their
+/// `traceparent` headers.
 pub struct FakeService {
     /// Its base URL.
     pub url: String,
     /// Fragment requests seen.
     pub hits: Arc<AtomicUsize>,
+    /// The `traceparent` of each fragment request, in order (`None`: none sent).
+    pub traceparents: Arc<std::sync::Mutex<Vec<Option<String>>>>,
     running: Running,
 }
 
@@ -495,8 +509,17 @@ async fn fake_fragment(
     id: web::Path<String>,
     spec: web::Data<FakeSpec>,
     hits: web::Data<AtomicUsize>,
+    traceparents: web::Data<std::sync::Mutex<Vec<Option<String>>>>,
 ) -> HttpResponse {
     hits.fetch_add(1, Ordering::SeqCst);
+    let traceparent = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Ok(mut seen) = traceparents.lock() {
+        seen.push(traceparent);
+    }
     if !spec.fragments.contains(&id) {
         return HttpResponse::NotFound().finish();
     }
@@ -534,11 +557,13 @@ impl FakeService {
     pub async fn start_on(spec: FakeSpec, port: u16) -> FakeService {
         init_logs();
         let hits = web::Data::new(AtomicUsize::new(0));
+        let traceparents = web::Data::new(std::sync::Mutex::new(Vec::new()));
         let spec = web::Data::new(spec);
-        let (h, s) = (hits.clone(), spec.clone());
+        let (h, s, t) = (hits.clone(), spec.clone(), traceparents.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(h.clone())
+                .app_data(t.clone())
                 .app_data(s.clone())
                 .configure(shared_ui::service::configure)
                 .route("/manifest.json", web::get().to(fake_manifest))
@@ -559,6 +584,7 @@ impl FakeService {
         FakeService {
             url: format!("http://127.0.0.1:{port}"),
             hits: hits.into_inner(),
+            traceparents: traceparents.into_inner(),
             running,
         }
     }

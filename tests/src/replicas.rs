@@ -55,20 +55,46 @@ impl Process {
     /// Starts `binary` with `args` plus `--port <free port>` and waits until it answers
     /// `/healthz` (at most 30 s). Tries another port if the first was taken meanwhile.
     pub async fn start(name: &str, binary_name: &str, args: &[&str]) -> Process {
+        Self::spawn(name, binary_name, args, None).await
+    }
+
+    /// Like [`Process::start`], with `RUST_LOG=info` and its log (stderr) appended to `log`.
+    pub async fn start_logged(
+        name: &str,
+        binary_name: &str,
+        args: &[&str],
+        log: &std::path::Path,
+    ) -> Process {
+        Self::spawn(name, binary_name, args, Some(log)).await
+    }
+
+    async fn spawn(
+        name: &str,
+        binary_name: &str,
+        args: &[&str],
+        log: Option<&std::path::Path>,
+    ) -> Process {
         let path = binary(binary_name);
         for _ in 0..5 {
             let port = free_port();
+            let stderr = match log {
+                Some(log) => Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(log)
+                        .expect("the log file opens"),
+                ),
+                None if std::env::var("TEST_LOG").is_ok() => Stdio::inherit(),
+                None => Stdio::null(),
+            };
             let mut child = Command::new(&path)
                 .args(args)
                 .args(["--port", &port.to_string()])
-                .env("RUST_LOG", "warn")
+                .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(if std::env::var("TEST_LOG").is_ok() {
-                    Stdio::inherit()
-                } else {
-                    Stdio::null()
-                })
+                .stderr(stderr)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
             let started = Instant::now();

@@ -64,6 +64,8 @@ impl DirectSite {
                 &config.display().to_string(),
                 "--services",
                 &services,
+                "--admin-port",
+                "0",
             ])
             .expect("shell settings"),
         )

@@ -228,7 +228,8 @@ async fn two_shells_and_two_accounts_replicas_on_one_postgres_lose_nothing_to_ki
         dashboard.url(),
         accounts_lb.url()
     );
-    let mut shell_args = vec!["--services", services.as_str()];
+    // Two shells on one machine: each its own admin port.
+    let mut shell_args = vec!["--services", services.as_str(), "--admin-port", "0"];
     shell_args.extend(common);
     let mut shell_1 = Process::start("shell 1", "shell", &shell_args).await;
     let shell_2 = Process::start("shell 2", "shell", &shell_args).await;

@@ -7,10 +7,12 @@
 //! to [`CommonSettings`]) and its `main` is `shared_ui::kit::main::<MyTeam>()`.
 //!
 //! The kit provides the rest: the manifest (built from the declarations and validated),
-//! `GET /manifest.json`, `/healthz`, `/readyz`, `/assets/…` (with ETags), the 404 page of an
-//! unknown fragment, the standalone preview at `/` (the fragments inside a shared-ui page with
-//! Stimulus), security headers, CORS for direct mode, request ids, the guard's limits,
-//! tracing, the `healthcheck` subcommand, exit code 2 on a bad setting naming it, and an
+//! `GET /manifest.json`, `/healthz`, `/readyz`, `GET /metrics` (Prometheus: the request
+//! metrics and the service's own, [`Service::metrics`]), `/assets/…` (with ETags), the 404
+//! page of an unknown fragment, the standalone preview at `/` (the fragments inside a
+//! shared-ui page with Stimulus), security headers, CORS for direct mode, request ids and
+//! W3C trace context, the guard's limits, tracing, the `healthcheck` subcommand, exit code 2
+//! on a bad setting naming it, and an
 //! [`Application`] (build, port, handle, run until stopped) that tests bind on port 0.
 //!
 //! ```no_run
@@ -61,6 +63,7 @@ use crate::assets::{Asset, AssetSet};
 use crate::components::{self, badge, site_header, NavItem, PageOptions, Tone};
 use crate::context::{current_user, ContextKey};
 use crate::contract::{ContractError, ControllerAsset, FragmentSpec, Manifest, ManifestAssets};
+use crate::metrics::{self, prometheus_client, Metrics};
 use crate::service::{self, Readiness, SHUTDOWN_TIMEOUT_SECS};
 pub use crate::service::{Common, CommonSettings, SettingError};
 
@@ -68,6 +71,7 @@ type Configure = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 type MakeRoute = Arc<dyn Fn() -> actix_web::Route + Send + Sync>;
 type Render = Arc<dyn Fn(&HttpRequest) -> Markup + Send + Sync>;
 type Observer = Arc<dyn Fn(&Outcome<'_>) + Send + Sync>;
+type RegisterMetrics = Box<dyn FnOnce(&mut prometheus_client::registry::Registry) + Send + Sync>;
 
 /// A team's binary: its name, its port, its own settings and how it builds its [`Service`].
 pub trait Team {
@@ -252,6 +256,7 @@ pub struct Service {
     routes: Vec<Configure>,
     readiness: Readiness,
     observer: Option<Observer>,
+    metrics: Vec<RegisterMetrics>,
     preview_heading: Option<String>,
     preview_intro: Option<String>,
     preview: Option<MakeRoute>,
@@ -295,6 +300,7 @@ impl Service {
             routes: Vec::new(),
             readiness: Readiness::always(),
             observer: None,
+            metrics: Vec::new(),
             preview_heading: None,
             preview_intro: None,
             preview: None,
@@ -458,6 +464,17 @@ impl Service {
         self
     }
 
+    /// The service's own metrics: `register` adds them to the app's registry when the app
+    /// is built (beside `http_requests_total` and `http_request_duration_seconds`), and
+    /// `GET /metrics` shows them. Keep clones of the metrics to update them.
+    pub fn metrics(
+        mut self,
+        register: impl FnOnce(&mut prometheus_client::registry::Registry) + Send + Sync + 'static,
+    ) -> Self {
+        self.metrics.push(Box::new(register));
+        self
+    }
+
     /// The preview page's heading and introduction.
     pub fn preview(mut self, heading: &str, intro: &str) -> Self {
         self.preview_heading = Some(heading.to_owned());
@@ -525,7 +542,8 @@ impl Service {
             .as_ref()
             .map_or_else(|| service::read().to(default_preview), |r| r());
         cfg.route("/", preview)
-            .route("/manifest.json", service::read().to(manifest));
+            .route("/manifest.json", service::read().to(manifest))
+            .route("/metrics", service::read().to(metrics::serve));
         for f in &self.fragments {
             cfg.route(&f.spec.path, (f.route)());
         }
@@ -794,8 +812,13 @@ impl Application {
     }
 
     /// Binds a declared service with checked shared settings (port 0 picks a free one).
-    pub fn start(spec: Service, common: &Common) -> Result<Self, StartError> {
+    pub fn start(mut spec: Service, common: &Common) -> Result<Self, StartError> {
         let manifest = spec.manifest()?;
+        let mut app_metrics = Metrics::new();
+        for register in std::mem::take(&mut spec.metrics) {
+            register(app_metrics.registry());
+        }
+        let app_metrics = web::Data::new(app_metrics);
         let info = web::Data::new(Info {
             manifest_json: serde_json::to_string(&manifest)
                 .map_err(|e| StartError::service(e.to_string()))?,
@@ -841,7 +864,9 @@ impl Application {
                     .wrap(service::security_headers())
                     .wrap(from_fn(service::cors))
                     .wrap(from_fn(crate::guard::guard))
+                    .wrap(from_fn(metrics::record))
                     .wrap(from_fn(service::request_id))
+                    .app_data(app_metrics.clone())
                     .app_data(info.clone())
                     .app_data(key.clone())
                     .app_data(cors.clone())

@@ -4,8 +4,8 @@
 //!   `--bind/BIND`, `--context-secret/CONTEXT_SECRET`), flattened into each binary's clap
 //!   struct and checked by [`CommonSettings::resolve`].
 //! - [`init_tracing`]: `RUST_LOG` (default `info`) to stderr.
-//! - [`request_id`]: middleware that accepts or makes a request id, opens the request's
-//!   tracing span with it and echoes it on the response.
+//! - [`request_id`]: middleware that accepts or makes a request id and a W3C trace context,
+//!   opens the request's tracing span with both and echoes the id on the response.
 //! - [`configure`]: `/healthz`, `/readyz` (asks the [`Readiness`] in app data) and the shared
 //!   assets under `/assets/shared/`.
 //! - [`not_found`], [`bad_request`], [`query_config`]: the 404 and 400 pages.
@@ -34,6 +34,7 @@ use crate::components;
 use crate::guard::{self, Limits};
 use crate::headers;
 use crate::proxies::TrustedProxies;
+use crate::trace::TraceContext;
 
 /// Seconds a stopping server gives in-flight requests.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
@@ -299,8 +300,10 @@ pub fn new_request_id() -> String {
 }
 
 /// Middleware (`actix_web::middleware::from_fn(request_id)`): takes a well-formed incoming
-/// `x-request-id` or makes one, runs the request inside a `request` span carrying it, logs
-/// the outcome once, and echoes the id on the response.
+/// `x-request-id` or makes one, accepts a valid incoming W3C `traceparent` or starts a new
+/// trace ([`crate::trace::TraceContext`], in the request's extensions), runs the request
+/// inside a `request` span carrying both ids (`request_id`, `trace_id`), logs the outcome
+/// once, and echoes the request id on the response.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -313,12 +316,19 @@ pub async fn request_id(
         .map(str::to_owned)
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
+    let trace = TraceContext::accept_or_start(
+        req.headers()
+            .get(crate::trace::TRACEPARENT)
+            .and_then(|v| v.to_str().ok()),
+    );
     let span = tracing::info_span!(
         "request",
         request_id = %id,
+        trace_id = %trace.trace_id,
         method = %req.method(),
         path = %req.path(),
     );
+    req.extensions_mut().insert(trace);
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let status = res.status().as_u16();

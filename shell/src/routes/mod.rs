@@ -7,6 +7,7 @@
 //! | `GET /registry.json` | [`registry_json`]: the browser-facing registry |
 //! | `GET /assets/{file}` | [`assets`]: the loader and the shell's CSS |
 //! | `GET /assets/shared/{file}`, `/healthz`, `/readyz` | `shared_ui::service::configure` |
+//! | `GET /metrics`, on the admin port only | `shared_ui::metrics::serve` ([`crate::admin`]) |
 //! | anything else | [`pages::not_found`]: the 404 page inside the chrome |
 
 pub mod pages;
@@ -37,6 +38,12 @@ pub fn shell_assets() -> &'static AssetSet {
 /// Mounts every route. `sections` are the section paths (besides `/`).
 pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String]) {
     cfg.configure(shared_ui::service::configure)
+        .route(
+            "/metrics",
+            shared_ui::service::read()
+                .guard(actix_web::guard::fn_guard(crate::admin::on_admin_port))
+                .to(shared_ui::metrics::serve),
+        )
         .route("/registry.json", web::get().to(registry_json))
         .route("/assets/{file}", web::get().to(assets))
         .service(web::resource("/svc/{tail:.*}").to(proxy::proxy))

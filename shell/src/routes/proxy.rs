@@ -169,12 +169,23 @@ pub fn is_navigation(req: &HttpRequest) -> bool {
     text("sec-fetch-mode") == "navigate" || text("accept").contains("text/html")
 }
 
-/// The proxy handler, for every method (anything but GET, HEAD and POST is a 405).
+/// The proxy handler, for every method (anything but GET, HEAD and POST is a 405). Counts
+/// the answers to requests for a registered service (`shell_proxy_requests_total`).
 pub async fn proxy(
     req: HttpRequest,
     payload: web::Payload,
     up: web::Data<Upstream>,
 ) -> HttpResponse {
+    let res = forward(req.clone(), payload, up.clone()).await;
+    if let Ok(target) = parse_target(req.uri().path()) {
+        if up.registry.service(target.service).is_some() {
+            up.metrics.proxied(target.service, res.status().as_u16());
+        }
+    }
+    res
+}
+
+async fn forward(req: HttpRequest, payload: web::Payload, up: web::Data<Upstream>) -> HttpResponse {
     let started = Instant::now();
     let method = req.method().clone();
     if !matches!(method, Method::GET | Method::HEAD | Method::POST) {

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::domain::{Email, Name, Password};
 use crate::error::AppError;
+use crate::metrics::{Action, Failure, HashOp};
 use crate::security::csrf::check_origin;
 use crate::security::rate_limit::Limited;
 use crate::security::session::Token;
@@ -165,6 +166,7 @@ pub async fn sign_up(
         .map(|p| p.id.clone());
     let (Some(name), Some(email), Some(password), Some(plan)) = (name, email, password, plan)
     else {
+        state.metrics.failed(Action::SignUp, Failure::Invalid);
         let form = signed_out_state(sign_up, SignInForm::default());
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
@@ -172,13 +174,14 @@ pub async fn sign_up(
     let client = state.client_ip(&req);
     if let Err(limited) = state.limiter.begin_sign_up(client).await {
         tracing::warn!(%client, "sign-up refused: too many sign-ups");
+        state.metrics.rate_limited(Action::SignUp);
         let form = signed_out_state(sign_up, SignInForm::default());
         let notice = Notice::danger(limited.sign_up_message());
         let res = post.answer(StatusCode::TOO_MANY_REQUESTS, &form, Some(notice));
         return Ok(with_retry_after(res, limited));
     }
 
-    let password_hash = hashing(&state, move |h| h.hash(password.expose())).await?;
+    let password_hash = hashing(&state, HashOp::Hash, move |h| h.hash(password.expose())).await?;
     let token = Token::generate();
     let (hash, expires_at) = (token.hash(), post.session_expiry());
     let new = NewAccount {
@@ -193,9 +196,11 @@ pub async fn sign_up(
     match created {
         Ok(account) => {
             tracing::info!(account_id = account.id, "account created");
+            state.metrics.signed_up();
             Ok(post.home(Some(&token)))
         }
         Err(CreateAccountError::EmailTaken) => {
+            state.metrics.failed(Action::SignUp, Failure::EmailTaken);
             sign_up.email_error =
                 Some("An account with this email already exists. Sign in instead.");
             let sign_in = SignInForm {
@@ -238,6 +243,7 @@ pub async fn sign_in(
         sign_in.password_error = Some("Use a password of at most 128 bytes.");
     }
     let Some(email) = email.filter(|_| sign_in.password_error.is_none()) else {
+        state.metrics.failed(Action::SignIn, Failure::Invalid);
         let form = signed_out_state(SignUpForm::default(), sign_in);
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
@@ -248,6 +254,7 @@ pub async fn sign_in(
         Ok(attempt) => attempt,
         Err(limited) => {
             tracing::warn!(%client, "sign-in refused: too many attempts");
+            state.metrics.rate_limited(Action::SignIn);
             sign_in.alert = Some(limited.message());
             let form = signed_out_state(SignUpForm::default(), sign_in);
             let res = post.answer(StatusCode::TOO_MANY_REQUESTS, &form, None);
@@ -260,9 +267,15 @@ pub async fn sign_in(
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    let matches = hashing(&state, move |h| h.verify(&password, stored.as_deref())).await?;
+    let matches = hashing(&state, HashOp::Verify, move |h| {
+        h.verify(&password, stored.as_deref())
+    })
+    .await?;
     let Some(account_id) = account_id.filter(|_| matches) else {
         tracing::info!(%client, "sign-in failed");
+        state
+            .metrics
+            .failed(Action::SignIn, Failure::WrongCredentials);
         sign_in.alert = Some("Email or password is wrong.".to_owned());
         let form = signed_out_state(SignUpForm::default(), sign_in);
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
@@ -276,6 +289,7 @@ pub async fn sign_in(
     })
     .await?;
     tracing::info!(account_id, "signed in");
+    state.metrics.signed_in();
     Ok(post.home(Some(&token)))
 }
 

@@ -47,6 +47,8 @@ pub struct AppState {
     pub trusted_origins: Vec<String>,
     /// The manifest version, sent on every fragment.
     pub version: String,
+    /// Sign-ups, sign-ins, failures, rate limits, hash time (`GET /metrics`).
+    pub metrics: crate::metrics::AccountsMetrics,
 }
 
 impl AppState {
@@ -105,8 +107,9 @@ where
     Ok(web::block(move || f(&storage)).await??)
 }
 
-/// Runs an argon2 computation on the blocking pool once a hashing slot is free.
-async fn hashing<T, F>(state: &AppState, f: F) -> Result<T, AppError>
+/// Runs an argon2 computation on the blocking pool once a hashing slot is free, and times
+/// it (the computation, not the wait for a slot).
+async fn hashing<T, F>(state: &AppState, op: crate::metrics::HashOp, f: F) -> Result<T, AppError>
 where
     T: Send + 'static,
     F: FnOnce(&Hasher) -> T + Send + 'static,
@@ -117,7 +120,14 @@ where
         .await
         .map_err(|_| AppError::Cancelled)?;
     let hasher = state.hasher.clone();
-    Ok(web::block(move || f(&hasher)).await?)
+    let metrics = state.metrics.clone();
+    Ok(web::block(move || {
+        let started = std::time::Instant::now();
+        let out = f(&hasher);
+        metrics.hashed(op, started.elapsed());
+        out
+    })
+    .await?)
 }
 
 /// A signed-in request: the session's hash and its account.

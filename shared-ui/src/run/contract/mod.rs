@@ -198,6 +198,13 @@ fn check_identifier(field: impl fmt::Display, value: &str) -> Result<(), Contrac
 }
 
 fn check_path(field: impl fmt::Display, value: &str) -> Result<(), ContractError> {
+    if value == "/metrics" {
+        // Declared paths are what the shell proxies; metrics stay off the public site.
+        return Err(ContractError::new(
+            field,
+            "`/metrics` is never declared: the shell proxies declared paths, and metrics are for the scraper only",
+        ));
+    }
     if is_safe_path(value) {
         Ok(())
     } else {
@@ -284,6 +291,12 @@ mod tests {
         let mut m = sample();
         m.name = "Pricing Team".into();
         assert_eq!(m.validate().unwrap_err().field, "name");
+
+        // `/metrics` is never declared (the shell would proxy it).
+        let mut m = sample();
+        m.actions.push("/metrics".into());
+        let err = m.validate().unwrap_err();
+        assert_eq!(err.field, format!("actions[{}]", m.actions.len() - 1));
     }
 
     #[test]

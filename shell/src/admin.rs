@@ -1,0 +1,51 @@
+//! The admin listener (`--admin-port` / `ADMIN_PORT`): the same server, a second socket on
+//! the same bind address, serving `GET /metrics` and nothing else. The public port never
+//! serves `/metrics` (it is the shell's 404 page there), and the proxy never reaches a
+//! service's `/metrics` (no manifest may declare it, and the proxy forwards declared paths
+//! only).
+//!
+//! [`split`] tells the two sockets apart by the local address each request came in on; the
+//! `/metrics` route of [`crate::routes::configure`] is guarded by [`on_admin_port`].
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::guard::GuardContext;
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, HttpResponse};
+
+/// The admin listener's port, in app data.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminPort(pub u16);
+
+/// Marks a request that came in on the admin port (request extension).
+#[derive(Debug, Clone, Copy)]
+struct OnAdminPort;
+
+/// Middleware: a request on the admin port is marked, and anything but `/metrics` there is
+/// a plain 404; requests on the public port pass unchanged.
+pub async fn split(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let admin = req
+        .app_data::<web::Data<AdminPort>>()
+        .is_some_and(|p| req.app_config().local_addr().port() == p.0);
+    if !admin {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    if req.path() != "/metrics" {
+        let res = HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body("The admin port serves GET /metrics only.\n");
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    req.extensions_mut().insert(OnAdminPort);
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// Route guard: the request came in on the admin port.
+pub fn on_admin_port(ctx: &GuardContext<'_>) -> bool {
+    ctx.req_data().get::<OnAdminPort>().is_some()
+}

@@ -1,0 +1,237 @@
+//! The shell's own Prometheus metrics, beside the request metrics of
+//! [`shared_ui::metrics`]; served on the admin port only ([`crate::admin`]).
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `shell_fragment_duration_seconds` | histogram | `service`, `fragment` |
+//! | `shell_fragment_outcomes_total` | counter | `service`, `fragment`, `status` (`ok`, `cached`, `fallback`, `unavailable`) |
+//! | `shell_proxy_requests_total` | counter | `service`, `status` |
+//! | `shell_cache_hits_total`, `shell_cache_misses_total` | counter | `cache` (`fragment`, `session`) |
+//! | `shell_manifest_reads_total` | counter | `service`, `result` (`ok`, `error`) |
+//! | `shell_manifest_info` | gauge (always 1) | `service`, `version` |
+//!
+//! Every label value comes from the configuration or a registered service's manifest
+//! (services, fragments of the configured slots), never from a client, so the number of
+//! series stays bounded. The manifest figures are read from the [`Registry`] at each
+//! scrape.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{self, Unit};
+use shared_ui::metrics::{duration_family, DurationFamily};
+
+use crate::registry::Registry;
+use crate::upstream::Status;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct FragmentLabels {
+    service: String,
+    fragment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OutcomeLabels {
+    service: String,
+    fragment: String,
+    status: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ProxyLabels {
+    service: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+}
+
+/// Which cache a hit or miss is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cache {
+    /// The fragment cache (a fresh copy served, or a stale one while another request
+    /// refetches it, is a hit).
+    Fragment,
+    /// The session lookups, reused for two seconds per cookie.
+    Session,
+}
+
+impl Cache {
+    fn label(self) -> &'static str {
+        match self {
+            Cache::Fragment => "fragment",
+            Cache::Session => "session",
+        }
+    }
+}
+
+impl Default for ShellMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The shell's metrics; one per [`crate::upstream::Upstream`].
+#[derive(Debug)]
+pub struct ShellMetrics {
+    fragment_durations: DurationFamily<FragmentLabels>,
+    fragment_outcomes: Family<OutcomeLabels, Counter>,
+    proxy_requests: Family<ProxyLabels, Counter>,
+    cache_hits: Family<CacheLabels, Counter>,
+    cache_misses: Family<CacheLabels, Counter>,
+}
+
+impl ShellMetrics {
+    /// Empty metrics, not yet registered anywhere.
+    pub fn new() -> Self {
+        Self {
+            fragment_durations: duration_family(),
+            fragment_outcomes: Family::default(),
+            proxy_requests: Family::default(),
+            cache_hits: Family::default(),
+            cache_misses: Family::default(),
+        }
+    }
+
+    /// Adds them, and the manifest figures read from `services` at each scrape, to a
+    /// registry.
+    pub fn register(&self, registry: &mut registry::Registry, services: Arc<Registry>) {
+        registry.register_with_unit(
+            "shell_fragment_duration",
+            "Time to fill a page slot with a fragment (cache, service, or fallback), by service and fragment",
+            Unit::Seconds,
+            self.fragment_durations.clone(),
+        );
+        registry.register(
+            "shell_fragment_outcomes",
+            "Page slots filled, by service, fragment and how (ok, cached, fallback, unavailable)",
+            self.fragment_outcomes.clone(),
+        );
+        registry.register(
+            "shell_proxy_requests",
+            "Requests proxied through /svc/{service}/…, by registered service and answer status",
+            self.proxy_requests.clone(),
+        );
+        registry.register(
+            "shell_cache_hits",
+            "Lookups answered from a cache, by cache (fragment, session)",
+            self.cache_hits.clone(),
+        );
+        registry.register(
+            "shell_cache_misses",
+            "Lookups a cache could not answer, by cache (fragment, session)",
+            self.cache_misses.clone(),
+        );
+        registry.register_collector(Box::new(ManifestCollector(services)));
+    }
+
+    /// A slot filled.
+    pub fn fragment(&self, service: &str, fragment: &str, status: Status, took: Duration) {
+        self.fragment_durations
+            .get_or_create(&FragmentLabels {
+                service: service.to_owned(),
+                fragment: fragment.to_owned(),
+            })
+            .observe(took.as_secs_f64());
+        self.fragment_outcomes
+            .get_or_create(&OutcomeLabels {
+                service: service.to_owned(),
+                fragment: fragment.to_owned(),
+                status: status.as_str(),
+            })
+            .inc();
+    }
+
+    /// A request proxied to a registered service, answered with `status`.
+    pub fn proxied(&self, service: &str, status: u16) {
+        self.proxy_requests
+            .get_or_create(&ProxyLabels {
+                service: service.to_owned(),
+                status,
+            })
+            .inc();
+    }
+
+    /// A cache lookup: a hit or a miss.
+    pub fn cache(&self, cache: Cache, hit: bool) {
+        let family = if hit {
+            &self.cache_hits
+        } else {
+            &self.cache_misses
+        };
+        family
+            .get_or_create(&CacheLabels {
+                cache: cache.label(),
+            })
+            .inc();
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReadLabels {
+    service: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct VersionLabels {
+    service: String,
+    version: String,
+}
+
+/// Reads the manifest figures from the registry at each scrape.
+#[derive(Debug)]
+struct ManifestCollector(Arc<Registry>);
+
+impl Collector for ManifestCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        {
+            let mut reads = encoder.encode_descriptor(
+                "shell_manifest_reads",
+                "Manifest reads, by service and result (ok, error).",
+                None,
+                MetricType::Counter,
+            )?;
+            for service in self.0.services() {
+                for (result, count) in [("ok", &service.reads.ok), ("error", &service.reads.failed)]
+                {
+                    let labels = ReadLabels {
+                        service: service.name().to_owned(),
+                        result,
+                    };
+                    ConstCounter::new(count.load(Ordering::Relaxed))
+                        .encode(reads.encode_family(&labels)?)?;
+                }
+            }
+        }
+        let manifests: Vec<_> = self
+            .0
+            .services()
+            .iter()
+            .filter_map(|s| s.manifest().map(|m| (s.name().to_owned(), m)))
+            .collect();
+        let mut info = encoder.encode_descriptor(
+            "shell_manifest_info",
+            "The manifest version in use per service (1; absent while no manifest was read).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (service, manifest) in &manifests {
+            let labels = VersionLabels {
+                service: service.clone(),
+                version: manifest.version.clone(),
+            };
+            ConstGauge::new(1i64).encode(info.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
