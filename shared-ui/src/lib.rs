@@ -14,6 +14,8 @@
 //!   (feature `check`) `contract::check`, the checks behind `shell check`.
 //! - [`context`]: the signed user context (HMAC-SHA256 with an expiry) that the shell sends and
 //!   every service reads through [`context::UserContext::from_request`].
+//! - [`compress`]: brotli, zstd or gzip as `Accept-Encoding` asks, streamed (flushed
+//!   whenever the body waits), with `Vary` and weak ETags.
 //! - [`headers`]: the names of the headers of the contract.
 //! - [`guard`]: deadlines for headers and bodies, the connection cap, `Upgrade` refused.
 //! - [`proxies`]: the real client address behind trusted proxies (`TRUSTED_PROXIES`).
@@ -30,6 +32,6 @@ pub mod run;
 pub use page::{assets, components};
 #[cfg(feature = "testkit")]
 pub use run::testkit;
-pub use run::{context, contract, guard, headers, kit, proxies, service};
+pub use run::{compress, context, contract, guard, headers, kit, proxies, service};
 
 pub use maud;

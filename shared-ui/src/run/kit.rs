@@ -61,7 +61,7 @@ use crate::assets::{Asset, AssetSet};
 use crate::components::{self, badge, site_header, NavItem, PageOptions, Tone};
 use crate::context::{current_user, ContextKey};
 use crate::contract::{ContractError, ControllerAsset, FragmentSpec, Manifest, ManifestAssets};
-use crate::service::{self, Readiness, SHUTDOWN_TIMEOUT_SECS};
+use crate::service::{self, Readiness, Stopping};
 pub use crate::service::{Common, CommonSettings, SettingError};
 
 type Configure = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
@@ -774,6 +774,8 @@ pub struct Application {
     port: u16,
     server: Server,
     manifest: Manifest,
+    stopping: Stopping,
+    grace: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -821,6 +823,8 @@ impl Application {
         let key = web::Data::new(ContextKey::new(common.context_secret.clone()));
         let cors = web::Data::new(common.cors.clone());
         let readiness = web::Data::new(spec.readiness.clone());
+        let stopping = Stopping::default();
+        let stopping_data = web::Data::new(stopping.clone());
         let observer = spec.observer.clone().map(web::Data::new);
         let workers = spec.workers;
         let spec = Arc::new(spec);
@@ -837,6 +841,7 @@ impl Application {
             HttpServer::new(move || {
                 let mut app = App::new()
                     .app_data(limits_data.clone())
+                    .wrap(from_fn(crate::compress::compress))
                     .wrap(from_fn(observe))
                     .wrap(service::security_headers())
                     .wrap(from_fn(service::cors))
@@ -846,6 +851,7 @@ impl Application {
                     .app_data(key.clone())
                     .app_data(cors.clone())
                     .app_data(readiness.clone())
+                    .app_data(stopping_data.clone())
                     .app_data(service::query_config());
                 if let Some(observer) = &observer {
                     app = app.app_data(observer.clone());
@@ -857,7 +863,8 @@ impl Application {
             limits,
             workers
         )
-        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .shutdown_timeout(common.shutdown_grace.as_secs())
+        .disable_signals()
         .on_connect(service::tcp_nodelay)
         .listen(listener)
         .map_err(|source| StartError::Bind { addr, source })?
@@ -867,6 +874,8 @@ impl Application {
             port,
             server,
             manifest,
+            stopping,
+            grace: common.shutdown_grace,
         })
     }
 
@@ -885,8 +894,14 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGTERM, Ctrl-C or [`Self::handle`]).
+    /// Whether it is stopping (what `/readyz` reads).
+    pub fn stopping(&self) -> Stopping {
+        self.stopping.clone()
+    }
+
+    /// Serves until stopped: SIGTERM or Ctrl-C stop it gracefully ([`service::serve`]),
+    /// [`Self::handle`] as asked.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        service::serve(self.server, self.stopping, self.grace).await
     }
 }
