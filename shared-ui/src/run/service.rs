@@ -416,7 +416,7 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let handle = server.handle();
-    let watcher = actix_web::rt::spawn(async move {
+    let watcher = tokio::spawn(async move {
         stop_signal().await;
         stopping.set();
         tracing::info!(
