@@ -447,6 +447,16 @@ mod tests {
         ])
         .unwrap();
         let registry = Registry::new(settings.resolve().unwrap());
+        let manifest = Manifest::parse(
+            br#"{"name":"pricing","version":"1","fragments":[{"id":"teaser","path":"/fragments/teaser","title":"Teaser"}],"assets":{"css":[],"controllers":[]},"actions":[]}"#,
+        )
+        .unwrap();
+        *registry
+            .service("pricing")
+            .unwrap()
+            .manifest
+            .write()
+            .unwrap() = Some(Arc::new(manifest));
         let json = registry.browser_json();
         assert_eq!(json["services"]["pricing"]["direct"], true);
         assert_eq!(json["services"]["pricing"]["base"], "http://localhost:1313");
@@ -455,6 +465,8 @@ mod tests {
             json["sections"][0]["slots"][1]["url"],
             "http://localhost:1313/fragments/teaser"
         );
+        // A service whose manifest is not known yet gets no guessed URL.
+        assert_eq!(json["sections"][0]["slots"][0]["url"], "");
         assert_eq!(registry.direct_origins(), ["http://localhost:1313"]);
     }
 }
