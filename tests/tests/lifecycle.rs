@@ -453,3 +453,58 @@ async fn readyz_answers_503_once_a_binary_is_stopping() {
     let _ = shell_task.await;
     pricing_task.abort();
 }
+
+#[tokio::test]
+async fn compressed_assets_get_a_weak_etag_that_still_revalidates_to_304() {
+    // In process: the same middleware as the binaries, on the whole stack.
+    let stack = mf_tests::Stack::start().await;
+    for path in [
+        "/assets/shared/shared.css",
+        "/assets/fragment-loader.js",
+        "/svc/pricing/assets/pricing.css",
+    ] {
+        let plain = stack.get(path).await;
+        assert_eq!(plain.status(), 200, "{path}");
+        assert!(plain.headers().get("content-encoding").is_none(), "{path}");
+        let strong = plain.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(strong.starts_with('"'), "{path}: {strong}");
+        let plain_body = plain.bytes().await.unwrap();
+
+        let res = stack
+            .client
+            .get(stack.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["content-encoding"], "gzip", "{path}");
+        assert!(res.headers().get("content-length").is_none(), "{path}");
+        let weak = res.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(weak, format!("W/{strong}"), "{path}");
+        let body = res.bytes().await.unwrap();
+        assert!(body.len() < plain_body.len(), "{path}");
+        assert_eq!(decode("gzip", &body).as_bytes(), &plain_body[..], "{path}");
+
+        let revalidated = stack
+            .client
+            .get(stack.url(path))
+            .header("accept-encoding", "gzip")
+            .header("if-none-match", &weak)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revalidated.status(), 304, "{path}");
+        assert_eq!(revalidated.headers()["etag"].to_str().unwrap(), weak);
+    }
+    // Too small to be worth it: sent as it is.
+    let tiny = stack
+        .client
+        .get(stack.url("/healthz"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert!(tiny.headers().get("content-encoding").is_none());
+    stack.stop().await;
+}

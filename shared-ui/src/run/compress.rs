@@ -3,8 +3,8 @@
 //!
 //! [`compress`] is middleware (`from_fn(compress)`) for the shell and every kit service.
 //! - The coding is chosen by [`negotiate`]: the highest q-value among `br`, `zstd` and
-//!   `gzip` (`*` covers the ones not named; `q=0` refuses one), ties going to brotli, then
-//!   zstd, then gzip. No header, or nothing acceptable: identity. A request without
+//!   `gzip` (`*` covers the ones not named; `q=0` refuses one), ties going to zstd (the
+//!   cheapest for the shell), then brotli, then gzip. No header, or nothing acceptable: identity. A request without
 //!   `Accept-Encoding` costs one header lookup and, on a compressible answer, one
 //!   `Vary: accept-encoding` header.
 //! - What is compressed: text (`text/*`, JavaScript, JSON, XML, SVG) of at least
@@ -19,6 +19,9 @@
 //!   encoder is flushed and what it holds goes out. A page's head therefore leaves at once
 //!   and each slot as soon as it is written; chunks that are ready together are compressed
 //!   together (one flush), which keeps the ratio close to a one-shot compression.
+//!
+//! zstd contexts are kept per worker thread and reused (a new one costs more than the
+//! compression of a page); brotli's and gzip's encoders are made per answer.
 //!
 //! Levels ([`BROTLI_QUALITY`], [`GZIP_LEVEL`], [`ZSTD_LEVEL`]) are fast ones: the shell
 //! compresses every page as it streams, on the worker threads that compose pages, so a level
@@ -63,8 +66,9 @@ pub enum Coding {
 }
 
 impl Coding {
-    /// In order of preference when q-values tie.
-    pub const ALL: [Coding; 3] = [Coding::Brotli, Coding::Zstd, Coding::Gzip];
+    /// In order of preference when q-values tie: zstd costs the shell a fraction of brotli's
+    /// instructions per page for a few percent more bytes (`docs/OPERATIONS.md`).
+    pub const ALL: [Coding; 3] = [Coding::Zstd, Coding::Brotli, Coding::Gzip];
 
     /// The `Content-Encoding` token.
     pub fn token(self) -> &'static str {
@@ -145,23 +149,30 @@ pub fn negotiate(accept_encoding: &str) -> Option<Coding> {
 
 /// Whether a `Content-Type` is text worth compressing.
 fn compressible_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence.starts_with("text/")
-        || essence.ends_with("+json")
-        || essence.ends_with("+xml")
-        || matches!(
-            essence.as_str(),
-            "application/javascript"
-                | "application/json"
-                | "application/xml"
-                | "application/wasm"
-                | "image/svg+xml"
-        )
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let starts = |prefix: &str| {
+        essence
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    let ends = |suffix: &str| {
+        essence
+            .len()
+            .checked_sub(suffix.len())
+            .and_then(|at| essence.get(at..))
+            .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
+    };
+    starts("text/")
+        || ends("+json")
+        || ends("+xml")
+        || [
+            "application/javascript",
+            "application/json",
+            "application/xml",
+            "application/wasm",
+        ]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
 /// Whether an answer with this status, headers and body size would be compressed.
@@ -185,10 +196,11 @@ fn would_compress(status: StatusCode, headers: &HeaderMap, size: BodySize) -> bo
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(compressible_type)
-        && !headers
-            .get(header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains("no-transform"))
+        && !headers.get(header::CACHE_CONTROL).is_some_and(|v| {
+            v.as_bytes()
+                .windows(12)
+                .any(|w| w.eq_ignore_ascii_case(b"no-transform"))
+        })
 }
 
 /// `"x"` becomes `W/"x"`; a weak tag stays as it is.
@@ -246,10 +258,56 @@ pub async fn compress(
     Ok(res.map_body(|_, body| EitherBody::right(Encoded::new(body.boxed(), coding))))
 }
 
+/// zstd window, log2 bytes (128 KiB: more than any page), and its tables (32 Ki and 64 Ki
+/// entries): smaller than level 3's defaults, so a pooled context holds about 0.5 MiB.
+const ZSTD_WINDOW_LOG: u32 = 17;
+const ZSTD_HASH_LOG: u32 = 15;
+const ZSTD_CHAIN_LOG: u32 = 16;
+/// zstd contexts kept per worker thread for the next answers.
+const ZSTD_POOL: usize = 2;
+
+type ZstdWriter = zstd::stream::zio::Writer<Vec<u8>, zstd::stream::raw::Encoder<'static>>;
+
+thread_local! {
+    /// Finished zstd contexts, reset, for the next answers on this thread: a new context
+    /// costs more instructions (allocating and clearing its tables) than compressing a page.
+    static ZSTD_CONTEXTS: std::cell::RefCell<Vec<zstd::stream::raw::Encoder<'static>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn zstd_context() -> std::io::Result<zstd::stream::raw::Encoder<'static>> {
+    if let Some(context) = ZSTD_CONTEXTS.with(|pool| pool.borrow_mut().pop()) {
+        return Ok(context);
+    }
+    use zstd::stream::raw::CParameter;
+    let mut context = zstd::stream::raw::Encoder::new(ZSTD_LEVEL)?;
+    for parameter in [
+        CParameter::WindowLog(ZSTD_WINDOW_LOG),
+        CParameter::HashLog(ZSTD_HASH_LOG),
+        CParameter::ChainLog(ZSTD_CHAIN_LOG),
+    ] {
+        context.set_parameter(parameter)?;
+    }
+    Ok(context)
+}
+
+fn zstd_recycle(mut context: zstd::stream::raw::Encoder<'static>) {
+    use zstd::stream::raw::Operation;
+    // Only a context that reset cleanly (to a new frame, same parameters) is reused.
+    if context.reinit().is_ok() {
+        ZSTD_CONTEXTS.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < ZSTD_POOL {
+                pool.push(context);
+            }
+        });
+    }
+}
+
 /// One encoder, writing into a buffer that is handed on as chunks.
 enum Encoder {
     Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
-    Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
+    Zstd(Box<ZstdWriter>),
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
 }
 
@@ -262,9 +320,10 @@ impl Encoder {
                 BROTLI_QUALITY,
                 BROTLI_WINDOW,
             ))),
-            Coding::Zstd => {
-                Encoder::Zstd(zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL)?)
-            }
+            Coding::Zstd => Encoder::Zstd(Box::new(zstd::stream::zio::Writer::new(
+                Vec::new(),
+                zstd_context()?,
+            ))),
             Coding::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
                 Vec::new(),
                 flate2::Compression::new(GZIP_LEVEL),
@@ -292,7 +351,7 @@ impl Encoder {
     fn out(&mut self) -> &mut Vec<u8> {
         match self {
             Encoder::Brotli(e) => e.get_mut(),
-            Encoder::Zstd(e) => e.get_mut(),
+            Encoder::Zstd(e) => e.writer_mut(),
             Encoder::Gzip(e) => e.get_mut(),
         }
     }
@@ -304,7 +363,12 @@ impl Encoder {
     fn finish(self) -> std::io::Result<Bytes> {
         let out = match self {
             Encoder::Brotli(e) => e.into_inner(),
-            Encoder::Zstd(e) => e.finish()?,
+            Encoder::Zstd(mut e) => {
+                e.finish()?;
+                let (out, context) = e.into_inner();
+                zstd_recycle(context);
+                out
+            }
             Encoder::Gzip(e) => e.finish()?,
         };
         Ok(Bytes::from(out))
@@ -404,12 +468,13 @@ mod tests {
 
     #[test]
     fn the_best_acceptable_coding_wins_by_q_value_then_preference() {
-        assert_eq!(negotiate("gzip, deflate, br, zstd"), Some(Coding::Brotli));
+        assert_eq!(negotiate("gzip, deflate, br, zstd"), Some(Coding::Zstd));
+        assert_eq!(negotiate("gzip, deflate, br"), Some(Coding::Brotli));
         assert_eq!(negotiate("gzip, deflate"), Some(Coding::Gzip));
         assert_eq!(negotiate("zstd;q=1, br;q=0.9"), Some(Coding::Zstd));
         assert_eq!(negotiate("br;q=0, gzip;q=0.1"), Some(Coding::Gzip));
-        assert_eq!(negotiate("*"), Some(Coding::Brotli));
-        assert_eq!(negotiate("*;q=0.5, br;q=0"), Some(Coding::Zstd));
+        assert_eq!(negotiate("*"), Some(Coding::Zstd));
+        assert_eq!(negotiate("*;q=0.5, zstd;q=0"), Some(Coding::Brotli));
         assert_eq!(negotiate("X-GZIP"), Some(Coding::Gzip));
         assert_eq!(negotiate("GZip ; Q=0.3"), Some(Coding::Gzip));
         for identity in [

@@ -10,7 +10,9 @@
 //! `GET /manifest.json`, `/healthz`, `/readyz`, `/assets/…` (with ETags), the 404 page of an
 //! unknown fragment, the standalone preview at `/` (the fragments inside a shared-ui page with
 //! Stimulus), security headers, CORS for direct mode, request ids, the guard's limits,
-//! tracing, the `healthcheck` subcommand, exit code 2 on a bad setting naming it, and an
+//! compression ([`crate::compress`]), tracing, the `healthcheck` subcommand, exit code 2 on a
+//! bad setting naming it, a graceful stop on SIGTERM ([`service::serve`]: `/readyz` 503, no
+//! new connections, the requests in flight finish within `SHUTDOWN_GRACE`), and an
 //! [`Application`] (build, port, handle, run until stopped) that tests bind on port 0.
 //!
 //! ```no_run
