@@ -14,6 +14,8 @@
 //!   (feature `check`) `contract::check`, the checks behind `shell check`.
 //! - [`context`]: the signed user context (HMAC-SHA256 with an expiry) that the shell sends and
 //!   every service reads through [`context::UserContext::from_request`].
+//! - [`compress`]: brotli, zstd or gzip as `Accept-Encoding` asks, streamed (flushed
+//!   whenever the body waits), with `Vary` and weak ETags.
 //! - [`headers`]: the names of the headers of the contract.
 //! - [`guard`]: deadlines for headers and bodies, the connection cap, `Upgrade` refused.
 //! - [`metrics`]: the per-app Prometheus registry, the request metrics middleware and
@@ -33,6 +35,6 @@ pub mod run;
 pub use page::{assets, components};
 #[cfg(feature = "testkit")]
 pub use run::testkit;
-pub use run::{context, contract, guard, headers, kit, metrics, proxies, service, trace};
+pub use run::{compress, context, contract, guard, headers, kit, metrics, proxies, service, trace};
 
 pub use maud;

@@ -131,8 +131,14 @@ export default class FragmentLoader extends Controller {
   // from Back/Forward the entry exists already and `scroll` is where the user was.
   async visit(url, { push = true, scroll = 0, fromHistory = false, measure = false } = {}) {
     await this.ready;
-    const section = this.sectionFor(url.pathname);
+    let section = this.sectionFor(url.pathname);
     if (!section || !this.hasMainTarget) return location.assign(url.href);
+    // A slot without a URL is a service whose manifest the shell did not know yet when the
+    // registry was read: read it again (the service may be up by now).
+    if (section.slots.some((slot) => !slot.url)) {
+      await this.loadRegistry();
+      section = this.sectionFor(url.pathname) || section;
+    }
     const signal = this.begin();
     if (push) this.saveScroll();
     const urls = section.slots.map((slot) => this.fragmentUrl(slot.url, url.search));
@@ -176,6 +182,7 @@ export default class FragmentLoader extends Controller {
   // { ok: false, reason }; only an abort by a newer request throws.
   async fetchSlot(slot, url, signal) {
     const direct = this.registry.services?.[slot.service]?.direct;
+    if (!slot.url) return { slot, ok: false, reason: "the service is not available yet" };
     try {
       const response = await fetch(url, {
         headers: LOADER_HEADERS,

@@ -1,9 +1,12 @@
 //! The registry: the configured services and the last good manifest of each.
 //!
-//! A manifest is read at start (a service that is down then does not stop the shell), again
-//! when a fragment answer carries a different `x-fragment-version` (or any version while the
-//! manifest is unknown), and every `manifest_refresh` seconds. A failed read keeps the last
-//! good manifest. Refreshes of one service never overlap and are spaced at least
+//! A manifest is read at start (a service that is down then does not stop the shell); one
+//! that is not known yet is read again with a short backoff ([`START_BACKOFF`]: 200 ms,
+//! doubling, at most 2 s apart) until it is, so the services can start in any order. It is
+//! read again when a fragment answer carries a different `x-fragment-version`, and every
+//! `manifest_refresh` seconds. A failed read keeps the last good manifest. Until a
+//! service's manifest is known, its slots show the "unavailable" box: no fragment path is
+//! guessed. Refreshes of one service never overlap and are spaced at least
 //! [`MIN_REFRESH_GAP`] apart when triggered by traffic.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,6 +17,11 @@ use serde_json::{json, Value};
 use shared_ui::contract::{ControllerAsset, FragmentSpec, Manifest};
 
 use crate::settings::{Config, SectionConfig, ServiceConfig};
+
+/// The delays between reads of a manifest not known yet: the first, the growth factor and
+/// the longest (200 ms, 400 ms, 800 ms, 1.6 s, then every 2 s).
+pub const START_BACKOFF: (Duration, u32, Duration) =
+    (Duration::from_millis(200), 2, Duration::from_secs(2));
 
 /// Traffic-triggered refreshes of one service are at least this far apart.
 pub const MIN_REFRESH_GAP: Duration = Duration::from_millis(500);
@@ -70,13 +78,11 @@ impl Service {
         self.manifest.read().map(|m| m.clone()).unwrap_or_default()
     }
 
-    /// The path of a fragment: the manifest's, or the contract's `/fragments/{id}` while the
-    /// manifest is unknown (so a service that comes up is used at once).
+    /// The path of a fragment, as the manifest declares it; `None` while the manifest is
+    /// unknown or when it does not declare the fragment.
     pub fn fragment_path(&self, id: &str) -> Option<String> {
-        match self.manifest() {
-            Some(m) => m.fragment(id).map(|f| f.path.clone()),
-            None => Some(format!("/fragments/{id}")),
-        }
+        self.manifest()
+            .and_then(|m| m.fragment(id).map(|f| f.path.clone()))
     }
 
     /// The fragment's spec, when the manifest is known and declares it.
@@ -182,6 +188,20 @@ impl Service {
         }
         self.refreshing.store(false, Ordering::Release);
         self.manifest().is_some()
+    }
+
+    /// Reads the manifest until one is known, waiting [`START_BACKOFF`] between tries (a
+    /// service that is down or not started yet when the shell starts is used as soon as it
+    /// answers, not at the next periodic refresh).
+    pub async fn read_until_known(&self, client: &reqwest::Client) {
+        let (mut delay, factor, longest) = START_BACKOFF;
+        while self.manifest().is_none() {
+            tokio::time::sleep(delay).await;
+            if self.refresh(client).await {
+                break;
+            }
+            delay = (delay * factor).min(longest);
+        }
     }
 
     /// Whether traffic may trigger a refresh now (none in flight, the last one not too
@@ -435,6 +455,16 @@ mod tests {
         ])
         .unwrap();
         let registry = Registry::new(settings.resolve().unwrap());
+        let manifest = Manifest::parse(
+            br#"{"name":"pricing","version":"1","fragments":[{"id":"teaser","path":"/fragments/teaser","title":"Teaser"}],"assets":{"css":[],"controllers":[]},"actions":[]}"#,
+        )
+        .unwrap();
+        *registry
+            .service("pricing")
+            .unwrap()
+            .manifest
+            .write()
+            .unwrap() = Some(Arc::new(manifest));
         let json = registry.browser_json();
         assert_eq!(json["services"]["pricing"]["direct"], true);
         assert_eq!(json["services"]["pricing"]["base"], "http://localhost:1313");
@@ -443,6 +473,8 @@ mod tests {
             json["sections"][0]["slots"][1]["url"],
             "http://localhost:1313/fragments/teaser"
         );
+        // A service whose manifest is not known yet gets no guessed URL.
+        assert_eq!(json["sections"][0]["slots"][0]["url"], "");
         assert_eq!(registry.direct_origins(), ["http://localhost:1313"]);
     }
 }

@@ -12,7 +12,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use shared_ui::context::ContextKey;
-use shared_ui::service::{self, SHUTDOWN_TIMEOUT_SECS};
+use shared_ui::service::{self, Stopping};
 
 use shared_ui::metrics::Metrics;
 
@@ -29,6 +29,8 @@ pub struct Application {
     admin_port: u16,
     server: Server,
     upstream: web::Data<Upstream>,
+    stopping: Stopping,
+    grace: Duration,
 }
 
 impl Application {
@@ -83,17 +85,22 @@ impl Application {
         let data = upstream.clone();
         let limits = registry.config.common.limits;
         let limits_data = web::Data::new(limits);
+        let stopping = Stopping::default();
+        let stopping_data = web::Data::new(stopping.clone());
+        let grace = registry.config.common.shutdown_grace;
         let server = shared_ui::with_limits!(
             HttpServer::new(move || {
                 let sections = sections.clone();
                 App::new()
                     .app_data(limits_data.clone())
+                    .app_data(stopping_data.clone())
                     .wrap(
                         DefaultHeaders::new()
                             .add(("x-content-type-options", "nosniff"))
                             .add(("referrer-policy", "strict-origin-when-cross-origin"))
                             .add(("x-frame-options", "DENY")),
                     )
+                    .wrap(from_fn(shared_ui::compress::compress))
                     .wrap(from_fn(crate::admin::split))
                     .wrap(from_fn(shared_ui::guard::guard))
                     .wrap(from_fn(shared_ui::metrics::record))
@@ -107,7 +114,8 @@ impl Application {
             limits,
             workers
         )
-        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .shutdown_timeout(grace.as_secs())
+        .disable_signals()
         .on_connect(service::tcp_nodelay)
         .listen(listener)
         .map_err(|source| StartError::Bind { addr, source })?
@@ -134,6 +142,8 @@ impl Application {
             admin_port,
             server,
             upstream,
+            stopping,
+            grace,
         })
     }
 
@@ -152,8 +162,14 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGTERM, Ctrl-C or [`Self::handle`]), refreshing the manifests
-    /// every `manifest_refresh`.
+    /// Whether it is stopping (what `/readyz` reads).
+    pub fn stopping(&self) -> Stopping {
+        self.stopping.clone()
+    }
+
+    /// Serves until stopped (SIGTERM or Ctrl-C: gracefully, see [`service::serve`]; or
+    /// [`Self::handle`]), refreshing the manifests every `manifest_refresh` and reading the
+    /// ones not known yet with a short backoff ([`crate::registry::Service::read_until_known`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let upstream = self.upstream.clone();
         let refresher = tokio::spawn(async move {
@@ -166,8 +182,23 @@ impl Application {
                 upstream.registry.refresh_all(&upstream.client()).await;
             }
         });
-        let result = self.server.await;
+        let unknown: Vec<_> = self
+            .upstream
+            .registry
+            .services()
+            .iter()
+            .filter(|s| s.manifest().is_none())
+            .map(|s| {
+                let service = std::sync::Arc::clone(s);
+                let client = self.upstream.client();
+                tokio::spawn(async move { service.read_until_known(&client).await })
+            })
+            .collect();
+        let result = service::serve(self.server, self.stopping, self.grace).await;
         refresher.abort();
+        for task in unknown {
+            task.abort();
+        }
         result
     }
 }

@@ -479,7 +479,13 @@ impl Upstream {
         deadline: Instant,
     ) -> Filled {
         let Some(path) = service.fragment_path(fragment) else {
-            tracing::warn!(service = %service.name(), fragment, "the manifest does not declare this fragment");
+            if service.manifest().is_none() {
+                // Not known yet (down, or not started): no path is guessed; ask again.
+                self.notice_version(service, None);
+                tracing::info!(service = %service.name(), fragment, "the manifest is not known yet");
+            } else {
+                tracing::warn!(service = %service.name(), fragment, "the manifest does not declare this fragment");
+            }
             return self.fallback(service, fragment, None);
         };
         let url = match query.filter(|q| !q.is_empty()) {

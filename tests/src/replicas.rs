@@ -55,7 +55,13 @@ impl Process {
     /// Starts `binary` with `args` plus `--port <free port>` and waits until it answers
     /// `/healthz` (at most 30 s). Tries another port if the first was taken meanwhile.
     pub async fn start(name: &str, binary_name: &str, args: &[&str]) -> Process {
-        Self::spawn(name, binary_name, args, None).await
+        for _ in 0..5 {
+            if let Some(process) = Self::try_start(name, binary_name, args, free_port(), None).await
+            {
+                return process;
+            }
+        }
+        panic!("{name} ({binary_name}) did not start");
     }
 
     /// Like [`Process::start`], with `RUST_LOG=info` and its log (stderr) appended to `log`.
@@ -65,18 +71,34 @@ impl Process {
         args: &[&str],
         log: &std::path::Path,
     ) -> Process {
-        Self::spawn(name, binary_name, args, Some(log)).await
+        for _ in 0..5 {
+            if let Some(process) =
+                Self::try_start(name, binary_name, args, free_port(), Some(log)).await
+            {
+                return process;
+            }
+        }
+        panic!("{name} ({binary_name}) did not start");
     }
 
-    async fn spawn(
+    /// Starts `binary` on `port` (e.g. one the shell was told about before) and waits until
+    /// it answers `/healthz` (at most 30 s).
+    pub async fn start_on(name: &str, binary_name: &str, args: &[&str], port: u16) -> Process {
+        match Self::try_start(name, binary_name, args, port, None).await {
+            Some(process) => process,
+            None => panic!("{name} ({binary_name}) did not start on port {port}"),
+        }
+    }
+
+    async fn try_start(
         name: &str,
         binary_name: &str,
         args: &[&str],
+        port: u16,
         log: Option<&std::path::Path>,
-    ) -> Process {
+    ) -> Option<Process> {
         let path = binary(binary_name);
-        for _ in 0..5 {
-            let port = free_port();
+        {
             let stderr = match log {
                 Some(log) => Stdio::from(
                     std::fs::OpenOptions::new()
@@ -109,12 +131,12 @@ impl Process {
                 }
                 if let Ok(res) = probe.get(&url).send().await {
                     if res.status().is_success() {
-                        return Process {
+                        return Some(Process {
                             name: name.to_owned(),
                             port,
                             child,
                             killed: false,
-                        };
+                        });
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -122,7 +144,28 @@ impl Process {
             let _ = child.kill();
             let _ = child.wait();
         }
-        panic!("{name} ({binary_name}) did not start");
+        None
+    }
+
+    /// SIGTERM by PID: the graceful stop.
+    pub fn terminate(&self) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32)
+            .expect("a child has a positive PID");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+            .expect("SIGTERM reaches the child");
+    }
+
+    /// Waits at most `limit` for the process to exit; its status, or `None` if it still runs.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.killed = true;
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
     }
 
     /// `kill -9`: SIGKILL by PID, no graceful shutdown.

@@ -652,3 +652,38 @@ async fn profile_change_and_sign_out_update_the_header_without_reload() {
     browser.assert_no_console_errors().await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn a_service_that_comes_up_after_the_page_loaded_is_shown_on_the_next_navigation() {
+    let mut site = Stack::start_with(StackOptions {
+        down_at_start: vec![mf_tests::Team::Pricing],
+        ..StackOptions::default()
+    })
+    .await;
+    let browser = Browser::start().await;
+    // The registry the loader reads now has no URL for pricing's slots.
+    open(&browser, &site, "/accounts").await;
+    mark_window(&browser).await;
+    site.start_service("pricing").await;
+    let mut known = false;
+    for _ in 0..50 {
+        let registry = mf_tests::json(site.get("/registry.json").await).await;
+        if registry["services"]["pricing"]["available"] == true {
+            known = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(known, "the shell did not read the pricing manifest");
+    // The loader sees a slot without a URL, reads the registry again and fetches the plans.
+    browser.click("header nav a[href='/pricing']").await;
+    browser
+        .wait_until(
+            "document.querySelector('main [data-fragment=\"pricing/plans\"]')",
+            "the plans",
+        )
+        .await;
+    assert!(marker_survived(&browser).await, "a full reload happened");
+    browser.assert_no_console_errors_except(|_| false).await;
+    browser.quit().await;
+}

@@ -11,8 +11,10 @@
 //! metrics and the service's own, [`Service::metrics`]), `/assets/…` (with ETags), the 404
 //! page of an unknown fragment, the standalone preview at `/` (the fragments inside a
 //! shared-ui page with Stimulus), security headers, CORS for direct mode, request ids and
-//! W3C trace context, the guard's limits, tracing, the `healthcheck` subcommand, exit code 2
-//! on a bad setting naming it, and an
+//! W3C trace context, the guard's limits, compression ([`crate::compress`]), tracing, the
+//! `healthcheck` subcommand, exit code 2 on a bad setting naming it, a graceful stop on
+//! SIGTERM ([`service::serve`]: `/readyz` 503, no new connections, the requests in flight
+//! finish within `SHUTDOWN_GRACE`), and an
 //! [`Application`] (build, port, handle, run until stopped) that tests bind on port 0.
 //!
 //! ```no_run
@@ -64,7 +66,7 @@ use crate::components::{self, badge, site_header, NavItem, PageOptions, Tone};
 use crate::context::{current_user, ContextKey};
 use crate::contract::{ContractError, ControllerAsset, FragmentSpec, Manifest, ManifestAssets};
 use crate::metrics::{self, prometheus_client, Metrics};
-use crate::service::{self, Readiness, SHUTDOWN_TIMEOUT_SECS};
+use crate::service::{self, Readiness, Stopping};
 pub use crate::service::{Common, CommonSettings, SettingError};
 
 type Configure = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
@@ -792,6 +794,8 @@ pub struct Application {
     port: u16,
     server: Server,
     manifest: Manifest,
+    stopping: Stopping,
+    grace: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -844,6 +848,8 @@ impl Application {
         let key = web::Data::new(ContextKey::new(common.context_secret.clone()));
         let cors = web::Data::new(common.cors.clone());
         let readiness = web::Data::new(spec.readiness.clone());
+        let stopping = Stopping::default();
+        let stopping_data = web::Data::new(stopping.clone());
         let observer = spec.observer.clone().map(web::Data::new);
         let workers = spec.workers;
         let spec = Arc::new(spec);
@@ -860,6 +866,7 @@ impl Application {
             HttpServer::new(move || {
                 let mut app = App::new()
                     .app_data(limits_data.clone())
+                    .wrap(from_fn(crate::compress::compress))
                     .wrap(from_fn(observe))
                     .wrap(service::security_headers())
                     .wrap(from_fn(service::cors))
@@ -871,6 +878,7 @@ impl Application {
                     .app_data(key.clone())
                     .app_data(cors.clone())
                     .app_data(readiness.clone())
+                    .app_data(stopping_data.clone())
                     .app_data(service::query_config());
                 if let Some(observer) = &observer {
                     app = app.app_data(observer.clone());
@@ -882,7 +890,8 @@ impl Application {
             limits,
             workers
         )
-        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .shutdown_timeout(common.shutdown_grace.as_secs())
+        .disable_signals()
         .on_connect(service::tcp_nodelay)
         .listen(listener)
         .map_err(|source| StartError::Bind { addr, source })?
@@ -892,6 +901,8 @@ impl Application {
             port,
             server,
             manifest,
+            stopping,
+            grace: common.shutdown_grace,
         })
     }
 
@@ -910,8 +921,14 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGTERM, Ctrl-C or [`Self::handle`]).
+    /// Whether it is stopping (what `/readyz` reads).
+    pub fn stopping(&self) -> Stopping {
+        self.stopping.clone()
+    }
+
+    /// Serves until stopped: SIGTERM or Ctrl-C stop it gracefully ([`service::serve`]),
+    /// [`Self::handle`] as asked.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        service::serve(self.server, self.stopping, self.grace).await
     }
 }

@@ -1,6 +1,8 @@
-//! How a service runs: the contract, the signed context, the bootstrap pieces, the guard,
-//! metrics and trace context, the service kit built from them, and the test kit.
+//! How a service runs: response compression, the contract, the signed context, the
+//! bootstrap pieces, the guard, metrics and trace context, the service kit built from them,
+//! and the test kit.
 
+pub mod compress;
 pub mod context;
 pub mod contract;
 pub mod guard;

@@ -12,13 +12,17 @@
 //! - [`fragment_response`], [`base_path`]: the fragment half of the contract.
 //! - [`healthcheck`]: the `healthcheck` subcommand used by container health checks.
 //!
-//! Graceful shutdown on SIGTERM and Ctrl-C is actix-web's own signal handling; services set
-//! [`SHUTDOWN_TIMEOUT_SECS`] so in-flight requests finish.
+//! - [`serve`]: runs a server until SIGTERM or Ctrl-C, then stops gracefully: [`Stopping`] is
+//!   set (so `/readyz` answers 503), the listener is closed (new connections are refused),
+//!   idle keep-alive connections are closed, and the requests in flight get
+//!   `--shutdown-grace` / `SHUTDOWN_GRACE` seconds to finish (a streamed page included),
+//!   each connection closing after its answer; then the process exits 0.
 
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,8 +40,9 @@ use crate::headers;
 use crate::proxies::TrustedProxies;
 use crate::trace::TraceContext;
 
-/// Seconds a stopping server gives in-flight requests.
-pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+/// Seconds a stopping server gives the requests in flight, unless `SHUTDOWN_GRACE` says
+/// otherwise.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
 
 /// The development context secret, used (with a loud warning) when none is configured.
 pub const DEV_CONTEXT_SECRET: &str = "dev-only-context-secret-change-me";
@@ -106,6 +111,10 @@ pub struct CommonSettings {
     /// Open connections accepted at once (over all workers); more wait in the backlog
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = guard::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Seconds a stopping binary (SIGTERM, Ctrl-C) gives the requests in flight before it
+    /// closes their connections; it accepts no new ones meanwhile
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = DEFAULT_SHUTDOWN_GRACE_SECS)]
+    pub shutdown_grace: u64,
 }
 
 /// The shared settings, checked.
@@ -123,6 +132,8 @@ pub struct Common {
     pub trusted_proxies: TrustedProxies,
     /// Deadlines and the connection cap.
     pub limits: Limits,
+    /// Time the requests in flight get once the binary is stopping.
+    pub shutdown_grace: Duration,
 }
 
 /// A setting that cannot be used; the message names it.
@@ -185,7 +196,14 @@ impl CommonSettings {
                 "must be between 1 and 1000000",
             ));
         }
+        if self.shutdown_grace > 3600 {
+            return Err(SettingError::new(
+                "--shutdown-grace / SHUTDOWN_GRACE",
+                "must be between 0 and 3600 seconds",
+            ));
+        }
         Ok(Common {
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
             addr: SocketAddr::new(self.bind, self.port.unwrap_or(default_port)),
             context_secret,
             dev_secret,
@@ -357,6 +375,72 @@ impl Readiness {
     }
 }
 
+/// Whether this binary is stopping (SIGTERM or Ctrl-C came): `/readyz` answers 503 from
+/// then on. Register it as app data (`web::Data<Stopping>`) and run the server with
+/// [`serve`].
+#[derive(Debug, Clone, Default)]
+pub struct Stopping(Arc<AtomicBool>);
+
+impl Stopping {
+    /// Whether the binary is stopping.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Marks the binary as stopping.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Waits for SIGTERM or Ctrl-C (SIGINT).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received"),
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only"),
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_ok() {
+        tracing::info!("Ctrl-C received");
+    }
+}
+
+/// Runs `server` until it stops. The server must be built with `.disable_signals()` and
+/// `.shutdown_timeout(grace)`: on SIGTERM or Ctrl-C this sets `stopping` (so `/readyz`
+/// answers 503) and stops the server gracefully. actix-web then closes the listener (new
+/// connections are refused) and idle keep-alive connections, lets every request in flight
+/// finish within the grace period (a streamed page too), closing its connection after the
+/// answer, and returns: the process exits 0.
+pub async fn serve(
+    server: actix_web::dev::Server,
+    stopping: Stopping,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let handle = server.handle();
+    let watcher = tokio::spawn(async move {
+        stop_signal().await;
+        stopping.set();
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "stopping: no new connections; the requests in flight may finish"
+        );
+        handle.stop(true).await;
+    });
+    let result = server.await;
+    watcher.abort();
+    tracing::info!("stopped");
+    result
+}
+
 /// A route for reading: GET, and HEAD (the same answer without its body, which actix-web
 /// drops), so monitors and `curl -I` get the real status rather than a 404.
 pub fn read() -> actix_web::Route {
@@ -381,8 +465,15 @@ async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
-async fn readyz(readiness: Option<web::Data<Readiness>>) -> HttpResponse {
-    let result = readiness.map_or(Ok(()), |r| (r.0)());
+async fn readyz(
+    readiness: Option<web::Data<Readiness>>,
+    stopping: Option<web::Data<Stopping>>,
+) -> HttpResponse {
+    let result = if stopping.is_some_and(|s| s.is_set()) {
+        Err("stopping".to_owned())
+    } else {
+        readiness.map_or(Ok(()), |r| (r.0)())
+    };
     let builder = match result {
         Ok(()) => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
