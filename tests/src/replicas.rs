@@ -55,7 +55,7 @@ impl Process {
     /// Starts `binary` with `args` plus `--port <free port>` and waits until it answers
     /// `/healthz` (at most 30 s). Tries another port if the first was taken meanwhile.
     pub async fn start(name: &str, binary_name: &str, args: &[&str]) -> Process {
-        Self::spawn(name, binary_name, args, None).await
+        Self::spawn(name, binary_name, args, None, &[]).await
     }
 
     /// Like [`Process::start`], with `RUST_LOG=info` and its log (stderr) appended to `log`.
@@ -65,7 +65,18 @@ impl Process {
         args: &[&str],
         log: &std::path::Path,
     ) -> Process {
-        Self::spawn(name, binary_name, args, Some(log)).await
+        Self::spawn(name, binary_name, args, Some(log), &[]).await
+    }
+
+    /// Like [`Process::start_logged`], with more environment variables.
+    pub async fn start_logged_with_env(
+        name: &str,
+        binary_name: &str,
+        args: &[&str],
+        log: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Process {
+        Self::spawn(name, binary_name, args, Some(log), env).await
     }
 
     async fn spawn(
@@ -73,6 +84,7 @@ impl Process {
         binary_name: &str,
         args: &[&str],
         log: Option<&std::path::Path>,
+        env: &[(&str, &str)],
     ) -> Process {
         let path = binary(binary_name);
         for _ in 0..5 {
@@ -92,6 +104,7 @@ impl Process {
                 .args(args)
                 .args(["--port", &port.to_string()])
                 .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(stderr)
