@@ -21,7 +21,7 @@ use crate::error::StartError;
 use crate::registry::{Registry, MANIFEST_TIMEOUT};
 use crate::routes;
 use crate::settings::Settings;
-use crate::upstream::{build_client, Upstream};
+use crate::upstream::Upstream;
 
 /// A bound, not yet running, shell.
 pub struct Application {
@@ -41,15 +41,14 @@ impl Application {
         let workers = config.workers;
         let key = ContextKey::new(config.common.context_secret.clone());
         let registry = Arc::new(Registry::new(config));
-        let client = build_client();
+        let upstream = web::Data::new(Upstream::new(Arc::clone(&registry), key));
         // Start-up never waits on a dead service for long: what is not read now is read
         // when traffic or the periodic refresh asks.
         let _ = tokio::time::timeout(
             MANIFEST_TIMEOUT + Duration::from_millis(500),
-            registry.refresh_all(&client),
+            registry.refresh_all(&upstream.client()),
         )
         .await;
-        let upstream = web::Data::new(Upstream::new(client, Arc::clone(&registry), key));
         let mut metrics = Metrics::new();
         upstream
             .metrics
@@ -164,7 +163,7 @@ impl Application {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                upstream.registry.refresh_all(&upstream.client).await;
+                upstream.registry.refresh_all(&upstream.client()).await;
             }
         });
         let result = self.server.await;

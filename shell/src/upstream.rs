@@ -1,7 +1,10 @@
 //! Talking to the services: the signed-in user (through the session service), fragments
 //! with timeouts, caching and fallbacks, and the headers every upstream request carries.
 //!
-//! One [`Upstream`] lives in app data; it holds the one pooled `reqwest::Client`.
+//! One [`Upstream`] lives in app data, shared by the workers: the registry and the caches.
+//! The HTTP client is one per thread ([`Upstream::client`]): an actix worker is one thread
+//! with its own runtime, so its pooled connections are driven by that runtime and a page's
+//! upstream requests never wake another thread.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +36,9 @@ const MAX_CACHE_ENTRIES: usize = 4096;
 pub const MAX_FRAGMENT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest fragment accepted, in bytes.
 pub const MAX_FRAGMENT_BYTES: usize = 1024 * 1024;
+
+/// How long an idle pooled connection to a service is kept.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// How a slot was filled; written as `data-fragment-status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,8 +236,6 @@ impl Drop for RefreshGuard {
 /// Upstream access: the client, the registry, the context key and the caches.
 #[derive(Debug)]
 pub struct Upstream {
-    /// The one pooled HTTP client (keep-alive, connect timeout, no redirects followed).
-    pub client: reqwest::Client,
     /// The services.
     pub registry: Arc<Registry>,
     key: ContextKey,
@@ -247,10 +251,12 @@ pub struct Upstream {
 
 /// The shell's HTTP client: pooled keep-alive connections, a connect timeout, no redirects
 /// followed (a 303 passes through to the browser).
-pub fn build_client() -> reqwest::Client {
+fn build_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_millis(500))
-        .pool_idle_timeout(Duration::from_secs(30))
+        // Below the services' keep-alive (5 s in every binary of ours), so the shell lets go
+        // of an idle connection before the service closes it under a request being sent.
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .pool_max_idle_per_host(64)
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -259,11 +265,25 @@ pub fn build_client() -> reqwest::Client {
         .expect("the HTTP client builds with rustls")
 }
 
+thread_local! {
+    /// This thread's client: see [`Upstream::client`].
+    static CLIENT: reqwest::Client = build_client();
+}
+
 impl Upstream {
+    /// The pooled HTTP client of the calling thread (keep-alive, connect timeout, no
+    /// redirects followed). One per thread, not one per process: a connection's I/O task
+    /// runs on the runtime that opened it, so with one shared pool a worker's request could
+    /// ride a connection driven by another thread, and every answer would cost two
+    /// cross-thread wake-ups (an eventfd write and an `epoll_wait` on each side). Cloning
+    /// the client is a reference count.
+    pub fn client(&self) -> reqwest::Client {
+        CLIENT.with(reqwest::Client::clone)
+    }
+
     /// Upstream access for a registry.
-    pub fn new(client: reqwest::Client, registry: Arc<Registry>, key: ContextKey) -> Self {
+    pub fn new(registry: Arc<Registry>, key: ContextKey) -> Self {
         Self {
-            client,
             registry,
             key,
             sessions: Mutex::new(HashMap::new()),
@@ -328,7 +348,7 @@ impl Upstream {
         }
         self.metrics.cache(Cache::Session, false);
         let mut builder = self
-            .client
+            .client()
             .get(service.upstream("/internal/session"))
             .timeout(SESSION_TIMEOUT)
             .header(header::COOKIE.as_str(), cookie);
@@ -369,7 +389,7 @@ impl Upstream {
     pub fn notice_version(&self, service: &Arc<Service>, version: Option<&str>) {
         if service.version_is_stale(version) && service.may_refresh() {
             let service = Arc::clone(service);
-            let client = self.client.clone();
+            let client = self.client();
             tokio::spawn(async move {
                 service.refresh(&client).await;
             });
@@ -451,7 +471,7 @@ impl Upstream {
             .min(deadline.saturating_duration_since(Instant::now()));
         let request = fwd
             .apply(
-                self.client.get(url),
+                self.client().get(url),
                 service,
                 self.is_session_service(service),
             )
@@ -616,6 +636,33 @@ mod tests {
         assert_eq!(cacheable_for("no-store"), None);
         assert_eq!(cacheable_for("public, max-age=0"), None);
         assert_eq!(cacheable_for("public, no-cache, max-age=30"), None);
+    }
+
+    #[test]
+    fn only_the_first_plausible_language_tag_is_kept() {
+        assert_eq!(
+            primary_language("en-GB,en;q=0.9,fr;q=0.8").as_deref(),
+            Some("en-gb")
+        );
+        assert_eq!(primary_language(" de ;q=1").as_deref(), Some("de"));
+        assert_eq!(
+            primary_language("zh-Hant-TW").as_deref(),
+            Some("zh-hant-tw")
+        );
+        // Unbounded or odd values never become cache keys.
+        let long = format!("en-{}", "abcdefgh-".repeat(8));
+        for bad in [
+            "",
+            "*",
+            "1en",
+            "en_GB",
+            "en--gb",
+            "toolongtag",
+            long.as_str(),
+            "é",
+        ] {
+            assert_eq!(primary_language(bad), None, "{bad}");
+        }
     }
 
     #[test]

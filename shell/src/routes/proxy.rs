@@ -232,7 +232,7 @@ async fn forward(req: HttpRequest, payload: web::Payload, up: web::Data<Upstream
     }
 
     if service.manifest().is_none() && service.may_refresh() {
-        service.refresh(&up.client).await;
+        service.refresh(&up.client()).await;
     }
     if service.manifest().is_none() {
         return refuse(
@@ -324,7 +324,7 @@ async fn forward(req: HttpRequest, payload: web::Payload, up: web::Data<Upstream
         Method::POST => reqwest::Method::POST,
         _ => reqwest::Method::GET,
     };
-    let mut builder = up.client.request(reqwest_method, &url);
+    let mut builder = up.client().request(reqwest_method, &url);
     let skip = hop_by_hop(req.headers());
     for name in FORWARDED_REQUEST_HEADERS {
         if skip.contains(*name) {
@@ -343,8 +343,20 @@ async fn forward(req: HttpRequest, payload: web::Payload, up: web::Data<Upstream
         builder = builder.body(body);
     }
     let timeout = up.registry.config.proxy_timeout;
+    // A GET may be sent again once when it failed before any answer came: a pooled
+    // keep-alive connection that the service closed just as it was reused. A POST never is.
+    let retry = (method != Method::POST)
+        .then(|| builder.try_clone())
+        .flatten();
     let answer = tokio::time::timeout(timeout, async {
-        let res = builder.send().await.map_err(|e| e.to_string())?;
+        let res = match (builder.send().await, retry) {
+            (Ok(res), _) => res,
+            (Err(e), Some(again)) if e.is_request() && !e.is_timeout() => {
+                tracing::debug!(service = %service.name(), error = %e, "proxied GET sent again");
+                again.send().await.map_err(|e| e.to_string())?
+            }
+            (Err(e), _) => return Err(e.to_string()),
+        };
         let status = res.status();
         let headers = res.headers().clone();
         let body = read_capped(res, MAX_ANSWER_BYTES)
