@@ -28,8 +28,8 @@ pub struct Service {
     /// Its configuration.
     pub config: ServiceConfig,
     manifest: RwLock<Option<Arc<Manifest>>>,
-    /// `config.url`, parsed.
-    base: url::Url,
+    /// `/svc/{name}`, made once.
+    proxy_base: String,
     /// The registry's generation, moved on when this manifest changes.
     generation: Arc<AtomicU64>,
     refreshing: AtomicBool,
@@ -49,9 +49,8 @@ pub struct ManifestReads {
 
 impl Service {
     fn new(config: ServiceConfig, generation: Arc<AtomicU64>) -> Self {
-        let base = url::Url::parse(&config.url).expect("the settings checked the service URL");
         Self {
-            base,
+            proxy_base: format!("/svc/{}", config.name),
             config,
             manifest: RwLock::new(None),
             generation,
@@ -99,16 +98,6 @@ impl Service {
         format!("{}{path}", self.config.url)
     }
 
-    /// The upstream URL of a service-relative `path` and an optional (checked) query, built
-    /// from the base URL parsed once at start.
-    pub fn upstream_url(&self, path: &str, query: Option<&str>) -> url::Url {
-        let mut url = self.base.clone();
-        let joined = format!("{}{path}", self.base.path().trim_end_matches('/'));
-        url.set_path(&joined);
-        url.set_query(query);
-        url
-    }
-
     /// Where the browser fetches this service's URLs: `/svc/{name}` or, in direct mode, its
     /// public origin.
     pub fn browser_base(&self) -> String {
@@ -120,7 +109,12 @@ impl Service {
 
     /// `/svc/{name}`: the base path the shell serves this service under.
     pub fn proxy_base(&self) -> String {
-        format!("/svc/{}", self.config.name)
+        self.proxy_base.clone()
+    }
+
+    /// `/svc/{name}`, borrowed.
+    pub fn proxy_base_path(&self) -> &str {
+        &self.proxy_base
     }
 
     /// Whether the manifest declares `path` for `GET` (fragments, CSS, controllers).

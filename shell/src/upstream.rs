@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::header;
 use actix_web::HttpRequest;
 use bytes::{Bytes, BytesMut};
+use reqwest::header::HeaderMap;
 use sha2::{Digest, Sha256};
 use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
 use shared_ui::headers;
@@ -37,6 +38,10 @@ pub const MAX_FRAGMENT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest fragment accepted, in bytes.
 pub const MAX_FRAGMENT_BYTES: usize = 1024 * 1024;
 
+/// Time to open a connection to a service.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Who the shell says it is, upstream.
+const USER_AGENT: &str = concat!("mf-shell/", env!("CARGO_PKG_VERSION"));
 /// How long an idle pooled connection to a service is kept.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
@@ -138,38 +143,55 @@ impl Forwarded {
         }
     }
 
-    /// Adds the forwarded headers to an upstream request for `service`. The browser's
-    /// cookies go to the session service only (`with_cookies`); every other service knows
-    /// the user from the signed context alone.
+    /// The forwarded headers of an upstream request for `service`. The browser's cookies go
+    /// to the session service only (`with_cookies`); every other service knows the user from
+    /// the signed context alone. A value that is not a valid header value is left out.
+    pub fn headers(&self, service: &Service, with_cookies: bool) -> HeaderMap {
+        use reqwest::header::{HeaderName, HeaderValue};
+        let mut map = HeaderMap::with_capacity(12);
+        let mut put = |name: HeaderName, value: &str| {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                map.insert(name, v);
+            }
+        };
+        put(
+            HeaderName::from_static(headers::BASE_PATH),
+            service.proxy_base_path(),
+        );
+        put(HeaderName::from_static("x-forwarded-host"), &self.host);
+        put(HeaderName::from_static("x-forwarded-proto"), &self.proto);
+        if !self.request_id.is_empty() {
+            put(
+                HeaderName::from_static(headers::REQUEST_ID),
+                &self.request_id,
+            );
+        }
+        if let Some(v) = &self.traceparent {
+            put(HeaderName::from_static(TRACEPARENT), v);
+        }
+        if let Some(v) = &self.accept_language {
+            put(reqwest::header::ACCEPT_LANGUAGE, v);
+        }
+        if let (true, Some(v)) = (with_cookies, &self.cookie) {
+            put(reqwest::header::COOKIE, v);
+        }
+        if let Some(v) = &self.forwarded_for {
+            put(HeaderName::from_static("x-forwarded-for"), v);
+        }
+        if let Some(v) = &self.user_header {
+            put(HeaderName::from_static(headers::USER_CONTEXT), v);
+        }
+        map
+    }
+
+    /// Adds the forwarded headers ([`Self::headers`]) to a reqwest request.
     pub fn apply(
         &self,
         builder: reqwest::RequestBuilder,
         service: &Service,
         with_cookies: bool,
     ) -> reqwest::RequestBuilder {
-        let mut b = builder
-            .header(headers::BASE_PATH, service.proxy_base())
-            .header("x-forwarded-host", &self.host)
-            .header("x-forwarded-proto", &self.proto);
-        if !self.request_id.is_empty() {
-            b = b.header(headers::REQUEST_ID, &self.request_id);
-        }
-        if let Some(v) = &self.traceparent {
-            b = b.header(TRACEPARENT, v);
-        }
-        if let Some(v) = &self.accept_language {
-            b = b.header(header::ACCEPT_LANGUAGE.as_str(), v);
-        }
-        if let (true, Some(v)) = (with_cookies, &self.cookie) {
-            b = b.header(header::COOKIE.as_str(), v);
-        }
-        if let Some(v) = &self.forwarded_for {
-            b = b.header("x-forwarded-for", v);
-        }
-        if let Some(v) = &self.user_header {
-            b = b.header(headers::USER_CONTEXT, v);
-        }
-        b
+        builder.headers(self.headers(service, with_cookies))
     }
 }
 
@@ -253,21 +275,41 @@ pub struct Upstream {
 /// followed (a 303 passes through to the browser).
 fn build_client() -> reqwest::Client {
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_millis(500))
+        .connect_timeout(CONNECT_TIMEOUT)
         // Below the services' keep-alive (5 s in every binary of ours), so the shell lets go
         // of an idle connection before the service closes it under a request being sent.
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .pool_max_idle_per_host(64)
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("mf-shell/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .build()
         .expect("the HTTP client builds with rustls")
+}
+
+/// The client of fragment requests to `http://` services: hyper's pooled client with no
+/// layers above it (reqwest's redirect and retry layers parse every request's URL again).
+type FragmentClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Empty<Bytes>,
+>;
+
+fn build_fragment_client() -> FragmentClient {
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    connector.set_nodelay(true);
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(64)
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .build(connector)
 }
 
 thread_local! {
     /// This thread's client: see [`Upstream::client`].
     static CLIENT: reqwest::Client = build_client();
+    /// This thread's client for fragments, likewise one per worker.
+    static FRAGMENT_CLIENT: FragmentClient = build_fragment_client();
 }
 
 impl Upstream {
@@ -440,15 +482,11 @@ impl Upstream {
             tracing::warn!(service = %service.name(), fragment, "the manifest does not declare this fragment");
             return self.fallback(service, fragment, None);
         };
-        // From the service's parsed base URL: no URL (and host) parsing per request.
-        let url = service.upstream_url(&path, query.filter(|q| !q.is_empty()));
-        let key = format!(
-            "{}\n{}\n{}",
-            url.as_str(),
-            fwd.user_id
-                .map_or("anonymous".to_owned(), |id| id.to_string()),
-            fwd.accept_language.as_deref().unwrap_or("")
-        );
+        let url = match query.filter(|q| !q.is_empty()) {
+            Some(q) => format!("{}?{q}", service.upstream(&path)),
+            None => service.upstream(&path),
+        };
+        let key = cache_key(&url, fwd.user_id, fwd.accept_language.as_deref());
         // Fresh: served. Stale with a refetch under way: the stale copy, so an expiry under
         // load costs the service one request. Stale otherwise: this request refetches.
         let mut _refresh = None;
@@ -469,19 +507,10 @@ impl Upstream {
             .config
             .fragment_timeout
             .min(deadline.saturating_duration_since(Instant::now()));
-        let request = fwd
-            .apply(
-                self.client().get(url),
-                service,
-                self.is_session_service(service),
-            )
-            .send();
-        let result = tokio::time::timeout(budget, async {
-            let res = request.await.map_err(|e| format!("request failed: {e}"))?;
-            read_fragment(res).await
-        })
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {} ms", budget.as_millis())));
+        let headers = fwd.headers(service, self.is_session_service(service));
+        let result = tokio::time::timeout(budget, self.fetch_fragment(url, headers))
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {} ms", budget.as_millis())));
         match result {
             Ok(answer) => {
                 self.notice_version(service, answer.version.as_deref());
@@ -500,6 +529,39 @@ impl Upstream {
                 self.fallback(service, fragment, Some(&key))
             }
         }
+    }
+
+    /// `GET url` with `headers`, read and checked as a fragment ([`read_fragment`]). An
+    /// `http://` URL goes through hyper's client directly; anything else (`https://`)
+    /// through reqwest, which speaks TLS.
+    async fn fetch_fragment(
+        &self,
+        url: String,
+        headers: HeaderMap,
+    ) -> Result<FragmentAnswer, String> {
+        if !url.starts_with("http://") {
+            let res = self
+                .client()
+                .get(url)
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|e| format!("request failed: {e}"))?;
+            return read_fragment(http::Response::from(res)).await;
+        }
+        let uri = http::Uri::try_from(url).map_err(|e| format!("bad fragment URL: {e}"))?;
+        let mut request = http::Request::new(http_body_util::Empty::new());
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        request.headers_mut().insert(
+            reqwest::header::USER_AGENT,
+            reqwest::header::HeaderValue::from_static(USER_AGENT),
+        );
+        let res = FRAGMENT_CLIENT
+            .with(|client| client.request(request))
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        read_fragment(res).await
     }
 
     fn fallback(&self, service: &Service, fragment: &str, key: Option<&str>) -> Filled {
@@ -552,30 +614,33 @@ pub struct FragmentAnswer {
 
 /// Checks a fragment answer: 2xx, `text/html`, at most [`MAX_FRAGMENT_BYTES`] (read as a
 /// stream and cut there), UTF-8, not a whole document (`<html`).
-pub async fn read_fragment(res: reqwest::Response) -> Result<FragmentAnswer, String> {
-    if !res.status().is_success() {
-        return Err(format!("answered {}", res.status()));
+pub async fn read_fragment<B>(res: http::Response<B>) -> Result<FragmentAnswer, String>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let (parts, body) = res.into_parts();
+    if !parts.status.is_success() {
+        return Err(format!("answered {}", parts.status));
     }
-    let content_type = res
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if !content_type.starts_with("text/html") {
-        return Err(format!("content type `{content_type}` is not text/html"));
+    let text = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let content_type = text(reqwest::header::CONTENT_TYPE).unwrap_or("");
+    if !content_type
+        .get(..9)
+        .is_some_and(|t| t.eq_ignore_ascii_case("text/html"))
+    {
+        return Err(format!(
+            "content type `{}` is not text/html",
+            content_type.to_ascii_lowercase()
+        ));
     }
-    let version = res
-        .headers()
-        .get(headers::FRAGMENT_VERSION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let fresh_for = res
-        .headers()
-        .get(reqwest::header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .and_then(cacheable_for);
-    let body = read_capped(res, MAX_FRAGMENT_BYTES).await?;
+    let version = text(reqwest::header::HeaderName::from_static(
+        headers::FRAGMENT_VERSION,
+    ))
+    .map(str::to_owned);
+    let fresh_for = text(reqwest::header::CACHE_CONTROL).and_then(cacheable_for);
+    let length = text(reqwest::header::CONTENT_LENGTH).and_then(|l| l.parse::<u64>().ok());
+    let body = read_body_capped(body, length, MAX_FRAGMENT_BYTES).await?;
     let text = std::str::from_utf8(&body).map_err(|_| "the body is not UTF-8".to_owned())?;
     if contains_document(text) {
         return Err("the answer is a whole document (<html), not a fragment".to_owned());
@@ -585,6 +650,68 @@ pub async fn read_fragment(res: reqwest::Response) -> Result<FragmentAnswer, Str
         version,
         fresh_for,
     })
+}
+
+/// Reads at most `max` bytes of a body, frame by frame: a longer body is dropped as soon as
+/// it passes `max`, whatever `length` (its `Content-Length`) says. A body of one frame is
+/// kept as it came, with no copy.
+pub async fn read_body_capped<B>(
+    mut body: B,
+    length: Option<u64>,
+    max: usize,
+) -> Result<Bytes, String>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    use http_body_util::BodyExt;
+    if length.is_some_and(|l| l > max as u64) {
+        return Err(format!("the answer is larger than {max} bytes"));
+    }
+    let mut first: Option<Bytes> = None;
+    let mut rest = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("reading the body: {e}"))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let so_far = first.as_ref().map_or(0, Bytes::len) + rest.len();
+        if so_far + data.len() > max {
+            return Err(format!("the answer is larger than {max} bytes"));
+        }
+        match &first {
+            None => first = Some(data),
+            Some(head) => {
+                if rest.is_empty() {
+                    rest.extend_from_slice(head);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(if rest.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        rest.freeze()
+    })
+}
+
+/// The fragment cache's key: URL, user (or `anonymous`) and language.
+fn cache_key(url: &str, user_id: Option<i64>, language: Option<&str>) -> String {
+    use std::fmt::Write;
+    let language = language.unwrap_or("");
+    let mut key = String::with_capacity(url.len() + language.len() + 24);
+    key.push_str(url);
+    key.push('\n');
+    match user_id {
+        Some(id) => {
+            let _ = write!(key, "{id}");
+        }
+        None => key.push_str("anonymous"),
+    }
+    key.push('\n');
+    key.push_str(language);
+    key
 }
 
 /// Whether HTML holds `<html` (any case): a whole document, not a fragment. Jumps from
