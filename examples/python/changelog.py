@@ -10,6 +10,7 @@ Routes:
   POST /actions/feedback       form action: 422 + fragment with inline errors, or 303
   GET  /                       standalone preview (a full page, Stimulus via an import map)
   GET  /healthz, /readyz       liveness, readiness (503 while stopping)
+  GET  /metrics                Prometheus text: requests by route and status, their time
   GET  /assets/...             own CSS and Stimulus controller (ETag, 304), and the shared
                                ones read from shared-ui/assets when that folder is there
 
@@ -417,6 +418,12 @@ def load_assets(shared_dir):
 # The service
 
 
+# The routes /metrics counts by name; assets count as /assets/{file}, the rest as unmatched.
+ROUTES = frozenset({"/", "/manifest.json", "/healthz", "/readyz", "/metrics",
+                    "/fragments/entries", "/fragments/teaser", "/actions/feedback"})
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
+
 class Service:
     """Everything the handlers share: settings, assets, the feedback received."""
 
@@ -426,6 +433,9 @@ class Service:
         self.stopping = threading.Event()
         self.feedback = deque(maxlen=1000)
         self.lock = threading.Lock()
+        # GET /metrics: (method, route, status) -> count, (method, route) -> [seconds, count].
+        self.requests = {}
+        self.durations = {}
         self.has_stimulus = all(
             "/assets/shared/" + n in self.assets for n in ("stimulus-3.2.2.js", "boot.js")
         )
@@ -435,6 +445,43 @@ class Service:
             "style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; "
             "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
         )
+
+    def observe(self, method, path, status, seconds):
+        """Counts one answered request under its route pattern (never the raw path)."""
+        if path in ROUTES:
+            route = path
+        elif path in self.assets:
+            route = "/assets/{file}"
+        else:
+            route = "unmatched"
+        method = method if method in METHODS else "other"
+        with self.lock:
+            key = (method, route, status)
+            self.requests[key] = self.requests.get(key, 0) + 1
+            total = self.durations.setdefault((method, route), [0.0, 0])
+            total[0] += seconds
+            total[1] += 1
+
+    def metrics(self):
+        """The figures in the Prometheus text format (version 0.0.4)."""
+        with self.lock:
+            requests = sorted(self.requests.items())
+            durations = sorted(self.durations.items())
+        lines = [
+            "# HELP http_requests_total HTTP requests answered, by method, route and status.",
+            "# TYPE http_requests_total counter",
+        ]
+        for (method, route, status), n in requests:
+            lines.append(f'http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
+        lines += [
+            "# HELP http_request_duration_seconds Time to answer, by method and route.",
+            "# TYPE http_request_duration_seconds summary",
+        ]
+        for (method, route), (seconds, n) in durations:
+            labels = f'method="{method}",route="{route}"'
+            lines.append(f"http_request_duration_seconds_sum{{{labels}}} {seconds:.6f}")
+            lines.append(f"http_request_duration_seconds_count{{{labels}}} {n}")
+        return "\n".join(lines) + "\n"
 
     def manifest(self):
         return {
@@ -725,6 +772,7 @@ class Handler(BaseHTTPRequestHandler):
             if not self.status:
                 self.send(500, "Internal error", "text/plain; charset=utf-8")
         elapsed = (time.monotonic() - started) * 1000
+        self.service.observe(self.command, self.path.split("?", 1)[0], self.status, elapsed / 1000)
         path = "".join(c if " " < c < "\x7f" else "?" for c in self.path.split("?", 1)[0][:200])
         log("INFO", self.rid, f"method={self.command} path={path} status={self.status} "
             f"elapsed_ms={elapsed:.1f}{trace}")
@@ -757,7 +805,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.feedback()
         if not read:
             self.close_connection = True
-            if path in ("/", "/manifest.json", "/healthz", "/readyz") or path.startswith(
+            if path in ("/", "/manifest.json", "/healthz", "/readyz", "/metrics") or path.startswith(
                 ("/fragments/", "/assets/")
             ):
                 return self.send(405, "Use GET.", "text/plain; charset=utf-8",
@@ -770,6 +818,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(503, "stopping", "text/plain; charset=utf-8",
                                  [("Cache-Control", "no-store")])
             return self.send(200, "ready", "text/plain; charset=utf-8", [("Cache-Control", "no-store")])
+        if path == "/metrics":
+            return self.send(200, svc.metrics(), "text/plain; version=0.0.4; charset=utf-8",
+                             [("Cache-Control", "no-store")])
         if path == "/manifest.json":
             body = json.dumps(svc.manifest(), separators=(",", ":"))
             return self.send(200, body, "application/json", [("Cache-Control", "no-cache")])

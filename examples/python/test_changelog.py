@@ -315,6 +315,22 @@ class HttpTests(unittest.TestCase):
         self.assertEqual(headers["content-length"], str(len(get_body.encode())))
         self.assertEqual(headers["x-fragment-version"], get_headers["x-fragment-version"])
 
+    def test_metrics_count_requests_by_route_pattern(self):
+        self.request("GET", "/fragments/teaser")
+        self.request("GET", "/fragments/teaser")
+        self.request("GET", "/no/such/path/12345")
+        status, headers, body = self.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
+        lines = body.splitlines()
+        teaser = [l for l in lines if l.startswith(
+            'http_requests_total{method="GET",route="/fragments/teaser",status="200"} ')]
+        self.assertEqual(len(teaser), 1, body)
+        self.assertGreaterEqual(int(teaser[0].split()[-1]), 2)
+        self.assertIn('route="unmatched",status="404"', body)
+        self.assertNotIn("/no/such/path/12345", body)
+        self.assertIn('http_request_duration_seconds_count{method="GET",route="/fragments/teaser"}', body)
+
     def test_health_readiness_unknown_routes(self):
         self.assertEqual(self.request("GET", "/healthz")[0], 200)
         self.assertEqual(self.request("GET", "/readyz")[0], 200)

@@ -21,6 +21,7 @@
 //! - [`metrics`]: the per-app Prometheus registry, the request metrics middleware and
 //!   `GET /metrics`.
 //! - [`trace`]: W3C Trace Context (`traceparent`): accepted or started per request.
+//! - [`otlp`]: optional OTLP trace export (`OTEL_EXPORTER_OTLP_ENDPOINT`).
 //! - [`proxies`]: the real client address behind trusted proxies (`TRUSTED_PROXIES`).
 //! - [`service`]: the bootstrap pieces the kit is made of: settings, tracing, request ids,
 //!   health routes, 404 and 400 pages, CORS, security headers, the `healthcheck` subcommand.
@@ -35,6 +36,8 @@ pub mod run;
 pub use page::{assets, components};
 #[cfg(feature = "testkit")]
 pub use run::testkit;
-pub use run::{compress, context, contract, guard, headers, kit, metrics, proxies, service, trace};
+pub use run::{
+    compress, context, contract, guard, headers, kit, metrics, otlp, proxies, service, trace,
+};
 
 pub use maud;

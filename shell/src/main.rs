@@ -46,7 +46,9 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        match app.run_until_stopped().await {
+        let stopped = app.run_until_stopped().await;
+        shared_ui::otlp::flush();
+        match stopped {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e, "server stopped with an error");

@@ -595,6 +595,117 @@ impl FakeService {
     }
 }
 
+/// One span an [`OtlpReceiver`] received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedSpan {
+    /// The resource's `service.name`.
+    pub service: String,
+    /// The span's name.
+    pub name: String,
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// 16 hex digits.
+    pub span_id: String,
+    /// 16 hex digits, or empty for a root span.
+    pub parent_span_id: String,
+}
+
+/// A small OTLP/HTTP receiver: `POST /v1/traces` with a protobuf
+/// `ExportTraceServiceRequest`, decoded and kept.
+pub struct OtlpReceiver {
+    /// Its base URL (what `OTEL_EXPORTER_OTLP_ENDPOINT` names).
+    pub url: String,
+    spans: Arc<std::sync::Mutex<Vec<ReceivedSpan>>>,
+    running: Running,
+}
+
+async fn otlp_traces(
+    body: bytes::Bytes,
+    spans: web::Data<std::sync::Mutex<Vec<ReceivedSpan>>>,
+) -> HttpResponse {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use prost::Message;
+    let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+        return HttpResponse::BadRequest().body("not an ExportTraceServiceRequest");
+    };
+    let mut received = Vec::new();
+    for resource_spans in request.resource_spans {
+        let service = resource_spans
+            .resource
+            .iter()
+            .flat_map(|r| r.attributes.iter())
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+            .map(|v| match v {
+                Value::StringValue(s) => s.clone(),
+                other => format!("{other:?}"),
+            })
+            .unwrap_or_default();
+        for scope in resource_spans.scope_spans {
+            for span in scope.spans {
+                received.push(ReceivedSpan {
+                    service: service.clone(),
+                    name: span.name,
+                    trace_id: hex_of(&span.trace_id),
+                    span_id: hex_of(&span.span_id),
+                    parent_span_id: hex_of(&span.parent_span_id),
+                });
+            }
+        }
+    }
+    if let Ok(mut spans) = spans.lock() {
+        spans.extend(received);
+    }
+    // An empty ExportTraceServiceResponse.
+    HttpResponse::Ok()
+        .content_type("application/x-protobuf")
+        .body(Vec::new())
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl OtlpReceiver {
+    /// Starts one on a free port.
+    pub async fn start() -> OtlpReceiver {
+        let spans = web::Data::new(std::sync::Mutex::new(Vec::new()));
+        let s = spans.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(s.clone())
+                .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
+                .route("/v1/traces", web::post().to(otlp_traces))
+        })
+        .workers(1)
+        .shutdown_timeout(0)
+        .bind(("127.0.0.1", 0))
+        .expect("the receiver binds");
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        OtlpReceiver {
+            url: format!("http://127.0.0.1:{port}"),
+            spans: spans.into_inner(),
+            running: Running {
+                port,
+                handle: server.handle(),
+                task: tokio::spawn(server),
+            },
+        }
+    }
+
+    /// The spans received so far.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.spans.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Stops it.
+    pub async fn stop(self) {
+        self.running.stop().await;
+    }
+}
+
 /// Accepts TCP connections and never answers (holds them open).
 pub struct BlackHole {
     /// Its base URL.

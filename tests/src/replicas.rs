@@ -55,13 +55,7 @@ impl Process {
     /// Starts `binary` with `args` plus `--port <free port>` and waits until it answers
     /// `/healthz` (at most 30 s). Tries another port if the first was taken meanwhile.
     pub async fn start(name: &str, binary_name: &str, args: &[&str]) -> Process {
-        for _ in 0..5 {
-            if let Some(process) = Self::try_start(name, binary_name, args, free_port(), None).await
-            {
-                return process;
-            }
-        }
-        panic!("{name} ({binary_name}) did not start");
+        Self::spawn(name, binary_name, args, None, &[]).await
     }
 
     /// Like [`Process::start`], with `RUST_LOG=info` and its log (stderr) appended to `log`.
@@ -71,9 +65,31 @@ impl Process {
         args: &[&str],
         log: &std::path::Path,
     ) -> Process {
+        Self::spawn(name, binary_name, args, Some(log), &[]).await
+    }
+
+    /// Like [`Process::start_logged`], with more environment variables.
+    pub async fn start_logged_with_env(
+        name: &str,
+        binary_name: &str,
+        args: &[&str],
+        log: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Process {
+        Self::spawn(name, binary_name, args, Some(log), env).await
+    }
+
+    /// Tries up to five free ports.
+    async fn spawn(
+        name: &str,
+        binary_name: &str,
+        args: &[&str],
+        log: Option<&std::path::Path>,
+        env: &[(&str, &str)],
+    ) -> Process {
         for _ in 0..5 {
             if let Some(process) =
-                Self::try_start(name, binary_name, args, free_port(), Some(log)).await
+                Self::try_start(name, binary_name, args, free_port(), log, env).await
             {
                 return process;
             }
@@ -84,7 +100,7 @@ impl Process {
     /// Starts `binary` on `port` (e.g. one the shell was told about before) and waits until
     /// it answers `/healthz` (at most 30 s).
     pub async fn start_on(name: &str, binary_name: &str, args: &[&str], port: u16) -> Process {
-        match Self::try_start(name, binary_name, args, port, None).await {
+        match Self::try_start(name, binary_name, args, port, None, &[]).await {
             Some(process) => process,
             None => panic!("{name} ({binary_name}) did not start on port {port}"),
         }
@@ -96,6 +112,7 @@ impl Process {
         args: &[&str],
         port: u16,
         log: Option<&std::path::Path>,
+        env: &[(&str, &str)],
     ) -> Option<Process> {
         let path = binary(binary_name);
         {
@@ -114,6 +131,7 @@ impl Process {
                 .args(args)
                 .args(["--port", &port.to_string()])
                 .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(stderr)

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use mf_tests::replicas::Process;
-use mf_tests::{free_port, FakeService, FakeSpec, Stack, StackOptions, SECRET};
+use mf_tests::{free_port, FakeService, FakeSpec, OtlpReceiver, Stack, StackOptions, SECRET};
 use shared_ui::trace::TraceParent;
 
 /// A valid incoming trace (the W3C spec's example).
@@ -484,4 +484,71 @@ async fn the_shell_sends_the_trace_upstream_and_replaces_an_invalid_one() {
     assert_eq!(fresh.len(), 6, "a new trace for every request");
     stack.stop().await;
     fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_otlp_export_on_a_pages_spans_reach_the_collector_in_its_trace() {
+    let receiver = OtlpReceiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = |name: &str| dir.path().join(format!("{name}.log"));
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url.as_str()),
+        // Batches every 100 ms rather than every 5 s, so the test waits less.
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let common = ["--context-secret", SECRET];
+    let dashboard = Process::start_logged_with_env(
+        "dashboard",
+        "svc-dashboard",
+        &common,
+        &log("dashboard"),
+        &env,
+    )
+    .await;
+    // Pricing and accounts are registered but down (port 1 refuses at once).
+    let services = format!(
+        "pricing=http://127.0.0.1:1,dashboard={},accounts=http://127.0.0.1:1",
+        dashboard.url()
+    );
+    let mut shell_args = common.to_vec();
+    shell_args.extend(["--services", &services, "--admin-port", "0"]);
+    let shell =
+        Process::start_logged_with_env("shell", "shell", &shell_args, &log("shell"), &env).await;
+
+    let res = client()
+        .get(format!("{}/dashboard", shell.url()))
+        .header("traceparent", traceparent())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap();
+
+    let started = Instant::now();
+    let (page, fragment) = loop {
+        let spans = receiver.spans();
+        let in_trace = |service: &str| {
+            spans
+                .iter()
+                .find(|s| s.service == service && s.trace_id == TRACE_ID && s.name == "request")
+                .cloned()
+        };
+        if let (Some(page), Some(fragment)) = (in_trace("shell"), in_trace("svc-dashboard")) {
+            break (page, fragment);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no page and fragment spans in trace {TRACE_ID}; received: {spans:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The shell's span is the child of the browser's; the service's, of the shell's.
+    assert_eq!(page.parent_span_id, PARENT_ID);
+    assert_eq!(fragment.parent_span_id, page.span_id);
+    assert_ne!(fragment.span_id, page.span_id);
+    // The log lines name the same trace.
+    let trace = format!("trace_id={TRACE_ID}");
+    let text = log_with(&log("dashboard"), &[&trace, "path=/fragments/overview"]).await;
+    assert!(text.contains(&trace), "{text}");
+    receiver.stop().await;
 }

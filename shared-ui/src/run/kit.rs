@@ -213,7 +213,9 @@ pub fn main<T: Team>() -> ExitCode {
                 return e.exit_code();
             }
         };
-        match app.run_until_stopped().await {
+        let stopped = app.run_until_stopped().await;
+        crate::otlp::flush();
+        match stopped {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e, "server stopped with an error");

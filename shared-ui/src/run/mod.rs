@@ -9,6 +9,7 @@ pub mod guard;
 pub mod headers;
 pub mod kit;
 pub mod metrics;
+pub mod otlp;
 pub mod proxies;
 pub mod service;
 #[cfg(feature = "testkit")]

@@ -278,15 +278,27 @@ impl Common {
 }
 
 /// Sets up tracing to stderr with `RUST_LOG` (default `info`), coloured only when stderr is
-/// a terminal (so files, pipes and the launcher get plain text). Safe to call twice.
+/// a terminal (so files, pipes and the launcher get plain text), and, when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set, OTLP export of the spans ([`crate::otlp`]). Safe
+/// to call twice.
 pub fn init_tracing() {
     use std::io::IsTerminal;
+
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(filter);
+    let export =
+        crate::otlp::layer().map(|l| l.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(export)
         .try_init();
 }
 
@@ -334,7 +346,7 @@ pub async fn request_id(
         .map(str::to_owned)
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let trace = TraceContext::accept_or_start(
+    let mut trace = TraceContext::accept_or_start(
         req.headers()
             .get(crate::trace::TRACEPARENT)
             .and_then(|v| v.to_str().ok()),
@@ -342,10 +354,13 @@ pub async fn request_id(
     let span = tracing::info_span!(
         "request",
         request_id = %id,
-        trace_id = %trace.trace_id,
+        trace_id = tracing::field::Empty,
         method = %req.method(),
         path = %req.path(),
     );
+    // With OTLP export on, the exported span's ids become the request's.
+    crate::otlp::join(&span, &mut trace);
+    span.record("trace_id", tracing::field::display(trace.trace_id));
     req.extensions_mut().insert(trace);
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
