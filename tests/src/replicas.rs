@@ -47,6 +47,7 @@ pub struct Process {
     pub name: String,
     /// Its port.
     pub port: u16,
+    binary: String,
     child: Child,
     killed: bool,
 }
@@ -55,9 +56,22 @@ impl Process {
     /// Starts `binary` with `args` plus `--port <free port>` and waits until it answers
     /// `/healthz` (at most 30 s). Tries another port if the first was taken meanwhile.
     pub async fn start(name: &str, binary_name: &str, args: &[&str]) -> Process {
+        Self::start_at(name, binary_name, args, None).await
+    }
+
+    /// Starts it again on the port it had (after [`Self::kill9`]), as a restarted container
+    /// comes back on its service port; waits until it answers `/healthz` (at most 30 s).
+    pub async fn restart(&mut self, args: &[&str]) {
+        self.kill9();
+        let binary_name = self.binary.clone();
+        *self = Self::start_at(&self.name, &binary_name, args, Some(self.port)).await;
+    }
+
+    async fn start_at(name: &str, binary_name: &str, args: &[&str], port: Option<u16>) -> Process {
         let path = binary(binary_name);
-        for _ in 0..5 {
-            let port = free_port();
+        let fixed = port;
+        for _ in 0..if fixed.is_some() { 50 } else { 5 } {
+            let port = fixed.unwrap_or_else(free_port);
             let mut child = Command::new(&path)
                 .args(args)
                 .args(["--port", &port.to_string()])
@@ -85,6 +99,7 @@ impl Process {
                     if res.status().is_success() {
                         return Process {
                             name: name.to_owned(),
+                            binary: binary_name.to_owned(),
                             port,
                             child,
                             killed: false,
@@ -95,6 +110,10 @@ impl Process {
             }
             let _ = child.kill();
             let _ = child.wait();
+            if fixed.is_some() {
+                // The port may still be held for a moment after the kill.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
         panic!("{name} ({binary_name}) did not start");
     }
@@ -111,6 +130,11 @@ impl Process {
     /// Its base URL.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
