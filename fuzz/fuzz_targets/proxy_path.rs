@@ -23,11 +23,14 @@ fuzz_target!(|data: &[u8]| {
         let path = target.path;
         assert!(path.starts_with('/') && !path.starts_with("//"), "{raw:?}");
         assert!(path.len() <= 200, "{raw:?}");
-        for bad in ["..", "%", "\\", "@", ":", "?", "#"] {
+        // (`a..b` is a plain file name: only a whole `..` segment climbs.)
+        for bad in ["%", "\\", "@", ":", "?", "#"] {
             assert!(!path.contains(bad), "{raw:?} passed with {bad}");
         }
         assert!(
-            path.split('/').skip(1).all(|seg| !seg.is_empty() && seg != "." && seg != ".."),
+            path.split('/')
+                .skip(1)
+                .all(|seg| !seg.is_empty() && seg != "." && seg != ".."),
             "{raw:?}"
         );
         // Joined onto a base URL, it stays on that host and under that path.

@@ -39,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
         let peer: IpAddr = [127, 0, 0, 1].into();
         let client = trusted.client_ip(peer, &headers);
         if !trusted.trusts(peer) {
-            assert_eq!(client, peer, "an untrusted peer is the client, whatever it says");
+            assert_eq!(
+                client, peer,
+                "an untrusted peer is the client, whatever it says"
+            );
         }
     }
 
@@ -48,7 +51,8 @@ fuzz_target!(|data: &[u8]| {
     if let Some(text) = toml {
         let path = config_path();
         let mut file = std::fs::File::create(path).expect("the temporary config is writable");
-        file.write_all(text).expect("the temporary config is written");
+        file.write_all(text)
+            .expect("the temporary config is written");
         args.extend(["--config".to_owned(), path.display().to_string()]);
     }
     let Ok(settings) = Settings::try_parse_from(&args) else {
@@ -66,9 +70,16 @@ fuzz_target!(|data: &[u8]| {
     }
     let known = |name: &str| config.services.iter().any(|s| s.name == name);
     for section in &config.sections {
-        assert!(section.path.starts_with('/') && section.path != "/", "{:?}", section.path);
+        assert!(
+            section.path.starts_with('/') && section.path != "/",
+            "{:?}",
+            section.path
+        );
         for slot in &section.slots {
-            assert!(known(&slot.service) && valid_name(&slot.fragment), "{slot:?}");
+            assert!(
+                known(&slot.service) && valid_name(&slot.fragment),
+                "{slot:?}"
+            );
         }
     }
     for c in &config.chrome {
