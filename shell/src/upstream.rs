@@ -235,12 +235,20 @@ pub struct Upstream {
     pub pages: crate::routes::pages::PageCache,
 }
 
-/// The shell's HTTP client: pooled keep-alive connections, a connect timeout, no redirects
-/// followed (a 303 passes through to the browser).
+/// How long the shell keeps an idle pooled connection: a second less than the services keep
+/// theirs ([`shared_ui::guard::KEEP_ALIVE_SECS`]), so that the shell lets go first. With the
+/// longer timeout (30 s) a request now and then went out on a connection the service was
+/// closing at that moment and failed (`error sending request`): 2 healthy fragments in the
+/// first 180 s of the 10-minute soak (`bench/soak`).
+pub const POOL_IDLE_TIMEOUT: Duration =
+    Duration::from_secs(shared_ui::guard::KEEP_ALIVE_SECS.saturating_sub(1));
+
+/// The shell's HTTP client: pooled keep-alive connections (let go before the services close
+/// them), a connect timeout, no redirects followed (a 303 passes through to the browser).
 pub fn build_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_millis(500))
-        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .pool_max_idle_per_host(64)
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
