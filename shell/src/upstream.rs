@@ -42,8 +42,13 @@ pub const MAX_FRAGMENT_BYTES: usize = 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Who the shell says it is, upstream.
 const USER_AGENT: &str = concat!("mf-shell/", env!("CARGO_PKG_VERSION"));
-/// How long an idle pooled connection to a service is kept.
-pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long the shell keeps an idle pooled connection: a second less than the services keep
+/// theirs ([`shared_ui::guard::KEEP_ALIVE_SECS`]), so that the shell lets go first. With the
+/// longer timeout (30 s) a request now and then went out on a connection the service was
+/// closing at that moment and failed (`error sending request`): 2 healthy fragments in the
+/// first 180 s of the 10-minute soak (`bench/soak`), and a proxied stylesheet in a browser test.
+pub const POOL_IDLE_TIMEOUT: Duration =
+    Duration::from_secs(shared_ui::guard::KEEP_ALIVE_SECS.saturating_sub(1));
 
 /// How a slot was filled; written as `data-fragment-status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,9 @@
 //!   the shell's proxy).
 //! - [`raw_request`]: one HTTP/1.1 request written byte for byte, for URLs no HTTP client
 //!   would send unchanged (`..`, backslashes, `%00`).
-//! - `browser`: the browser-test harness (its own module).
+//! - `browser`: the browser-test harness (its own module); `replicas`: services as real
+//!   processes and a TCP balancer; `faults`: a switchable faulty fragment server, the shell
+//!   as a process beside the three services, a paced page load and `/proc` memory readings.
 //!
 //! External stack: when `MF_BASE_URL` is set (e.g. `http://127.0.0.1:8000` from
 //! docker compose), [`Stack::start_or_external`] talks to it instead of spawning, for the
@@ -20,6 +22,7 @@
 //! Logs only with `TEST_LOG=1`.
 
 pub mod browser;
+pub mod faults;
 pub mod replicas;
 
 use std::collections::HashMap;

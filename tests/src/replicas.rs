@@ -47,6 +47,7 @@ pub struct Process {
     pub name: String,
     /// Its port.
     pub port: u16,
+    binary: String,
     child: Child,
     killed: bool,
 }
@@ -95,6 +96,23 @@ impl Process {
             }
         }
         panic!("{name} ({binary_name}) did not start");
+    }
+
+    /// Starts it again on the port it had (after [`Self::kill9`]), as a restarted container
+    /// comes back on its service port; waits until it answers `/healthz` (at most 30 s a try;
+    /// the port may stay held for a moment after the kill).
+    pub async fn restart(&mut self, args: &[&str]) {
+        self.kill9();
+        let (name, binary_name, port) = (self.name.clone(), self.binary.clone(), self.port);
+        for _ in 0..50 {
+            if let Some(process) = Self::try_start(&name, &binary_name, args, port, None, &[]).await
+            {
+                *self = process;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{name} ({binary_name}) did not start again on port {port}");
     }
 
     /// Starts `binary` on `port` (e.g. one the shell was told about before) and waits until
@@ -151,6 +169,7 @@ impl Process {
                     if res.status().is_success() {
                         return Some(Process {
                             name: name.to_owned(),
+                            binary: binary_name.to_owned(),
                             port,
                             child,
                             killed: false,
@@ -198,6 +217,11 @@ impl Process {
     /// Its base URL.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

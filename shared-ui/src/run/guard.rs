@@ -4,7 +4,8 @@
 //! - [`Limits`]: the header deadline, the body deadline, idle keep-alive and the connection
 //!   cap, from [`crate::service::CommonSettings`]; [`with_limits!`](crate::with_limits)
 //!   applies them to an `HttpServer`.
-//! - [`guard`]: middleware that refuses `Upgrade: websocket` (nothing here upgrades, and
+//! - [`guard`]: middleware that refuses request heads past nginx's default sizes
+//!   ([`head_too_large`]: 414, 431), refuses `Upgrade: websocket` (nothing here upgrades, and
 //!   actix-web would otherwise treat the rest of the connection as the request body) and
 //!   gives every request body a deadline: a body that has not fully arrived
 //!   [`Limits::body_timeout`] after its headers ends the request with a 408 and closes the
@@ -154,13 +155,63 @@ fn wants_websocket(req: &ServiceRequest) -> bool {
     })
 }
 
+/// Longest request target (path and query) accepted, in bytes (414 past it): nginx's
+/// default header line buffer.
+pub const MAX_TARGET_BYTES: usize = 8 * 1024;
+/// Longest header line accepted, name and value, in bytes (431 past it).
+pub const MAX_HEADER_LINE_BYTES: usize = 8 * 1024;
+/// Most header bytes accepted in all, in bytes (431 past it): nginx's default of four 8 KiB
+/// buffers.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// Why a request head is too large to serve, if it is: actix-web itself reads heads of up to
+/// 128 KiB, so a 64 KiB header or URL would otherwise reach the handlers.
+pub fn head_too_large(
+    target_len: usize,
+    headers: &header::HeaderMap,
+) -> Option<(StatusCode, &'static str)> {
+    if target_len > MAX_TARGET_BYTES {
+        return Some((
+            StatusCode::URI_TOO_LONG,
+            "The request URL is longer than this server accepts (8 KiB).",
+        ));
+    }
+    let mut total = 0;
+    for (name, value) in headers {
+        let line = name.as_str().len() + value.len() + 4;
+        if line > MAX_HEADER_LINE_BYTES {
+            return Some((
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "A request header is longer than this server accepts (8 KiB).",
+            ));
+        }
+        total += line;
+    }
+    (total > MAX_HEAD_BYTES).then_some((
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "The request headers are larger than this server accepts (32 KiB in all).",
+    ))
+}
+
 /// Middleware (`from_fn(guard)`), driven by the [`Limits`] in app data (defaults without):
+/// refuses a request head past [`head_too_large`]'s limits (414 or 431, `Connection: close`),
 /// refuses `Upgrade: websocket` with 400, and ends a request whose body is still arriving
 /// [`Limits::body_timeout`] after its headers with 408 (`Connection: close`).
 pub async fn guard(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let target_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if let Some((status, message)) = head_too_large(target_len, req.headers()) {
+        tracing::info!(
+            status = status.as_u16(),
+            "refused an oversized request head"
+        );
+        let mut res = refusal(status, message);
+        res.head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+        return Ok(req.into_response(res).map_into_right_body());
+    }
     if wants_websocket(&req) {
         tracing::info!("refused an Upgrade: websocket request");
         let res = refusal(
@@ -198,4 +249,43 @@ pub async fn guard(
         return Ok(ServiceResponse::new(req, res).map_into_right_body());
     }
     Ok(res.map_into_left_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+    use super::*;
+
+    fn headers(lines: &[(&'static str, String)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in lines {
+            map.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn heads_past_nginx_default_sizes_are_refused_with_414_or_431() {
+        let normal = headers(&[("host", "example.com".into()), ("cookie", "a".repeat(4000))]);
+        assert_eq!(head_too_large(100, &normal), None);
+        assert_eq!(
+            head_too_large(MAX_TARGET_BYTES + 1, &normal).map(|(s, _)| s),
+            Some(StatusCode::URI_TOO_LONG)
+        );
+        let one_big = headers(&[("x-big", "b".repeat(64 * 1024))]);
+        assert_eq!(
+            head_too_large(10, &one_big).map(|(s, _)| s),
+            Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        );
+        let many: Vec<(&'static str, String)> =
+            (0..5).map(|_| ("x-many", "c".repeat(7 * 1024))).collect();
+        assert_eq!(
+            head_too_large(10, &headers(&many)).map(|(s, _)| s),
+            Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        );
+    }
 }

@@ -28,6 +28,11 @@ impl Email {
         // cannot make a second account that reads the same as someone else's. Domains with
         // other scripts are written in their `xn--` form.
         let email: String = email.nfkc().collect::<String>().to_lowercase();
+        // NFKC can lengthen an address (`U+3389` is `kcal`): the bound holds for what is
+        // stored.
+        if email.len() > Self::MAX_BYTES {
+            return Err("Use an email address of at most 254 characters.");
+        }
         if !email.is_ascii() {
             return Err(
                 "Use the plain ASCII form of your email address (a domain in another script \
@@ -104,5 +109,18 @@ mod tests {
         assert!(Email::parse(&long).is_ok());
         let too_long = format!("a@{}.com", "b.".repeat(130));
         assert!(Email::parse(&too_long).is_err());
+    }
+
+    #[test]
+    fn the_bound_holds_for_the_normalised_address() {
+        // Found by tests/tests/properties.rs: 235 bytes of `U+3389` (`kcal` in NFKC) were
+        // accepted and stored as a 310-byte address.
+        let raw = format!("a@{}com", format!("{}.", "\u{3389}".repeat(15)).repeat(5));
+        assert_eq!(raw.len(), 235);
+        assert!(Email::parse(&raw).is_err());
+        let fits = format!("a@{}com", format!("{}.", "\u{3389}".repeat(15)).repeat(4));
+        let email = Email::parse(&fits).unwrap();
+        assert_eq!(email.as_str().len(), 249);
+        assert_eq!(Email::parse(email.as_str()).unwrap(), email);
     }
 }

@@ -27,7 +27,10 @@ impl Name {
 
     /// Parses a submitted name; the error is the inline message.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let name = raw.trim();
+        // Normalised first, then checked: NFC can lengthen a name (`U+FB2C` is three
+        // characters in NFC), and what is stored and shown must hold the bounds.
+        let name: String = raw.trim().nfc().collect();
+        let name = name.trim();
         if name.is_empty() {
             return Err("Enter your name.");
         }
@@ -43,7 +46,7 @@ impl Name {
                  right-to-left overrides or zero-width spaces).",
             );
         }
-        Ok(Self(name.nfc().collect()))
+        Ok(Self(name.to_owned()))
     }
 
     /// The name.
@@ -73,5 +76,19 @@ mod tests {
         }
         assert_eq!(Name::parse("Jose\u{301}").unwrap().as_str(), "Jos\u{e9}");
         assert_eq!(Name::parse("<b>x</b>").unwrap().as_str(), "<b>x</b>");
+    }
+
+    #[test]
+    fn the_bound_holds_for_the_normalised_name() {
+        // Found by tests/tests/properties.rs: 100 characters whose NFC form is longer
+        // (U+FB2C is three, U+0344 two) were accepted and stored as 300.
+        let long = Name::parse(&"\u{FB2C}".repeat(40));
+        assert!(long.is_err(), "120 characters once normalised");
+        let name = Name::parse(&"\u{344}".repeat(50)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(name.as_str().chars().count(), 100);
+        assert_eq!(Name::parse(name.as_str()).unwrap(), name);
+        assert!(Name::parse(&"\u{344}".repeat(51)).is_err());
+        // And a name that NFC shortens to the bound passes.
+        assert!(Name::parse(&"e\u{301}".repeat(100)).is_ok());
     }
 }

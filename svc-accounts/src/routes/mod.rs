@@ -3,7 +3,9 @@
 //! 422/403 form answer, the 303 redirect).
 
 mod actions;
-mod form;
+/// The strict form reader: public for the fuzzer (`fuzz/`) and the property tests
+/// (`tests/tests/properties.rs`), which drive [`form::parse`] with hostile bodies.
+pub mod form;
 mod fragments;
 mod internal;
 
