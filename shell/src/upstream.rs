@@ -219,22 +219,8 @@ pub fn primary_language(header: &str) -> Option<String> {
 /// as soon as it passes `max` (whatever its `Content-Length` says, chunked or not), so a
 /// service can never make the shell hold more than `max` for one answer.
 pub async fn read_capped(res: reqwest::Response, max: usize) -> Result<Bytes, String> {
-    if res.content_length().is_some_and(|l| l > max as u64) {
-        return Err(format!("the answer is larger than {max} bytes"));
-    }
-    let mut res = res;
-    let mut body = BytesMut::new();
-    while let Some(chunk) = res
-        .chunk()
-        .await
-        .map_err(|e| format!("reading the body: {e}"))?
-    {
-        if body.len() + chunk.len() > max {
-            return Err(format!("the answer is larger than {max} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+    let length = res.content_length();
+    read_body_capped(http::Response::from(res).into_body(), length, max).await
 }
 
 /// A session lookup: when, and who (or signed out).
