@@ -16,7 +16,7 @@
 //! scrape.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
@@ -24,6 +24,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetri
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{self, Unit};
 use shared_ui::metrics::{duration_family, DurationFamily};
@@ -88,6 +89,9 @@ pub struct ShellMetrics {
     proxy_requests: Family<ProxyLabels, Counter>,
     cache_hits: Family<CacheLabels, Counter>,
     cache_misses: Family<CacheLabels, Counter>,
+    /// The series of `cache_hits` and `cache_misses`, by [`Cache`], once created.
+    hit_handles: [OnceLock<Counter>; 2],
+    miss_handles: [OnceLock<Counter>; 2],
 }
 
 impl ShellMetrics {
@@ -99,6 +103,8 @@ impl ShellMetrics {
             proxy_requests: Family::default(),
             cache_hits: Family::default(),
             cache_misses: Family::default(),
+            hit_handles: Default::default(),
+            miss_handles: Default::default(),
         }
     }
 
@@ -134,21 +140,17 @@ impl ShellMetrics {
         registry.register_collector(Box::new(ManifestCollector(services)));
     }
 
-    /// A slot filled.
-    pub fn fragment(&self, service: &str, fragment: &str, status: Status, took: Duration) {
-        self.fragment_durations
-            .get_or_create(&FragmentLabels {
-                service: service.to_owned(),
-                fragment: fragment.to_owned(),
-            })
-            .observe(took.as_secs_f64());
-        self.fragment_outcomes
-            .get_or_create(&OutcomeLabels {
-                service: service.to_owned(),
-                fragment: fragment.to_owned(),
-                status: status.as_str(),
-            })
-            .inc();
+    /// The metric handles of one page slot's fragment, looked up once (when its section's
+    /// page is rendered) instead of by label strings at every page.
+    pub fn for_fragment(&self, service: &str, fragment: &str) -> FragmentMetrics {
+        FragmentMetrics {
+            service: service.to_owned(),
+            fragment: fragment.to_owned(),
+            durations: self.fragment_durations.clone(),
+            outcomes: self.fragment_outcomes.clone(),
+            duration: OnceLock::new(),
+            by_status: Default::default(),
+        }
     }
 
     /// A request proxied to a registered service, answered with `status`.
@@ -163,14 +165,58 @@ impl ShellMetrics {
 
     /// A cache lookup: a hit or a miss.
     pub fn cache(&self, cache: Cache, hit: bool) {
-        let family = if hit {
-            &self.cache_hits
+        let (family, handles) = if hit {
+            (&self.cache_hits, &self.hit_handles)
         } else {
-            &self.cache_misses
+            (&self.cache_misses, &self.miss_handles)
         };
-        family
-            .get_or_create(&CacheLabels {
-                cache: cache.label(),
+        handles[cache as usize]
+            .get_or_init(|| {
+                family
+                    .get_or_create(&CacheLabels {
+                        cache: cache.label(),
+                    })
+                    .clone()
+            })
+            .inc();
+    }
+}
+
+/// The series of one (service, fragment), each created in its family the first time it is
+/// used (so a status that never happened has no series) and then kept: recording a slot is
+/// an atomic add, with no label strings built, hashed or locked.
+#[derive(Debug)]
+pub struct FragmentMetrics {
+    service: String,
+    fragment: String,
+    durations: DurationFamily<FragmentLabels>,
+    outcomes: Family<OutcomeLabels, Counter>,
+    duration: OnceLock<Histogram>,
+    by_status: [OnceLock<Counter>; 4],
+}
+
+impl FragmentMetrics {
+    /// A slot filled with this fragment: how, and how long it took.
+    pub fn record(&self, status: Status, took: Duration) {
+        self.duration
+            .get_or_init(|| {
+                self.durations
+                    .get_or_create(&FragmentLabels {
+                        service: self.service.clone(),
+                        fragment: self.fragment.clone(),
+                    })
+                    .clone()
+            })
+            .observe(took.as_secs_f64());
+        self.by_status[status as usize]
+            .get_or_init(|| {
+                self.outcomes
+                    .get_or_create(&OutcomeLabels {
+                        service: self.service.clone(),
+                        fragment: self.fragment.clone(),
+                        status: status.as_str(),
+                    })
+                    .clone()
             })
             .inc();
     }

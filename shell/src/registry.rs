@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use reqwest::header::HeaderValue;
 use serde_json::{json, Value};
 use shared_ui::contract::{ControllerAsset, FragmentSpec, Manifest};
 
@@ -38,6 +39,8 @@ pub struct Service {
     manifest: RwLock<Option<Arc<Manifest>>>,
     /// `/svc/{name}`, made once.
     proxy_base: String,
+    /// The same as the `x-mf-base-path` value of every upstream request.
+    base_path_header: HeaderValue,
     /// The registry's generation, moved on when this manifest changes.
     generation: Arc<AtomicU64>,
     refreshing: AtomicBool,
@@ -59,6 +62,9 @@ impl Service {
     fn new(config: ServiceConfig, generation: Arc<AtomicU64>) -> Self {
         Self {
             proxy_base: format!("/svc/{}", config.name),
+            // A valid name (a-z, 0-9, `-`) makes a valid header value.
+            base_path_header: HeaderValue::from_str(&format!("/svc/{}", config.name))
+                .unwrap_or_else(|_| HeaderValue::from_static("/svc")),
             config,
             manifest: RwLock::new(None),
             generation,
@@ -121,6 +127,11 @@ impl Service {
     /// `/svc/{name}`, borrowed.
     pub fn proxy_base_path(&self) -> &str {
         &self.proxy_base
+    }
+
+    /// `/svc/{name}` as a header value (`x-mf-base-path`), made once.
+    pub fn base_path_header(&self) -> &HeaderValue {
+        &self.base_path_header
     }
 
     /// Whether the manifest declares `path` for `GET` (fragments, CSS, controllers).

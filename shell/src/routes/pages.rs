@@ -17,6 +17,7 @@ use bytes::Bytes;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use shared_ui::components::NavItem;
 
+use crate::metrics::FragmentMetrics;
 use crate::registry::Registry;
 use crate::settings::SectionConfig;
 use crate::upstream::{Filled, Status, Upstream};
@@ -80,6 +81,8 @@ pub struct RenderedPage {
     slots: Vec<SlotRef>,
     /// The Content-Security-Policy header.
     csp: Option<HeaderValue>,
+    /// Each slot's metric handles, by slot.
+    metrics: Vec<FragmentMetrics>,
 }
 
 /// Rendered pages by section id, rebuilt when the registry's generation moves on.
@@ -89,7 +92,8 @@ pub struct PageCache {
 }
 
 impl PageCache {
-    fn get(&self, registry: &Registry, section: &SectionConfig) -> Arc<RenderedPage> {
+    fn get(&self, up: &Upstream, section: &SectionConfig) -> Arc<RenderedPage> {
+        let registry = &up.registry;
         let generation = registry.generation();
         if let Ok(pages) = self.pages.read() {
             if let Some(page) = pages
@@ -99,7 +103,7 @@ impl PageCache {
                 return Arc::clone(page);
             }
         }
-        let page = Arc::new(render(registry, Some(section), None, generation));
+        let page = Arc::new(render(up, Some(section), None, generation));
         if let Ok(mut pages) = self.pages.write() {
             pages.insert(section.id.clone(), Arc::clone(&page));
         }
@@ -109,11 +113,12 @@ impl PageCache {
 
 /// Renders a page: a section, or the 404 page for `missing_path`.
 fn render(
-    registry: &Registry,
+    up: &Upstream,
     section: Option<&SectionConfig>,
     missing_path: Option<&str>,
     generation: u64,
 ) -> RenderedPage {
+    let registry = &up.registry;
     let config = &registry.config;
     let title = match section {
         Some(s) => format!("{} · {}", s.title, config.brand),
@@ -166,8 +171,13 @@ fn render(
         .skip(1)
         .map(|segment| Bytes::from(format!("{}{segment}", views::SLOT_CLOSE)))
         .collect();
+    let metrics = slots
+        .iter()
+        .map(|slot| up.metrics.for_fragment(&slot.service, &slot.fragment))
+        .collect();
     RenderedPage {
         generation,
+        metrics,
         after,
         segments: segments.into_iter().map(Bytes::from).collect(),
         slots,
@@ -212,8 +222,8 @@ pub fn compose(
 ) -> HttpResponse {
     let started = Instant::now();
     let page = match section {
-        Some(section) => up.pages.get(&up.registry, section),
-        None => Arc::new(render(&up.registry, None, Some(req.path()), 0)),
+        Some(section) => up.pages.get(&up, section),
+        None => Arc::new(render(&up, None, Some(req.path()), 0)),
     };
     let query = forwardable_query(req);
     let retry: Arc<str> = match (&query, section) {
@@ -249,8 +259,16 @@ pub fn compose(
                     let filled = match (prefilled, up.registry.service(&slot.service)) {
                         (Some(filled), _) => filled,
                         (None, Some(service)) => {
-                            up.fragment(&fwd, service, &slot.fragment, query.as_deref(), deadline)
-                                .await
+                            let metrics = &page.metrics[i];
+                            up.fragment(
+                                &fwd,
+                                service,
+                                &slot.fragment,
+                                query.as_deref(),
+                                deadline,
+                                metrics,
+                            )
+                            .await
                         }
                         (None, None) => Filled {
                             html: None,
