@@ -149,24 +149,62 @@ pub fn slot(slot: &SlotRef, filled: &Filled, title: &str, retry_href: &str) -> M
     }
 }
 
-/// The parts of a filled slot around its fragment, so the fragment's bytes go out as they
-/// are, uncopied: the opening tag of [`slot`]'s wrapper. Its closing tag is [`SLOT_CLOSE`].
-pub fn slot_open(slot_ref: &SlotRef, filled: &Filled) -> String {
-    // The wrapper rendered around a marker that no escaped text can contain.
-    let whole = html! {
-        div class="slot"
-            data-slot={ (slot_ref.service) "/" (slot_ref.fragment) }
-            data-fragment-loader-target=[slot_ref.chrome.then_some("chrome")]
-            data-fragment-status=(filled.status.as_str())
-            data-fragment-ms=(filled.ms) { (PreEscaped("\u{0}")) }
-    }
-    .into_string();
-    whole
-        .split_once('\u{0}')
-        .map_or(whole.clone(), |(open, _)| open.to_owned())
+/// The opening tag of a filled slot's wrapper ([`slot`]'s), cut where its two varying
+/// values go: the parts around the fragment, so the fragment's bytes go out as they are,
+/// uncopied. Rendered once per page template; [`SlotOpen::render`] only joins the pieces.
+/// Its closing tag is [`SLOT_CLOSE`].
+#[derive(Debug, Clone)]
+pub struct SlotOpen {
+    /// Up to the status value.
+    before_status: String,
+    /// Between the status and the milliseconds.
+    before_ms: String,
+    /// After the milliseconds, to the end of the tag.
+    after_ms: String,
 }
 
-/// The closing tag of a slot's wrapper (see [`slot_open`]).
+impl SlotOpen {
+    /// Renders the wrapper once around markers that no escaped text can contain, and cuts it
+    /// there.
+    pub fn new(slot_ref: &SlotRef) -> Self {
+        let whole = html! {
+            div class="slot"
+                data-slot={ (slot_ref.service) "/" (slot_ref.fragment) }
+                data-fragment-loader-target=[slot_ref.chrome.then_some("chrome")]
+                data-fragment-status=(PreEscaped("\u{0}"))
+                data-fragment-ms=(PreEscaped("\u{1}")) { (PreEscaped("\u{2}")) }
+        }
+        .into_string();
+        let mut parts = whole.split(['\u{0}', '\u{1}', '\u{2}']).map(str::to_owned);
+        let mut next = || parts.next().unwrap_or_default();
+        Self {
+            before_status: next(),
+            before_ms: next(),
+            after_ms: next(),
+        }
+    }
+
+    /// The opening tag for `filled`.
+    pub fn render(&self, filled: &Filled) -> String {
+        use std::fmt::Write;
+        let status = filled.status.as_str();
+        let mut out = String::with_capacity(
+            self.before_status.len()
+                + status.len()
+                + self.before_ms.len()
+                + 20
+                + self.after_ms.len(),
+        );
+        out.push_str(&self.before_status);
+        out.push_str(status);
+        out.push_str(&self.before_ms);
+        let _ = write!(out, "{}", filled.ms);
+        out.push_str(&self.after_ms);
+        out
+    }
+}
+
+/// The closing tag of a slot's wrapper (see [`SlotOpen`]).
 pub const SLOT_CLOSE: &str = "</div>";
 
 /// The body of the 404 page.
@@ -176,6 +214,44 @@ pub fn not_found(path: &str) -> Markup {
             h1 { "Page not found" }
             p { "Nothing lives at " code { (path) } "." }
             p { a href="/" { "Go to the start page" } }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_slot_joined_from_its_cut_opening_tag_is_the_slot_rendered_whole() {
+        for chrome in [false, true] {
+            let slot_ref = SlotRef {
+                service: "pricing".into(),
+                fragment: "teaser".into(),
+                chrome,
+            };
+            let open = SlotOpen::new(&slot_ref);
+            for (status, ms) in [
+                (Status::Ok, 0),
+                (Status::Cached, 17),
+                (Status::Fallback, u64::MAX),
+            ] {
+                let filled = Filled {
+                    html: Some(Arc::from("<p class=\"x\">Plans &amp; prices</p>")),
+                    status,
+                    ms,
+                };
+                let joined = format!(
+                    "{}{}{SLOT_CLOSE}",
+                    open.render(&filled),
+                    filled.html.as_deref().unwrap_or_default()
+                );
+                assert_eq!(
+                    joined,
+                    slot(&slot_ref, &filled, "Pricing", "/").into_string()
+                );
+            }
         }
     }
 }

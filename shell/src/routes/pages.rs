@@ -21,7 +21,7 @@ use crate::metrics::FragmentMetrics;
 use crate::registry::Registry;
 use crate::settings::SectionConfig;
 use crate::upstream::{Filled, Status, Upstream};
-use crate::views::{self, PageSpec, PageTemplate, SlotRef};
+use crate::views::{self, PageSpec, PageTemplate, SlotOpen, SlotRef};
 
 /// A slot answer the page must show instead of fetching it (a form answer with JavaScript
 /// off): service, fragment, and the answer.
@@ -83,6 +83,8 @@ pub struct RenderedPage {
     csp: Option<HeaderValue>,
     /// Each slot's metric handles, by slot.
     metrics: Vec<FragmentMetrics>,
+    /// Each slot's wrapper opening tag, cut where its status and time go.
+    opens: Vec<SlotOpen>,
 }
 
 /// Rendered pages by section id, rebuilt when the registry's generation moves on.
@@ -175,9 +177,11 @@ fn render(
         .iter()
         .map(|slot| up.metrics.for_fragment(&slot.service, &slot.fragment))
         .collect();
+    let opens = slots.iter().map(SlotOpen::new).collect();
     RenderedPage {
         generation,
         metrics,
+        opens,
         after,
         segments: segments.into_iter().map(Bytes::from).collect(),
         slots,
@@ -332,7 +336,7 @@ fn slot_chunks(
     let after = page.after[i].clone();
     match &filled.html {
         Some(html) => vec![
-            Bytes::from(views::slot_open(slot, filled)),
+            Bytes::from(page.opens[i].render(filled)),
             Bytes::from_owner(Html(Arc::clone(html))),
             after,
         ],
