@@ -16,7 +16,9 @@ For each (scenario, system): start the composer alone, check that its page reall
 three fragments, warm up, `wrk -t1 -cC -dD --latency` (requests/s, p50, p99, errors), then N
 sequential `curl -w '%{time_starttransfer} %{time_total}'` (medians: ttfb_p50_ms,
 total_p50_ms), then the composer's peak RSS (VmHWM, summed over nginx's master and workers),
-then stop it. Writes target/bench/compose.json (a list of rows {system, scenario, rps,
+then stop it. ROUNDS times (default 3, 1 with --quick), every composer once per round in
+turn; a composer's row is its median round by requests/s (TTFB and total: the median over
+rounds; RSS: the highest). Writes target/bench/compose.json (a list of rows {system, scenario, rps,
 p50_ms, p99_ms, ttfb_p50_ms, total_p50_ms, errors, rss_mib}) and target/bench/results.md.
 
 Load goes to 127.0.0.1 only, each run bounded in time; only processes started here are
@@ -305,6 +307,7 @@ def main():
     warmup = int(os.environ.get("WARMUP", "1" if quick else "2"))
     connections = int(os.environ.get("CONNECTIONS", "32"))
     samples = int(os.environ.get("SAMPLES", "11" if quick else "31"))
+    rounds = int(os.environ.get("ROUNDS", "1" if quick else "3"))
     systems = os.environ.get("SYSTEMS", ",".join(SYSTEMS)).split(",")
     scenarios = os.environ.get("SCENARIOS", ",".join(SCENARIOS)).split(",")
     for s in systems:
@@ -369,33 +372,45 @@ def main():
                     fail(f"the {name} ({base}) fails `shell check`:\n{res.stdout}{res.stderr}")
             log("static origin and delay server pass `shell check`")
 
+        # Rounds: every system once per round, in turn, so that a drift of the machine's
+        # speed (on this shared 2-core VM the same run varies by 20% from one minute to the
+        # next) falls on every system alike; each system's row is its median round.
         for scenario in scenarios:
+            runs = {system: [] for system in systems}
+            for round_no in range(1, rounds + 1):
+                for system in systems:
+                    proc, ready = start_composer(procs, system, scenario, bin_dir, work)
+                    url = f"http://{HOST}:{COMPOSER[system]}{PAGE[system]}"
+                    wait_for(ready or url, proc)
+                    check_page(system, scenario, url, proc)
+                    subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{warmup}s", url], capture_output=True, timeout=warmup + 30)
+                    rps, p50, p99, errors, _ = wrk(url, connections, duration)
+                    ttfb, total = curl_times(url, samples)
+                    pids = process_tree(proc.pid)
+                    rss = sum(vm_kib(pid, "VmHWM") for pid in pids)
+                    procs.stop(proc)
+                    runs[system].append(
+                        {"rps": rps, "p50_ms": p50, "p99_ms": p99, "ttfb_p50_ms": ttfb, "total_p50_ms": total, "errors": errors, "rss": rss}
+                    )
+                    log(
+                        f"{scenario:>13} {system:>9} (round {round_no}/{rounds}): {rps:>9,.0f} req/s  p50 {p50:>7.2f} ms  p99 {p99:>7.2f} ms  "
+                        f"TTFB {ttfb:>7.2f} ms  total {total:>7.2f} ms  errors {errors}  RSS {rss / 1024:.1f} MiB ({len(pids)} process{'es' if len(pids) > 1 else ''})"
+                    )
             for system in systems:
-                proc, ready = start_composer(procs, system, scenario, bin_dir, work)
-                url = f"http://{HOST}:{COMPOSER[system]}{PAGE[system]}"
-                wait_for(ready or url, proc)
-                check_page(system, scenario, url, proc)
-                subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{warmup}s", url], capture_output=True, timeout=warmup + 30)
-                rps, p50, p99, errors, _ = wrk(url, connections, duration)
-                ttfb, total = curl_times(url, samples)
-                pids = process_tree(proc.pid)
-                rss = sum(vm_kib(pid, "VmHWM") for pid in pids)
-                procs.stop(proc)
-                row = {
-                    "system": system,
-                    "scenario": scenario,
-                    "rps": round(rps, 1),
-                    "p50_ms": p50,
-                    "p99_ms": p99,
-                    "ttfb_p50_ms": ttfb,
-                    "total_p50_ms": total,
-                    "errors": errors,
-                    "rss_mib": round(rss / 1024, 1),
-                }
-                rows.append(row)
-                log(
-                    f"{scenario:>13} {system:>9}: {rps:>9,.0f} req/s  p50 {p50:>7.2f} ms  p99 {p99:>7.2f} ms  "
-                    f"TTFB {ttfb:>7.2f} ms  total {total:>7.2f} ms  errors {errors}  RSS {rss / 1024:.1f} MiB ({len(pids)} process{'es' if len(pids) > 1 else ''})"
+                by_rps = sorted(runs[system], key=lambda r: r["rps"])
+                median = by_rps[len(by_rps) // 2]
+                rows.append(
+                    {
+                        "system": system,
+                        "scenario": scenario,
+                        "rps": round(median["rps"], 1),
+                        "p50_ms": median["p50_ms"],
+                        "p99_ms": median["p99_ms"],
+                        "ttfb_p50_ms": statistics.median(r["ttfb_p50_ms"] for r in runs[system]),
+                        "total_p50_ms": statistics.median(r["total_p50_ms"] for r in runs[system]),
+                        "errors": sum(r["errors"] for r in runs[system]),
+                        "rss_mib": round(max(r["rss"] for r in runs[system]) / 1024, 1),
+                    }
                 )
     finally:
         procs.stop_all()
@@ -407,7 +422,9 @@ def main():
         f.write("\n")
     settings = (
         f"`wrk -t1 -c{connections} -d{duration}s` after a {warmup} s warm-up, TTFB and total the median of "
-        f"{samples} sequential curl requests, {os.cpu_count()} cores, loopback, release builds, "
+        f"{samples} sequential curl requests, "
+        f"{'the median of ' + str(rounds) + ' rounds (every composer once per round, in turn), ' if rounds > 1 else ''}"
+        f"{os.cpu_count()} cores, loopback, release builds, "
         f"{time.strftime('%Y-%m-%d', time.gmtime())}{' (--quick)' if quick else ''}; 1-minute load average "
         f"{load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after"
     )
