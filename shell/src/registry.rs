@@ -60,11 +60,12 @@ pub struct ManifestReads {
 
 impl Service {
     fn new(config: ServiceConfig, generation: Arc<AtomicU64>) -> Self {
+        let proxy_base = format!("/svc/{}", config.name);
         Self {
-            proxy_base: format!("/svc/{}", config.name),
             // A valid name (a-z, 0-9, `-`) makes a valid header value.
-            base_path_header: HeaderValue::from_str(&format!("/svc/{}", config.name))
+            base_path_header: HeaderValue::from_str(&proxy_base)
                 .unwrap_or_else(|_| HeaderValue::from_static("/svc")),
+            proxy_base,
             config,
             manifest: RwLock::new(None),
             generation,

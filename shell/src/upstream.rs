@@ -89,21 +89,16 @@ pub struct Filled {
 /// What every upstream request of one incoming request carries.
 #[derive(Debug, Clone, Default)]
 pub struct Forwarded {
-    /// The request id.
-    pub request_id: String,
-    /// The `traceparent` for upstream requests: the request's trace, the shell's span.
-    pub traceparent: Option<String>,
-    /// The first language of `Accept-Language` ([`primary_language`]).
-    pub accept_language: Option<String>,
     /// `Cookie`, as sent (forwarded to the session service only).
     pub cookie: Option<String>,
     /// The user's id, for cache keys.
     pub user_id: Option<i64>,
     /// The headers that go to every service, whichever it is: `X-Forwarded-Host` (the host
     /// the browser asked for), `-Proto` (`http`, or what a trusted proxy says), `-For` (the
-    /// client address), the request id, `traceparent`, `Accept-Language` and, once the user
-    /// is known, the signed context. Built once per incoming request and cloned per upstream
-    /// request: the values are shared, not copied or checked again.
+    /// client address), the request id, `traceparent` (the request's trace, the shell's
+    /// span), `Accept-Language` (its first language, [`primary_language`]) and, once the
+    /// user is known, the signed context. Built once per incoming request and cloned per
+    /// upstream request: the values are shared, not copied or checked again.
     common: HeaderMap,
 }
 
@@ -113,46 +108,33 @@ impl Forwarded {
     /// headers only when the peer is a trusted proxy.
     fn from_request(req: &HttpRequest, trusted: &TrustedProxies) -> Self {
         use reqwest::header::HeaderName;
+        let text = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
         let peer = req.peer_addr().map(|a| a.ip());
-        let client = peer.map(|p| trusted.client_ip(p, req.headers()));
         let mut fwd = Self {
-            request_id: RequestId::of(req),
-            traceparent: TraceContext::of(req).map(|t| t.traceparent()),
-            accept_language: req
-                .headers()
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(primary_language),
-            cookie: req
-                .headers()
-                .get(header::COOKIE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            cookie: text(header::COOKIE).map(str::to_owned),
             user_id: None,
             common: HeaderMap::with_capacity(12),
         };
         // The Host the browser sent (not a client-supplied X-Forwarded-Host).
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        fwd.put(HeaderName::from_static("x-forwarded-host"), host);
+        fwd.put(
+            HeaderName::from_static("x-forwarded-host"),
+            text(header::HOST).unwrap_or_default(),
+        );
         let proto = trusted
             .forwarded_proto(peer, req.headers())
             .unwrap_or("http");
         fwd.put(HeaderName::from_static("x-forwarded-proto"), proto);
-        if !fwd.request_id.is_empty() {
-            let id = fwd.request_id.clone();
-            fwd.put(HeaderName::from_static(headers::REQUEST_ID), &id);
+        let request_id = RequestId::of(req);
+        if !request_id.is_empty() {
+            fwd.put(HeaderName::from_static(headers::REQUEST_ID), &request_id);
         }
-        if let Some(v) = fwd.traceparent.clone() {
-            fwd.put(HeaderName::from_static(TRACEPARENT), &v);
+        if let Some(trace) = TraceContext::of(req) {
+            fwd.put(HeaderName::from_static(TRACEPARENT), &trace.traceparent());
         }
-        if let Some(v) = fwd.accept_language.clone() {
-            fwd.put(reqwest::header::ACCEPT_LANGUAGE, &v);
+        if let Some(language) = text(header::ACCEPT_LANGUAGE).and_then(primary_language) {
+            fwd.put(reqwest::header::ACCEPT_LANGUAGE, &language);
         }
-        if let Some(client) = client {
+        if let Some(client) = peer.map(|p| trusted.client_ip(p, req.headers())) {
             fwd.put(
                 HeaderName::from_static("x-forwarded-for"),
                 &client.to_string(),
@@ -167,6 +149,19 @@ impl Forwarded {
         if let Ok(v) = reqwest::header::HeaderValue::from_str(value) {
             self.common.insert(name, v);
         }
+    }
+
+    /// The language forwarded (the first of `Accept-Language`), for cache keys.
+    pub fn language(&self) -> Option<&str> {
+        self.common
+            .get(reqwest::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// One of the headers for every service (the request id, `traceparent`), to copy onto
+    /// another upstream request.
+    fn common_header(&self, name: &str) -> Option<&reqwest::header::HeaderValue> {
+        self.common.get(name)
     }
 
     /// The signed user context, once the user is known.
@@ -390,11 +385,10 @@ impl Upstream {
             .get(service.upstream("/internal/session"))
             .timeout(SESSION_TIMEOUT)
             .header(header::COOKIE.as_str(), cookie);
-        if !fwd.request_id.is_empty() {
-            builder = builder.header(headers::REQUEST_ID, &fwd.request_id);
-        }
-        if let Some(v) = &fwd.traceparent {
-            builder = builder.header(TRACEPARENT, v);
+        for name in [headers::REQUEST_ID, TRACEPARENT] {
+            if let Some(v) = fwd.common_header(name) {
+                builder = builder.header(name, v.clone());
+            }
         }
         let user = match builder.send().await {
             Ok(res) if res.status().is_success() => match res.bytes().await {
@@ -488,7 +482,7 @@ impl Upstream {
             Some(q) => format!("{}?{q}", service.upstream(&path)),
             None => service.upstream(&path),
         };
-        let key = cache_key(&url, fwd.user_id, fwd.accept_language.as_deref());
+        let key = cache_key(&url, fwd.user_id, fwd.language());
         // Fresh: served. Stale with a refetch under way: the stale copy, so an expiry under
         // load costs the service one request. Stale otherwise: this request refetches.
         let mut _refresh = None;
