@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::replicas::Process;
-use crate::{slot_status, SECRET};
+use crate::{slot_status, FAST_HASH_ARGS, SECRET};
 
 /// What a [`FaultServer`] does with fragment requests (and, for [`Fault::BadRedeploy`], with
 /// its manifest).
@@ -359,21 +359,9 @@ impl System {
         let pricing = Process::start("svc-pricing", "svc-pricing", &common).await;
         let dashboard = Process::start("svc-dashboard", "svc-dashboard", &common).await;
         let db = dir.path().join("accounts.db").display().to_string();
-        let accounts = Process::start(
-            "svc-accounts",
-            "svc-accounts",
-            &[
-                "--context-secret",
-                SECRET,
-                "--database",
-                &db,
-                "--argon2-memory-kib",
-                "64",
-                "--argon2-iterations",
-                "1",
-            ],
-        )
-        .await;
+        let mut accounts_args = vec!["--context-secret", SECRET, "--database", &db];
+        accounts_args.extend(FAST_HASH_ARGS);
+        let accounts = Process::start("svc-accounts", "svc-accounts", &accounts_args).await;
         let config = dir.path().join("shell.toml");
         std::fs::write(&config, sections_with(extra)).expect("the shell config is written");
         let services = format!(

@@ -41,6 +41,10 @@ use tokio::task::JoinHandle;
 /// The context secret the whole test stack shares.
 pub const SECRET: &str = "test-context-secret-0123456789";
 
+/// svc-accounts flags for a cheap argon2id (64 KiB, one pass): these tests are about
+/// accounts, sessions and processes, not the cost of a hash.
+pub const FAST_HASH_ARGS: [&str; 4] = ["--argon2-memory-kib", "64", "--argon2-iterations", "1"];
+
 /// A free TCP port on 127.0.0.1 (bound, read, released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -149,11 +153,8 @@ async fn start_team(team: Team, port: u16, db: &std::path::Path) -> Running {
             let db = db.display().to_string();
             let mut args = vec!["svc-accounts"];
             args.extend(common);
+            args.extend(FAST_HASH_ARGS);
             args.extend([
-                "--argon2-memory-kib",
-                "64",
-                "--argon2-iterations",
-                "1",
                 "--database",
                 db.as_str(),
                 // The shell runs on loopback: its X-Forwarded-For names the real client.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use mf_tests::replicas::Process;
-use mf_tests::{free_port, json, slot_status, FakeService, FakeSpec, SECRET};
+use mf_tests::{free_port, json, slot_status, FakeService, FakeSpec, FAST_HASH_ARGS, SECRET};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A shell configuration with the given services (name, URL) and one section `/late`
@@ -338,17 +338,11 @@ async fn sigterm_lets_a_kit_service_finish_a_request_in_flight_then_exit_0() {
         "svc-accounts",
         "svc-accounts",
         &[
-            "--context-secret",
-            SECRET,
-            "--database",
-            &db,
-            "--argon2-memory-kib",
-            "64",
-            "--argon2-iterations",
-            "1",
-            "--shutdown-grace",
-            "5",
-        ],
+            &["--context-secret", SECRET, "--database", &db][..],
+            &FAST_HASH_ARGS,
+            &["--shutdown-grace", "5"],
+        ]
+        .concat(),
     )
     .await;
     let port = accounts.port;

@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use mf_tests::replicas::Process;
-use mf_tests::{free_port, FakeService, FakeSpec, OtlpReceiver, Stack, StackOptions, SECRET};
+use mf_tests::{
+    free_port, FakeService, FakeSpec, OtlpReceiver, Stack, StackOptions, FAST_HASH_ARGS, SECRET,
+};
 use shared_ui::trace::TraceParent;
 
 /// A valid incoming trace (the W3C spec's example).
@@ -72,14 +74,8 @@ async fn a_page_view_shows_in_the_metrics_and_its_trace_id_in_every_teams_log() 
         Process::start_logged("dashboard", "svc-dashboard", &common, &log("dashboard")).await;
     let db = dir.path().join("accounts.db").display().to_string();
     let mut accounts_args = common.to_vec();
-    accounts_args.extend([
-        "--database",
-        &db,
-        "--argon2-memory-kib",
-        "64",
-        "--argon2-iterations",
-        "1",
-    ]);
+    accounts_args.extend(["--database", &db]);
+    accounts_args.extend(FAST_HASH_ARGS);
     let accounts =
         Process::start_logged("accounts", "svc-accounts", &accounts_args, &log("accounts")).await;
     let services = format!(

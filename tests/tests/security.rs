@@ -386,13 +386,10 @@ async fn accounts_with(
         "0",
         "--context-secret",
         mf_tests::SECRET,
-        "--argon2-memory-kib",
-        "64",
-        "--argon2-iterations",
-        "1",
         "--database",
         db.as_str(),
     ];
+    args.extend(mf_tests::FAST_HASH_ARGS);
     args.extend(extra);
     use clap::Parser;
     let app = svc_accounts::startup::Application::build(
