@@ -6,6 +6,7 @@ use shared_ui::context::current_user;
 use shared_ui::kit::{HttpError, Preview};
 
 use super::fragments::FragmentQuery;
+use super::STATS_PATH;
 use crate::domain::Metrics;
 use crate::views;
 
@@ -17,9 +18,12 @@ pub async fn preview(
 ) -> Result<Preview, HttpError> {
     let refresh = query.refresh()?;
     let user = current_user(&req);
-    Ok(Preview(views::preview::content(
+    // The preview is served at the service's own root, so the live figures' path is
+    // service-relative, with no base path.
+    Ok(Preview(views::overview::overview(
         user.as_ref(),
         &metrics.snapshot(),
+        STATS_PATH,
         refresh,
     )))
 }

@@ -3,7 +3,6 @@
 //! - [`overview`]: the `overview` fragment (greeting or signed-out state, live figures).
 //! - [`stats`]: the `stats` fragment (figures card and latency table).
 //! - [`fallback`]: the static HTML the manifest offers when the service cannot answer.
-//! - [`preview`]: the standalone preview's content (the kit draws the page around it).
 //! - [`format`]: numbers, durations and clock times for people.
 //!
 //! Element ids carry a `dashboard-` prefix so they stay unique on a page composed of
@@ -12,5 +11,4 @@
 pub mod fallback;
 pub mod format;
 pub mod overview;
-pub mod preview;
 pub mod stats;
