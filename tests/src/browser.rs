@@ -11,13 +11,15 @@
 //! the browser tests never skip silently.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+
+use crate::free_port;
 
 /// Where Debian installs Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -167,6 +169,33 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Loads `url` and waits until the fragment loader has connected (it records the page's
+    /// history entry) and has the registry: a click before the registry arrives is a full
+    /// load.
+    pub async fn open_with_loader(&self, url: &str) {
+        self.goto(url).await;
+        self.wait_until(
+            "window.Stimulus && history.state && history.state.mf === true",
+            "the fragment loader to connect",
+        )
+        .await;
+        self.wait_until(
+            "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/registry.json') && e.responseEnd > 0)",
+            "the registry to load",
+        )
+        .await;
+    }
+
+    /// Clicks the header's link to `section` from script and waits until `<main>` shows it,
+    /// loaded.
+    pub async fn go_to_section(&self, section: &str) {
+        self.eval(&format!(
+            "document.querySelector(\"header nav a[href='/{section}']\").click();"
+        ))
+        .await;
+        self.wait_until(&shows(section), section).await;
     }
 
     /// Clicks the first element matching the CSS `selector` (a real WebDriver click).
@@ -326,16 +355,16 @@ impl Drop for DriverGuard {
     }
 }
 
-fn str_of(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
+/// The condition (JavaScript) that `<main>` shows `section` and is no longer loading.
+pub fn shows(section: &str) -> String {
+    format!(
+        "document.querySelector('main').dataset.section === '{section}' \
+         && !document.querySelector('main').hasAttribute('aria-busy')"
+    )
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+fn str_of(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
 }
 
 fn wait_for_driver(port: u16) {

@@ -5,33 +5,12 @@
 
 use std::time::Duration;
 
-use mf_tests::browser::Browser;
+use mf_tests::browser::{shows, Browser};
 use mf_tests::{FakeService, FakeSpec, Stack, StackOptions};
 
-/// `<main>` shows `section` and is no longer loading.
-fn shows(section: &str) -> String {
-    format!(
-        "document.querySelector('main').dataset.section === '{section}' \
-         && !document.querySelector('main').hasAttribute('aria-busy')"
-    )
-}
-
-/// Loads `path` and waits until the loader is connected (it records the page's history entry).
+/// Loads `path` and waits until the loader is connected and has the registry.
 async fn open(browser: &Browser, site: &Stack, path: &str) {
-    browser.goto(&site.url(path)).await;
-    browser
-        .wait_until(
-            "window.Stimulus && history.state && history.state.mf === true",
-            "the fragment loader to connect",
-        )
-        .await;
-    // The registry is fetched at connect; a click before it arrives is a full load.
-    browser
-        .wait_until(
-            "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/registry.json') && e.responseEnd > 0)",
-            "the registry to load",
-        )
-        .await;
+    browser.open_with_loader(&site.url(path)).await;
 }
 
 /// Sets a marker on `window`; it survives only as long as there is no full page load.
@@ -516,15 +495,12 @@ async fn stack_with_slow_section(delay: Duration) -> (Stack, FakeService) {
     let mut spec = FakeSpec::new("slowfake", &["one"]);
     spec.delay = delay;
     let fake = FakeService::start(spec).await;
-    let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("slowfake".to_owned(), fake.url.clone())],
-        extra_sections: vec![(
-            "slow".to_owned(),
-            "/slow".to_owned(),
-            vec!["slowfake/one".to_owned()],
-        )],
-        ..StackOptions::default()
-    })
+    let stack = Stack::start_with(StackOptions::with_section(
+        "slowfake",
+        &fake.url,
+        "slow",
+        &["slowfake/one"],
+    ))
     .await;
     (stack, fake)
 }
