@@ -326,6 +326,13 @@ impl Browser {
         serde_json::from_value(found).expect("axe answer is a list of strings")
     }
 
+    /// Asserts that the pages logged no console error, then ends the session: how every
+    /// browser test ends.
+    pub async fn quit_without_console_errors(self) {
+        self.assert_no_console_errors().await;
+        self.quit().await;
+    }
+
     /// Ends the session (closes Chromium) and stops chromedriver.
     pub async fn quit(self) {
         // `close` ends the WebDriver session; Drop then stops the driver.

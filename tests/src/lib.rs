@@ -426,6 +426,28 @@ impl Stack {
         (status, headers, res.text().await.expect("a body"))
     }
 
+    /// Signs `name` up on the pro plan through the shell's proxy, as a browser with
+    /// JavaScript off posts the form of `/accounts` (a navigation from the shell's origin);
+    /// the stack's client keeps the session cookie.
+    pub async fn sign_up_navigating(&self, name: &str, email: &str) -> reqwest::Response {
+        let (_, _, page) = self.page("/accounts").await;
+        let token = csrf_token(&page);
+        let navigate = [
+            ("origin", self.shell_url.as_str()),
+            ("sec-fetch-mode", "navigate"),
+            ("accept", "text/html"),
+        ];
+        let form = [
+            ("csrf_token", token.as_str()),
+            ("name", name),
+            ("email", email),
+            ("password", "correct horse battery"),
+            ("plan", "pro"),
+        ];
+        self.post_form("/svc/accounts/actions/sign-up", &navigate, &form)
+            .await
+    }
+
     /// Stops a team's server (it no longer accepts connections afterwards).
     pub async fn stop_service(&mut self, name: &str) {
         let team = Team::from_name(name);

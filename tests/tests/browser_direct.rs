@@ -135,8 +135,7 @@ async fn direct_mode_fetches_fragments_from_the_service_origin() {
             "pricing-toggle to connect",
         )
         .await;
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]

@@ -92,8 +92,7 @@ async fn dom_built_by_the_loader_passes_the_nu_html_checker() {
         "Nu HTML checker errors:\n{}",
         errors.join("\n")
     );
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]
@@ -129,6 +128,5 @@ async fn every_section_has_no_serious_axe_violations_after_load_and_after_a_swap
         );
     }
     assert!(found.is_empty(), "axe violations:\n{}", found.join("\n"));
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }

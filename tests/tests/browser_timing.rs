@@ -70,6 +70,5 @@ async fn click_to_swap_time_is_recorded_for_every_section_change() {
         median(loads),
         median(dom_ready)
     );
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }

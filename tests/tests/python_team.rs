@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mf_tests::browser::{fragment_document, nu_validate, shows, Browser};
-use mf_tests::{csrf_token, free_port, get_with, post_form, Stack, StackOptions, SECRET};
+use mf_tests::{free_port, get_with, post_form, Stack, StackOptions, SECRET};
 use reqwest::StatusCode;
 use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
 use shared_ui::service::Secret;
@@ -255,25 +255,8 @@ async fn through_the_shell_a_signed_in_user_sees_their_name_in_the_python_fragme
         "{page}"
     );
 
-    let (_, _, accounts) = stack.page("/accounts").await;
-    let token = csrf_token(&accounts);
-    let navigate = [
-        ("origin", stack.shell_url.as_str()),
-        ("sec-fetch-mode", "navigate"),
-        ("accept", "text/html"),
-    ];
     let res = stack
-        .post_form(
-            "/svc/accounts/actions/sign-up",
-            &navigate,
-            &[
-                ("csrf_token", token.as_str()),
-                ("name", "Katherine Johnson"),
-                ("email", "katherine@example.com"),
-                ("password", "correct horse battery"),
-                ("plan", "pro"),
-            ],
-        )
+        .sign_up_navigating("Katherine Johnson", "katherine@example.com")
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 

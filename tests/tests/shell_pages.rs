@@ -353,25 +353,8 @@ async fn a_form_posted_with_javascript_off_comes_back_inside_the_full_page() {
 #[tokio::test]
 async fn signing_up_through_the_proxy_signs_the_user_in_on_every_teams_fragment() {
     let stack = Stack::start().await;
-    let (_, _, page) = stack.page("/accounts").await;
-    let token = csrf_token(&page);
-    let navigate = [
-        ("origin", stack.shell_url.as_str()),
-        ("sec-fetch-mode", "navigate"),
-        ("accept", "text/html"),
-    ];
     let res = stack
-        .post_form(
-            "/svc/accounts/actions/sign-up",
-            &navigate,
-            &[
-                ("csrf_token", token.as_str()),
-                ("name", "Grace Hopper"),
-                ("email", "grace@example.com"),
-                ("password", "correct horse battery"),
-                ("plan", "pro"),
-            ],
-        )
+        .sign_up_navigating("Grace Hopper", "grace@example.com")
         .await;
     assert_eq!(
         res.status(),

@@ -321,3 +321,31 @@ pub async fn assert_cors_only_for(base: &str, origin: &str, paths: &[&str]) {
     assert_eq!(refused.status(), 403);
     assert!(refused.headers().get(ALLOW_ORIGIN).is_none());
 }
+
+/// An unknown fragment is a 404 page that shows its escaped id, and each of `paths` (unknown
+/// routes, fragments and assets of the team) is a 404.
+pub async fn assert_unknown_routes_are_404_pages(app: &TestApp, paths: &[&str]) {
+    let res = app.get("/fragments/%3Cscript%3Ex").await;
+    assert_eq!(res.status(), 404);
+    let body = res.text().await.expect("a body");
+    assert!(body.contains("&lt;script&gt;x"), "{body}");
+    assert!(!body.contains("<script>x"));
+    for path in paths {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+}
+
+/// Each asset `(path, content type, a marker in its body)` answers 200 with that type, the
+/// marker and an `ETag`, and an empty 304 to `If-None-Match` with that ETag.
+pub async fn assert_assets_revalidate(app: &TestApp, assets: &[(&str, &str, &str)]) {
+    for (path, kind, marker) in assets {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(header(&res, "content-type").starts_with(kind), "{path}");
+        let etag = header(&res, "etag").to_owned();
+        assert!(res.text().await.expect("a body").contains(marker), "{path}");
+        let again = app.get_with(path, &[("if-none-match", &etag)]).await;
+        assert_eq!(again.status(), 304, "{path}");
+        assert!(again.bytes().await.expect("a body").is_empty(), "{path}");
+    }
+}

@@ -225,25 +225,19 @@ async fn shell_section_links_ignore_the_base_path_header_safe_or_not() {
 #[tokio::test]
 async fn unknown_fragments_and_routes_are_404_pages() {
     let app = spawn_app().await;
-    let res = app.get("/fragments/%3Cscript%3Ex").await;
-    assert_eq!(res.status(), 404);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("&lt;script&gt;x"), "{body}");
-    assert!(!body.contains("<script>x"));
-    for path in [
+    let paths = [
         "/nope",
         "/fragments",
         "/fragments/plans/extra",
         "/assets/nope.css",
-    ] {
-        assert_eq!(app.get(path).await.status(), 404, "{path}");
-    }
+    ];
+    testkit::assert_unknown_routes_are_404_pages(&app, &paths).await;
 }
 
 #[tokio::test]
 async fn assets_have_etags_and_answer_304_to_if_none_match() {
     let app = spawn_app().await;
-    for (path, kind, marker) in [
+    let assets = [
         ("/assets/pricing.css", "text/css", "var(--accent)"),
         (
             "/assets/pricing-toggle.js",
@@ -256,16 +250,8 @@ async fn assets_have_etags_and_answer_304_to_if_none_match() {
             "registerControllers",
         ),
         ("/assets/shared/shared.css", "text/css", "--accent"),
-    ] {
-        let res = app.get(path).await;
-        assert_eq!(res.status(), 200, "{path}");
-        assert!(header(&res, "content-type").starts_with(kind));
-        let etag = header(&res, "etag").to_owned();
-        assert!(res.text().await.unwrap().contains(marker), "{path}");
-        let again = app.get_with(path, &[("if-none-match", &etag)]).await;
-        assert_eq!(again.status(), 304, "{path}");
-        assert!(again.bytes().await.unwrap().is_empty());
-    }
+    ];
+    testkit::assert_assets_revalidate(&app, &assets).await;
 }
 
 #[tokio::test]
