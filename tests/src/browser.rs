@@ -11,13 +11,15 @@
 //! the browser tests never skip silently.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+
+use crate::free_port;
 
 /// Where Debian installs Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -169,6 +171,33 @@ impl Browser {
         }
     }
 
+    /// Loads `url` and waits until the fragment loader has connected (it records the page's
+    /// history entry) and has the registry: a click before the registry arrives is a full
+    /// load.
+    pub async fn open_with_loader(&self, url: &str) {
+        self.goto(url).await;
+        self.wait_until(
+            "window.Stimulus && history.state && history.state.mf === true",
+            "the fragment loader to connect",
+        )
+        .await;
+        self.wait_until(
+            "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/registry.json') && e.responseEnd > 0)",
+            "the registry to load",
+        )
+        .await;
+    }
+
+    /// Clicks the header's link to `section` from script and waits until `<main>` shows it,
+    /// loaded.
+    pub async fn go_to_section(&self, section: &str) {
+        self.eval(&format!(
+            "document.querySelector(\"header nav a[href='/{section}']\").click();"
+        ))
+        .await;
+        self.wait_until(&shows(section), section).await;
+    }
+
     /// Clicks the first element matching the CSS `selector` (a real WebDriver click).
     pub async fn click(&self, selector: &str) {
         self.client
@@ -297,6 +326,13 @@ impl Browser {
         serde_json::from_value(found).expect("axe answer is a list of strings")
     }
 
+    /// Asserts that the pages logged no console error, then ends the session: how every
+    /// browser test ends.
+    pub async fn quit_without_console_errors(self) {
+        self.assert_no_console_errors().await;
+        self.quit().await;
+    }
+
     /// Ends the session (closes Chromium) and stops chromedriver.
     pub async fn quit(self) {
         // `close` ends the WebDriver session; Drop then stops the driver.
@@ -326,16 +362,16 @@ impl Drop for DriverGuard {
     }
 }
 
-fn str_of(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
+/// The condition (JavaScript) that `<main>` shows `section` and is no longer loading.
+pub fn shows(section: &str) -> String {
+    format!(
+        "document.querySelector('main').dataset.section === '{section}' \
+         && !document.querySelector('main').hasAttribute('aria-busy')"
+    )
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+fn str_of(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
 }
 
 fn wait_for_driver(port: u16) {

@@ -8,6 +8,8 @@
 //! - [`BlackHole`]: accepts TCP connections and never answers.
 //! - [`Canary`]: answers anything and counts every hit (it must never be reached through
 //!   the shell's proxy).
+//! - [`get_with`], [`get_text`], [`get_status`], [`post_form`] (and [`Stack::get_with`],
+//!   [`Stack::post_form`]): the common request shapes in one call each.
 //! - [`raw_request`]: one HTTP/1.1 request written byte for byte, for URLs no HTTP client
 //!   would send unchanged (`..`, backslashes, `%00`).
 //! - `browser`: the browser-test harness (its own module); `replicas`: services as real
@@ -26,7 +28,6 @@ pub mod faults;
 pub mod replicas;
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -38,20 +39,13 @@ use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
-/// The context secret the whole test stack shares.
-pub const SECRET: &str = "test-context-secret-0123456789";
+/// The context secret the whole test stack shares, and a free port: the test kit's, the same
+/// the teams' own tests use.
+pub use shared_ui::testkit::{free_port, SECRET};
 
 /// svc-accounts flags for a cheap argon2id (64 KiB, one pass): these tests are about
 /// accounts, sessions and processes, not the cost of a hash.
 pub const FAST_HASH_ARGS: [&str; 4] = ["--argon2-memory-kib", "64", "--argon2-iterations", "1"];
-
-/// A free TCP port on 127.0.0.1 (bound, read, released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 fn init_logs() {
     if std::env::var("TEST_LOG").is_ok() {
@@ -67,6 +61,72 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("a test client")
+}
+
+/// `GET url` with extra `headers`; panics naming the URL when nothing answers.
+pub async fn get_with(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let url = url.into_url().expect("a URL");
+    let mut request = client.get(url.clone());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+/// The body of `GET url`, whatever its status.
+pub async fn get_text(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    get_with(client, url, &[])
+        .await
+        .text()
+        .await
+        .expect("a body")
+}
+
+/// The status of `GET url`.
+pub async fn get_status(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+) -> reqwest::StatusCode {
+    get_with(client, url, &[]).await.status()
+}
+
+/// `POST url` of a urlencoded `form` with extra `headers`; panics naming the URL when
+/// nothing answers.
+pub async fn post_form(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    headers: &[(&str, &str)],
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let url = url.into_url().expect("a URL");
+    let mut request = client.post(url.clone()).form(form);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+}
+
+/// The value of the first `csrf_token` field of a page or fragment, if it has one.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// The value of the first `csrf_token` field; panics when there is none.
+pub fn csrf_token(html: &str) -> String {
+    csrf_in(html).expect("a csrf token")
 }
 
 /// A server running in this test's runtime.
@@ -191,6 +251,22 @@ pub struct StackOptions {
     pub down_at_start: Vec<Team>,
     /// Extra shell flags (`--fragment-timeout-ms 300`).
     pub shell_args: Vec<String>,
+}
+
+impl StackOptions {
+    /// One extra service, `name` at `url`, shown in one extra section at `/{section}` that
+    /// holds `slots` (`service/fragment`).
+    pub fn with_section(name: &str, url: &str, section: &str, slots: &[&str]) -> Self {
+        StackOptions {
+            extra_services: vec![(name.to_owned(), url.to_owned())],
+            extra_sections: vec![(
+                section.to_owned(),
+                format!("/{section}"),
+                slots.iter().map(|slot| (*slot).to_owned()).collect(),
+            )],
+            ..Self::default()
+        }
+    }
 }
 
 /// The three services and the shell, in-process, or an external stack (`MF_BASE_URL`).
@@ -321,11 +397,22 @@ impl Stack {
 
     /// `GET` a shell path with the stack's client.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("the shell answers")
+        self.get_with(path, &[]).await
+    }
+
+    /// `GET` a shell path with the stack's client and extra `headers`.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        get_with(&self.client, self.url(path), headers).await
+    }
+
+    /// `POST` a form to a shell path with the stack's client and extra `headers`.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        post_form(&self.client, self.url(path), headers, form).await
     }
 
     /// `GET` a shell path and read the whole body.
@@ -337,6 +424,28 @@ impl Stack {
         let status = res.status();
         let headers = res.headers().clone();
         (status, headers, res.text().await.expect("a body"))
+    }
+
+    /// Signs `name` up on the pro plan through the shell's proxy, as a browser with
+    /// JavaScript off posts the form of `/accounts` (a navigation from the shell's origin);
+    /// the stack's client keeps the session cookie.
+    pub async fn sign_up_navigating(&self, name: &str, email: &str) -> reqwest::Response {
+        let (_, _, page) = self.page("/accounts").await;
+        let token = csrf_token(&page);
+        let navigate = [
+            ("origin", self.shell_url.as_str()),
+            ("sec-fetch-mode", "navigate"),
+            ("accept", "text/html"),
+        ];
+        let form = [
+            ("csrf_token", token.as_str()),
+            ("name", name),
+            ("email", email),
+            ("password", "correct horse battery"),
+            ("plan", "pro"),
+        ];
+        self.post_form("/svc/accounts/actions/sign-up", &navigate, &form)
+            .await
     }
 
     /// Stops a team's server (it no longer accepts connections afterwards).

@@ -5,33 +5,21 @@
 
 use std::time::Duration;
 
-use mf_tests::browser::Browser;
+use mf_tests::browser::{shows, Browser};
 use mf_tests::{FakeService, FakeSpec, Stack, StackOptions};
 
-/// `<main>` shows `section` and is no longer loading.
-fn shows(section: &str) -> String {
-    format!(
-        "document.querySelector('main').dataset.section === '{section}' \
-         && !document.querySelector('main').hasAttribute('aria-busy')"
-    )
+/// Loads `path` and waits until the loader is connected and has the registry.
+async fn open(browser: &Browser, site: &Stack, path: &str) {
+    browser.open_with_loader(&site.url(path)).await;
 }
 
-/// Loads `path` and waits until the loader is connected (it records the page's history entry).
-async fn open(browser: &Browser, site: &Stack, path: &str) {
-    browser.goto(&site.url(path)).await;
-    browser
-        .wait_until(
-            "window.Stimulus && history.state && history.state.mf === true",
-            "the fragment loader to connect",
-        )
-        .await;
-    // The registry is fetched at connect; a click before it arrives is a full load.
-    browser
-        .wait_until(
-            "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/registry.json') && e.responseEnd > 0)",
-            "the registry to load",
-        )
-        .await;
+/// A stack and a browser on `path` with the loader ready and the window marked.
+async fn open_marked(path: &str) -> (Stack, Browser) {
+    let site = Stack::start().await;
+    let browser = Browser::start().await;
+    open(&browser, &site, path).await;
+    mark_window(&browser).await;
+    (site, browser)
 }
 
 /// Sets a marker on `window`; it survives only as long as there is no full page load.
@@ -48,10 +36,7 @@ async fn marker_survived(browser: &Browser) -> bool {
 
 #[tokio::test]
 async fn nav_click_swaps_the_fragment_without_a_full_reload() {
-    let site = Stack::start().await;
-    let browser = Browser::start().await;
-    open(&browser, &site, "/dashboard").await;
-    mark_window(&browser).await;
+    let (_site, browser) = open_marked("/dashboard").await;
 
     browser.click("header nav a[href='/pricing']").await;
     browser
@@ -79,8 +64,7 @@ async fn nav_click_swaps_the_fragment_without_a_full_reload() {
             "the announcement",
         )
         .await;
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]
@@ -138,16 +122,12 @@ async fn back_and_forward_restore_fragments_and_scroll_positions() {
         marker_survived(&browser).await,
         "Back or Forward reloaded the page"
     );
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]
 async fn reload_of_a_pushed_url_renders_the_full_page() {
-    let site = Stack::start().await;
-    let browser = Browser::start().await;
-    open(&browser, &site, "/dashboard").await;
-    mark_window(&browser).await;
+    let (_site, browser) = open_marked("/dashboard").await;
     // A link inside a fragment: pricing's "Choose" links carry a query string.
     browser.click("header nav a[href='/pricing']").await;
     browser.wait_until(&shows("pricing"), "pricing").await;
@@ -185,16 +165,12 @@ async fn reload_of_a_pushed_url_renders_the_full_page() {
         .eval("return document.querySelector('#sign-up-plan').value;")
         .await;
     assert_eq!(selected, plan.as_str());
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]
 async fn pricing_toggle_works_after_client_side_navigation() {
-    let site = Stack::start().await;
-    let browser = Browser::start().await;
-    open(&browser, &site, "/dashboard").await;
-    mark_window(&browser).await;
+    let (_site, browser) = open_marked("/dashboard").await;
     browser.click("header nav a[href='/pricing']").await;
     browser.wait_until(&shows("pricing"), "pricing").await;
     // The controller connected: it hides the no-JS "Show prices" button.
@@ -218,16 +194,12 @@ async fn pricing_toggle_works_after_client_side_navigation() {
         .eval("return [...document.querySelectorAll('link[rel=stylesheet]')].filter((l) => l.href.includes('/svc/pricing/')).length;")
         .await;
     assert_eq!(sheets, 1);
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]
 async fn fragment_form_posts_and_shows_its_422_answer_inline() {
-    let site = Stack::start().await;
-    let browser = Browser::start().await;
-    open(&browser, &site, "/accounts").await;
-    mark_window(&browser).await;
+    let (_site, browser) = open_marked("/accounts").await;
     // A name of spaces passes the browser's `required` but not the server.
     browser.fill("#sign-up-name", "   ").await;
     browser.fill("#sign-up-email", "ada@example.com").await;
@@ -271,10 +243,7 @@ async fn fragment_form_posts_and_shows_its_422_answer_inline() {
 
 #[tokio::test]
 async fn two_quick_clicks_end_on_the_second_section() {
-    let site = Stack::start().await;
-    let browser = Browser::start().await;
-    open(&browser, &site, "/dashboard").await;
-    mark_window(&browser).await;
+    let (_site, browser) = open_marked("/dashboard").await;
     // Both clicks in one script, so the second surely comes while the first is in flight.
     browser
         .eval(
@@ -294,8 +263,7 @@ async fn two_quick_clicks_end_on_the_second_section() {
     assert_eq!(state[1], "/accounts");
     assert_eq!(state[2], "/accounts");
     assert!(marker_survived(&browser).await);
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]
@@ -428,10 +396,7 @@ async fn pages_links_and_forms_work_with_javascript_disabled() {
 
 #[tokio::test]
 async fn sign_up_through_the_shell_shows_the_name_in_the_header_and_dashboard_without_reload() {
-    let site = Stack::start().await;
-    let browser = Browser::start().await;
-    open(&browser, &site, "/dashboard").await;
-    mark_window(&browser).await;
+    let (_site, browser) = open_marked("/dashboard").await;
     assert!(browser.text("header").await.contains("Sign in"));
     browser.click("header a[href='/accounts']").await;
     browser
@@ -466,8 +431,7 @@ async fn sign_up_through_the_shell_shows_the_name_in_the_header_and_dashboard_wi
         marker_survived(&browser).await,
         "sign-up caused a full page load"
     );
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]
@@ -516,15 +480,12 @@ async fn stack_with_slow_section(delay: Duration) -> (Stack, FakeService) {
     let mut spec = FakeSpec::new("slowfake", &["one"]);
     spec.delay = delay;
     let fake = FakeService::start(spec).await;
-    let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("slowfake".to_owned(), fake.url.clone())],
-        extra_sections: vec![(
-            "slow".to_owned(),
-            "/slow".to_owned(),
-            vec!["slowfake/one".to_owned()],
-        )],
-        ..StackOptions::default()
-    })
+    let stack = Stack::start_with(StackOptions::with_section(
+        "slowfake",
+        &fake.url,
+        "slow",
+        &["slowfake/one"],
+    ))
     .await;
     (stack, fake)
 }
@@ -565,8 +526,7 @@ async fn loading_state_is_busy_and_shows_the_progress_bar_only_after_100_ms() {
     assert_eq!(seen["busyWhenShown"], "true");
     assert_eq!(seen["hiddenAfterSwap"], true);
     assert!(browser.text("main").await.contains("Fake one fragment"));
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]
@@ -596,16 +556,12 @@ async fn fragment_slower_than_the_timeout_shows_the_error_state() {
         true
     );
     assert!(marker_survived(&browser).await);
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]
 async fn profile_change_and_sign_out_update_the_header_without_reload() {
-    let site = Stack::start().await;
-    let browser = Browser::start().await;
-    open(&browser, &site, "/accounts").await;
-    mark_window(&browser).await;
+    let (_site, browser) = open_marked("/accounts").await;
     browser.fill("#sign-up-name", "Ada Lovelace").await;
     browser
         .fill("#sign-up-email", "ada.profile@example.com")
@@ -649,8 +605,7 @@ async fn profile_change_and_sign_out_update_the_header_without_reload() {
         .await;
     assert!(browser.text("main").await.contains("Create an account"));
     assert!(marker_survived(&browser).await, "a full page load happened");
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]

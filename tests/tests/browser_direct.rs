@@ -4,8 +4,8 @@
 //! config file that gives pricing a `public_url`.
 
 use clap::Parser;
-use mf_tests::browser::{free_port, Browser};
-use mf_tests::{Stack, SECRET};
+use mf_tests::browser::Browser;
+use mf_tests::{free_port, Stack, SECRET};
 
 /// A shell whose pricing service is in direct mode, with its own pricing instance.
 struct DirectSite {
@@ -99,15 +99,8 @@ async fn direct_mode_fetches_fragments_from_the_service_origin() {
     );
 
     let browser = Browser::start().await;
-    browser.goto(&format!("{}/dashboard", site.shell_url)).await;
     browser
-        .wait_until("history.state && history.state.mf", "the loader")
-        .await;
-    browser
-        .wait_until(
-            "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/registry.json') && e.responseEnd > 0)",
-            "the registry",
-        )
+        .open_with_loader(&format!("{}/dashboard", site.shell_url))
         .await;
     browser.eval("window.__mfMarker = 1;").await;
     browser.click("header nav a[href='/pricing']").await;
@@ -142,8 +135,7 @@ async fn direct_mode_fetches_fragments_from_the_service_origin() {
             "pricing-toggle to connect",
         )
         .await;
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]

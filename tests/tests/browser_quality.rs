@@ -74,23 +74,10 @@ async fn every_page_fragment_and_preview_passes_the_nu_html_checker() {
 async fn dom_built_by_the_loader_passes_the_nu_html_checker() {
     let site = Stack::start().await;
     let browser = Browser::start().await;
-    browser.goto(&site.url("/dashboard")).await;
-    browser
-        .wait_until("history.state && history.state.mf", "the loader")
-        .await;
+    browser.open_with_loader(&site.url("/dashboard")).await;
     let mut docs = Vec::new();
     for section in ["pricing", "accounts", "dashboard"] {
-        browser
-            .eval(&format!(
-                "document.querySelector(\"header nav a[href='/{section}']\").click();"
-            ))
-            .await;
-        browser
-            .wait_until(
-                &format!("document.querySelector('main').dataset.section === '{section}' && !document.querySelector('main').hasAttribute('aria-busy')"),
-                section,
-            )
-            .await;
+        browser.go_to_section(section).await;
         let html = browser
             .eval("return '<!DOCTYPE html>' + document.documentElement.outerHTML;")
             .await;
@@ -105,8 +92,7 @@ async fn dom_built_by_the_loader_passes_the_nu_html_checker() {
         "Nu HTML checker errors:\n{}",
         errors.join("\n")
     );
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }
 
 #[tokio::test]
@@ -132,17 +118,7 @@ async fn every_section_has_no_serious_axe_violations_after_load_and_after_a_swap
     }
     // The same sections built by the loader.
     for section in ["pricing", "accounts", "dashboard"] {
-        browser
-            .eval(&format!(
-                "document.querySelector(\"header nav a[href='/{section}']\").click();"
-            ))
-            .await;
-        browser
-            .wait_until(
-                &format!("document.querySelector('main').dataset.section === '{section}' && !document.querySelector('main').hasAttribute('aria-busy')"),
-                section,
-            )
-            .await;
+        browser.go_to_section(section).await;
         found.extend(
             browser
                 .axe_violations()
@@ -152,6 +128,5 @@ async fn every_section_has_no_serious_axe_violations_after_load_and_after_a_swap
         );
     }
     assert!(found.is_empty(), "axe violations:\n{}", found.join("\n"));
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }

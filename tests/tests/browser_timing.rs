@@ -23,32 +23,13 @@ fn median(mut values: Vec<f64>) -> f64 {
 async fn click_to_swap_time_is_recorded_for_every_section_change() {
     let site = Stack::start().await;
     let browser = Browser::start().await;
-    browser.goto(&site.url("/dashboard")).await;
-    browser
-        .wait_until("history.state && history.state.mf", "the loader")
-        .await;
-    browser
-        .wait_until(
-            "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/registry.json') && e.responseEnd > 0)",
-            "the registry",
-        )
-        .await;
+    browser.open_with_loader(&site.url("/dashboard")).await;
 
     // Warm-up: the pricing CSS and controller load once, on the first visit.
     let mut swaps = Vec::new();
     for i in 0..=RUNS * 2 {
         let section = if i % 2 == 0 { "pricing" } else { "dashboard" };
-        browser
-            .eval(&format!(
-                "document.querySelector(\"header nav a[href='/{section}']\").click();"
-            ))
-            .await;
-        browser
-            .wait_until(
-                &format!("document.querySelector('main').dataset.section === '{section}' && !document.querySelector('main').hasAttribute('aria-busy')"),
-                section,
-            )
-            .await;
+        browser.go_to_section(section).await;
         if section == "pricing" && i > 0 {
             let ms = browser
                 .eval("const m = performance.getEntriesByName('mf:navigation'); return m[m.length - 1].duration;")
@@ -89,6 +70,5 @@ async fn click_to_swap_time_is_recorded_for_every_section_change() {
         median(loads),
         median(dom_ready)
     );
-    browser.assert_no_console_errors().await;
-    browser.quit().await;
+    browser.quit_without_console_errors().await;
 }

@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use mf_tests::replicas::Process;
-use mf_tests::{free_port, json, slot_status, FakeService, FakeSpec, FAST_HASH_ARGS, SECRET};
+use mf_tests::{
+    free_port, get_status, get_text, get_with, json, slot_status, FakeService, FakeSpec,
+    FAST_HASH_ARGS, SECRET,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A shell configuration with the given services (name, URL) and one section `/late`
@@ -208,14 +211,7 @@ async fn a_service_started_after_the_shell_is_used_within_3_s_and_none_is_guesse
     );
     let shell = shell(&config, &[]).await;
     let client = reqwest::Client::new();
-    let page = client
-        .get(format!("{}/late", shell.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&client, format!("{}/late", shell.url())).await;
     assert_eq!(
         slot_status(&page, "pricing/plans").as_deref(),
         Some("unavailable")
@@ -224,14 +220,8 @@ async fn a_service_started_after_the_shell_is_used_within_3_s_and_none_is_guesse
         slot_status(&page, "broken/late").as_deref(),
         Some("unavailable")
     );
-    let registry = json(
-        client
-            .get(format!("{}/registry.json", shell.url()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let registry =
+        json(get_with(&client, format!("{}/registry.json", shell.url()), &[]).await).await;
     assert_eq!(registry["services"]["pricing"]["available"], false);
     assert_eq!(registry["sections"][0]["slots"][0]["url"], "");
     assert_eq!(
@@ -253,14 +243,7 @@ async fn a_service_started_after_the_shell_is_used_within_3_s_and_none_is_guesse
     // No request meanwhile (a page would make the shell ask at once): only the backoff reads
     // the manifest.
     tokio::time::sleep(Duration::from_secs(3).saturating_sub(up.elapsed())).await;
-    let page = client
-        .get(format!("{}/late", shell.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&client, format!("{}/late", shell.url())).await;
     assert_eq!(
         slot_status(&page, "pricing/plans").as_deref(),
         Some("ok"),
@@ -434,14 +417,14 @@ async fn readyz_answers_503_once_a_binary_is_stopping() {
         (&pricing_url, &pricing_stopping),
         (&shell_url, &shell_stopping),
     ] {
-        let ready = client.get(format!("{url}/readyz")).send().await.unwrap();
+        let ready = get_with(&client, format!("{url}/readyz"), &[]).await;
         assert_eq!(ready.status(), 200, "{url}");
         stopping.set();
-        let ready = client.get(format!("{url}/readyz")).send().await.unwrap();
+        let ready = get_with(&client, format!("{url}/readyz"), &[]).await;
         assert_eq!(ready.status(), 503, "{url}");
         assert!(ready.text().await.unwrap().contains("stopping"));
-        let live = client.get(format!("{url}/healthz")).send().await.unwrap();
-        assert_eq!(live.status(), 200, "{url}: alive while stopping");
+        let live = get_status(&client, format!("{url}/healthz")).await;
+        assert_eq!(live, 200, "{url}: alive while stopping");
     }
     handle.stop(true).await;
     let _ = shell_task.await;
@@ -464,13 +447,7 @@ async fn compressed_assets_get_a_weak_etag_that_still_revalidates_to_304() {
         assert!(strong.starts_with('"'), "{path}: {strong}");
         let plain_body = plain.bytes().await.unwrap();
 
-        let res = stack
-            .client
-            .get(stack.url(path))
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .unwrap();
+        let res = stack.get_with(path, &[("accept-encoding", "gzip")]).await;
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(res.headers()["content-encoding"], "gzip", "{path}");
         assert!(res.headers().get("content-length").is_none(), "{path}");
@@ -481,24 +458,21 @@ async fn compressed_assets_get_a_weak_etag_that_still_revalidates_to_304() {
         assert_eq!(decode("gzip", &body).as_bytes(), &plain_body[..], "{path}");
 
         let revalidated = stack
-            .client
-            .get(stack.url(path))
-            .header("accept-encoding", "gzip")
-            .header("if-none-match", &weak)
-            .send()
-            .await
-            .unwrap();
+            .get_with(
+                path,
+                &[
+                    ("accept-encoding", "gzip"),
+                    ("if-none-match", weak.as_str()),
+                ],
+            )
+            .await;
         assert_eq!(revalidated.status(), 304, "{path}");
         assert_eq!(revalidated.headers()["etag"].to_str().unwrap(), weak);
     }
     // Too small to be worth it: sent as it is.
     let tiny = stack
-        .client
-        .get(stack.url("/healthz"))
-        .header("accept-encoding", "br")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/healthz", &[("accept-encoding", "br")])
+        .await;
     assert!(tiny.headers().get("content-encoding").is_none());
     stack.stop().await;
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use mf_tests::replicas::Process;
 use mf_tests::{
-    free_port, FakeService, FakeSpec, OtlpReceiver, Stack, StackOptions, FAST_HASH_ARGS, SECRET,
+    csrf_in, free_port, get_text, get_with, post_form, FakeService, FakeSpec, OtlpReceiver, Stack,
+    StackOptions, FAST_HASH_ARGS, SECRET,
 };
 use shared_ui::trace::TraceParent;
 
@@ -30,7 +31,7 @@ fn client() -> reqwest::Client {
 
 /// `GET url`: status, content type and body.
 async fn get(url: &str) -> (u16, String, String) {
-    let res = client().get(url).send().await.expect("an answer");
+    let res = get_with(&client(), url, &[]).await;
     let status = res.status().as_u16();
     let content_type = res
         .headers()
@@ -92,13 +93,12 @@ async fn a_page_view_shows_in_the_metrics_and_its_trace_id_in_every_teams_log() 
 
     // One page view with an incoming trace and a (signed-out) session cookie, so the shell
     // also asks accounts who is signed in.
-    let res = client()
-        .get(format!("{}/dashboard", shell.url()))
-        .header("traceparent", traceparent())
-        .header("cookie", "mf_session=not-a-session")
-        .send()
-        .await
-        .unwrap();
+    let trace = traceparent();
+    let headers = [
+        ("traceparent", trace.as_str()),
+        ("cookie", "mf_session=not-a-session"),
+    ];
+    let res = get_with(&client(), format!("{}/dashboard", shell.url()), &headers).await;
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(
@@ -208,30 +208,19 @@ async fn a_page_view_shows_in_the_metrics_and_its_trace_id_in_every_teams_log() 
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let form = browser
-        .get(format!("{}/fragments/account", accounts.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = form
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sign-in form has a CSRF token")
-        .to_owned();
-    let res = browser
-        .post(format!("{}/actions/sign-in", accounts.url()))
-        .form(&[
+    let form = get_text(&browser, format!("{}/fragments/account", accounts.url())).await;
+    let token = csrf_in(&form).expect("the sign-in form has a CSRF token");
+    let res = post_form(
+        &browser,
+        format!("{}/actions/sign-in", accounts.url()),
+        &[],
+        &[
             ("email", "nobody@example.com"),
             ("password", "not the password"),
             ("csrf_token", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 422);
     let (_, _, m) = get(&format!("{}/metrics", accounts.url())).await;
     assert_eq!(sample(&m, "accounts_sign_ups_total"), Some(0.0), "{m}");
@@ -308,25 +297,10 @@ async fn fragment_outcomes_proxy_answers_and_cache_lookups_are_counted() {
     assert_eq!(stack.page("/t-gamma").await.0, 200);
 
     // The proxy: a declared fragment, an undeclared path, an unknown service.
-    let loader = |path: &str| {
-        stack
-            .client
-            .get(stack.url(path))
-            .header("x-mf-loader", "1")
-            .send()
-    };
-    assert_eq!(
-        loader("/svc/pricing/fragments/plans")
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(loader("/svc/pricing/nope").await.unwrap().status(), 404);
-    assert_eq!(
-        loader("/svc/nosuch/fragments/x").await.unwrap().status(),
-        404
-    );
+    let loader = |path: &'static str| stack.get_with(path, &[("x-mf-loader", "1")]);
+    assert_eq!(loader("/svc/pricing/fragments/plans").await.status(), 200);
+    assert_eq!(loader("/svc/pricing/nope").await.status(), 404);
+    assert_eq!(loader("/svc/nosuch/fragments/x").await.status(), 404);
 
     let (status, _, m) = get(&format!("{}/metrics", stack.admin_url())).await;
     assert_eq!(status, 200);
@@ -394,15 +368,12 @@ async fn fragment_outcomes_proxy_answers_and_cache_lookups_are_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shell_sends_the_trace_upstream_and_replaces_an_invalid_one() {
     let fake = FakeService::start(FakeSpec::new("rec", &["one", "two"])).await;
-    let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("rec".into(), fake.url.clone())],
-        extra_sections: vec![(
-            "rec".into(),
-            "/rec".into(),
-            vec!["rec/one".into(), "rec/two".into()],
-        )],
-        ..StackOptions::default()
-    })
+    let stack = Stack::start_with(StackOptions::with_section(
+        "rec",
+        &fake.url,
+        "rec",
+        &["rec/one", "rec/two"],
+    ))
     .await;
     let page_with = |traceparent: Option<&str>| {
         let mut req = stack.client.get(stack.url("/rec"));
@@ -443,14 +414,9 @@ async fn the_shell_sends_the_trace_upstream_and_replaces_an_invalid_one() {
     );
 
     // Through the proxy too.
-    let res = stack
-        .client
-        .get(stack.url("/svc/rec/fragments/one"))
-        .header("x-mf-loader", "1")
-        .header("traceparent", traceparent())
-        .send()
-        .await
-        .unwrap();
+    let trace = traceparent();
+    let traced = [("x-mf-loader", "1"), ("traceparent", trace.as_str())];
+    let res = stack.get_with("/svc/rec/fragments/one", &traced).await;
     assert_eq!(res.status(), 200);
     let proxied = seen(2);
     assert_eq!(proxied.len(), 1);
@@ -511,12 +477,13 @@ async fn with_otlp_export_on_a_pages_spans_reach_the_collector_in_its_trace() {
     let shell =
         Process::start_logged_with_env("shell", "shell", &shell_args, &log("shell"), &env).await;
 
-    let res = client()
-        .get(format!("{}/dashboard", shell.url()))
-        .header("traceparent", traceparent())
-        .send()
-        .await
-        .unwrap();
+    let trace = traceparent();
+    let res = get_with(
+        &client(),
+        format!("{}/dashboard", shell.url()),
+        &[("traceparent", &trace)],
+    )
+    .await;
     assert_eq!(res.status(), 200);
     res.text().await.unwrap();
 

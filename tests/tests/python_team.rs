@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mf_tests::browser::{fragment_document, nu_validate, Browser};
-use mf_tests::{free_port, Stack, StackOptions, SECRET};
+use mf_tests::browser::{fragment_document, nu_validate, shows, Browser};
+use mf_tests::{free_port, get_with, post_form, Stack, StackOptions, SECRET};
 use reqwest::StatusCode;
 use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
 use shared_ui::service::Secret;
@@ -115,15 +115,12 @@ impl Drop for PythonService {
 /// the Python team's `entries` fragment.
 async fn stack_with_python() -> (Stack, PythonService) {
     let python = PythonService::start().await;
-    let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("changelog".to_owned(), python.url.clone())],
-        extra_sections: vec![(
-            "whats-new".to_owned(),
-            "/whats-new".to_owned(),
-            vec!["changelog/entries".to_owned()],
-        )],
-        ..StackOptions::default()
-    })
+    let stack = Stack::start_with(StackOptions::with_section(
+        "changelog",
+        &python.url,
+        "whats-new",
+        &["changelog/entries"],
+    ))
     .await;
     (stack, python)
 }
@@ -141,12 +138,8 @@ fn grace() -> UserContext {
 }
 
 async fn entries_with_context(service: &PythonService, context: &str) -> String {
-    let res = reqwest::Client::new()
-        .get(format!("{}/fragments/entries", service.url))
-        .header("x-mf-user", context)
-        .send()
-        .await
-        .expect("the Python service answers");
+    let url = format!("{}/fragments/entries", service.url);
+    let res = get_with(&reqwest::Client::new(), url, &[("x-mf-user", context)]).await;
     assert_eq!(res.status(), StatusCode::OK);
     res.text().await.unwrap()
 }
@@ -218,32 +211,26 @@ async fn the_python_service_verifies_contexts_signed_by_the_rust_code_and_refuse
 async fn the_python_preview_and_fragments_are_valid_html() {
     let service = PythonService::start().await;
     let client = reqwest::Client::new();
+    let user = key(SECRET).sign(&grace(), DEFAULT_TTL);
+    let headers = [
+        ("x-mf-base-path", "/svc/changelog"),
+        ("x-mf-user", user.as_str()),
+    ];
     let get = |path: &str| {
-        client
-            .get(format!("{}{path}", service.url))
-            .header("x-mf-base-path", "/svc/changelog")
-            .header("x-mf-user", key(SECRET).sign(&grace(), DEFAULT_TTL))
-            .send()
+        let (client, headers) = (&client, &headers);
+        let url = format!("{}{path}", service.url);
+        async move { get_with(client, url, headers).await.text().await.unwrap() }
     };
-    let preview = get("/").await.unwrap().text().await.unwrap();
-    let entries = get("/fragments/entries")
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let teaser = get("/fragments/teaser")
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let invalid = client
-        .post(format!("{}/actions/feedback", service.url))
-        .form(&[("entry", "nope"), ("message", "")])
-        .send()
-        .await
-        .unwrap();
+    let preview = get("/").await;
+    let entries = get("/fragments/entries").await;
+    let teaser = get("/fragments/teaser").await;
+    let invalid = post_form(
+        &client,
+        format!("{}/actions/feedback", service.url),
+        &[],
+        &[("entry", "nope"), ("message", "")],
+    )
+    .await;
     assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let invalid = invalid.text().await.unwrap();
     let errors = nu_validate(&[
@@ -253,12 +240,6 @@ async fn the_python_preview_and_fragments_are_valid_html() {
         ("entries-422".to_owned(), fragment_document(&invalid)),
     ]);
     assert!(errors.is_empty(), "{}", errors.join("\n"));
-}
-
-fn csrf_token(html: &str) -> String {
-    let key = "name=\"csrf_token\" value=\"";
-    let start = html.find(key).expect("a csrf token") + key.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 
 #[tokio::test]
@@ -274,24 +255,9 @@ async fn through_the_shell_a_signed_in_user_sees_their_name_in_the_python_fragme
         "{page}"
     );
 
-    let (_, _, accounts) = stack.page("/accounts").await;
-    let token = csrf_token(&accounts);
     let res = stack
-        .client
-        .post(stack.url("/svc/accounts/actions/sign-up"))
-        .header("origin", &stack.shell_url)
-        .header("sec-fetch-mode", "navigate")
-        .header("accept", "text/html")
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("name", "Katherine Johnson"),
-            ("email", "katherine@example.com"),
-            ("password", "correct horse battery"),
-            ("plan", "pro"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .sign_up_navigating("Katherine Johnson", "katherine@example.com")
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
     let (_, _, page) = stack.page("/whats-new").await;
@@ -302,14 +268,14 @@ async fn through_the_shell_a_signed_in_user_sees_their_name_in_the_python_fragme
     );
 
     // Its action through the proxy: 422 with the fragment and inline errors, then 303.
+    let loader = [("x-mf-loader", "1")];
     let res = stack
-        .client
-        .post(stack.url("/svc/changelog/actions/feedback"))
-        .header("x-mf-loader", "1")
-        .form(&[("entry", "no-such-entry"), ("message", "")])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/svc/changelog/actions/feedback",
+            &loader,
+            &[("entry", "no-such-entry"), ("message", "")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     assert!(
@@ -318,16 +284,15 @@ async fn through_the_shell_a_signed_in_user_sees_their_name_in_the_python_fragme
     );
     assert!(html.contains("field--invalid"), "{html}");
     let res = stack
-        .client
-        .post(stack.url("/svc/changelog/actions/feedback"))
-        .header("x-mf-loader", "1")
-        .form(&[
-            ("entry", "2026-11-csv-export"),
-            ("message", "Just what we needed"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/svc/changelog/actions/feedback",
+            &loader,
+            &[
+                ("entry", "2026-11-csv-export"),
+                ("message", "Just what we needed"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/whats-new?thanks=1");
     let (_, _, page) = stack.page("/whats-new?thanks=1").await;
@@ -335,31 +300,11 @@ async fn through_the_shell_a_signed_in_user_sees_their_name_in_the_python_fragme
     stack.stop().await;
 }
 
-/// `<main>` shows `section` and is no longer loading.
-fn shows(section: &str) -> String {
-    format!(
-        "document.querySelector('main').dataset.section === '{section}' \
-         && !document.querySelector('main').hasAttribute('aria-busy')"
-    )
-}
-
 #[tokio::test]
 async fn the_loader_swaps_the_python_fragment_in_and_out_beside_the_rust_teams() {
     let (site, _python) = stack_with_python().await;
     let browser = Browser::start().await;
-    browser.goto(&site.url("/dashboard")).await;
-    browser
-        .wait_until(
-            "window.Stimulus && history.state && history.state.mf === true",
-            "the fragment loader to connect",
-        )
-        .await;
-    browser
-        .wait_until(
-            "performance.getEntriesByType('resource').some((e) => e.name.endsWith('/registry.json') && e.responseEnd > 0)",
-            "the registry to load",
-        )
-        .await;
+    browser.open_with_loader(&site.url("/dashboard")).await;
     browser.eval("window.__mfMarker = 'still here';").await;
     let has_changelog = "return !!document.querySelector('[data-fragment=\"changelog/entries\"]');";
     assert_eq!(browser.eval(has_changelog).await, false);

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mf_tests::replicas::{Balancer, Process};
-use mf_tests::SECRET;
+use mf_tests::{csrf_in, SECRET};
 use reqwest::StatusCode;
 use svc_accounts::storage::postgres::testing;
 use svc_accounts::storage::{Database, Storage};
@@ -77,13 +77,6 @@ fn browser() -> reqwest::Client {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("a client")
-}
-
-fn csrf_in(html: &str) -> Option<String> {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = html.find(marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(html[start..end].to_owned())
 }
 
 fn session_cookie(res: &reqwest::Response) -> Option<String> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use mf_tests::{client, Stack, StackOptions};
+use mf_tests::{client, csrf_token, get_text, get_with, post_form, Stack, StackOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -115,29 +115,20 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// Signs a new user up through the shell's proxy, as the loader does; the client keeps
 /// the session cookie.
 async fn sign_up_through_shell(stack: &Stack, http: &reqwest::Client, email: &str) {
-    let page = http
-        .get(stack.url("/accounts"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_token(&page);
-    let res = http
-        .post(stack.url("/svc/accounts/actions/sign-up"))
-        .header("origin", &stack.shell_url)
-        .header("x-mf-loader", "1")
-        .form(&[
+    let token = csrf_token(&get_text(http, stack.url("/accounts")).await);
+    let res = post_form(
+        http,
+        stack.url("/svc/accounts/actions/sign-up"),
+        &[("origin", stack.shell_url.as_str()), ("x-mf-loader", "1")],
+        &[
             ("name", "Ada Lovelace"),
             ("email", email),
             ("password", "correct horse battery"),
             ("plan", "pro"),
             ("csrf_token", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(res.status(), 303, "sign-up through the shell");
     let cookie = res
         .headers()
@@ -148,19 +139,13 @@ async fn sign_up_through_shell(stack: &Stack, http: &reqwest::Client, email: &st
     assert!(cookie.starts_with("mf_session="), "{cookie}");
 }
 
-fn csrf_token(html: &str) -> String {
-    let at = html.find("name=\"csrf_token\"").expect("a form token");
-    let value = &html[at..];
-    let start = value.find("value=\"").unwrap() + "value=\"".len();
-    value[start..start + value[start..].find('"').unwrap()].to_owned()
-}
-
 async fn evil_stack(evil: &Evil) -> Stack {
-    Stack::start_with(StackOptions {
-        extra_services: vec![("evil".into(), evil.url.clone())],
-        extra_sections: vec![("evil".into(), "/evil".into(), vec!["evil/spy".into()])],
-        ..StackOptions::default()
-    })
+    Stack::start_with(StackOptions::with_section(
+        "evil",
+        &evil.url,
+        "evil",
+        &["evil/spy"],
+    ))
     .await
 }
 
@@ -174,7 +159,7 @@ async fn a_compromised_service_never_sees_the_session_nor_sets_cookies_nor_redir
     // A page with the evil fragment, and the fragment and asset through the proxy, with
     // forged contract headers and a forged forwarding scheme from the browser.
     let (status, headers, html) = {
-        let res = http.get(stack.url("/evil")).send().await.unwrap();
+        let res = get_with(&http, stack.url("/evil"), &[]).await;
         (
             res.status(),
             res.headers().clone(),
@@ -187,16 +172,14 @@ async fn a_compromised_service_never_sees_the_session_nor_sets_cookies_nor_redir
         "the team's HTML is trusted into the page"
     );
     assert!(headers.get("set-cookie").is_none());
-    let fragment = http
-        .get(stack.url("/svc/evil/fragments/spy"))
-        .header("x-mf-loader", "1")
-        .header("x-mf-user", "forged")
-        .header("x-mf-base-path", "//evil.example")
-        .header("x-forwarded-proto", "https")
-        .header("accept-language", "en-GB,en;q=0.9,fr;q=0.8,de;q=0.7")
-        .send()
-        .await
-        .unwrap();
+    let forged = [
+        ("x-mf-loader", "1"),
+        ("x-mf-user", "forged"),
+        ("x-mf-base-path", "//evil.example"),
+        ("x-forwarded-proto", "https"),
+        ("accept-language", "en-GB,en;q=0.9,fr;q=0.8,de;q=0.7"),
+    ];
+    let fragment = get_with(&http, stack.url("/svc/evil/fragments/spy"), &forged).await;
     assert_eq!(fragment.status(), 200);
     for name in ["set-cookie", "refresh", "clear-site-data"] {
         assert!(
@@ -211,11 +194,7 @@ async fn a_compromised_service_never_sees_the_session_nor_sets_cookies_nor_redir
             .map(|v| v.to_str().unwrap()),
         Some("script-src *")
     );
-    let asset = http
-        .get(stack.url("/svc/evil/assets/evil.css"))
-        .send()
-        .await
-        .unwrap();
+    let asset = get_with(&http, stack.url("/svc/evil/assets/evil.css"), &[]).await;
     assert_eq!(asset.status(), 200);
     assert!(asset.headers().get("set-cookie").is_none());
     assert_eq!(asset.headers()["etag"], "\"e1\"");
@@ -264,13 +243,7 @@ async fn a_compromised_service_never_sees_the_session_nor_sets_cookies_nor_redir
     let (_, _, page) = stack.page("/accounts").await;
     let page = {
         let _ = page;
-        http.get(stack.url("/accounts"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        get_text(&http, stack.url("/accounts")).await
     };
     assert!(page.contains("Ada Lovelace"), "still signed in");
     evil.handle.stop(false).await;
@@ -281,12 +254,12 @@ async fn a_compromised_service_never_sees_the_session_nor_sets_cookies_nor_redir
 async fn a_service_worker_cannot_be_installed_through_the_proxy() {
     let evil = Evil::start().await;
     let stack = evil_stack(&evil).await;
-    let res = client()
-        .get(stack.url("/svc/evil/assets/evil.css"))
-        .header("service-worker", "script")
-        .send()
-        .await
-        .unwrap();
+    let res = get_with(
+        &client(),
+        stack.url("/svc/evil/assets/evil.css"),
+        &[("service-worker", "script")],
+    )
+    .await;
     assert_eq!(res.status(), 403);
     evil.handle.stop(false).await;
     stack.stop().await;
@@ -300,19 +273,18 @@ async fn a_signed_out_session_stops_working_at_once() {
     let page = |path: &'static str| {
         let http = http.clone();
         let url = stack.url(path);
-        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
+        async move { get_text(&http, url).await }
     };
     let before = page("/accounts").await;
     assert!(before.contains("Ada Lovelace"), "signed in");
     let token = csrf_token(&before);
-    let res = http
-        .post(stack.url("/svc/accounts/actions/sign-out"))
-        .header("origin", &stack.shell_url)
-        .header("x-mf-loader", "1")
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_form(
+        &http,
+        stack.url("/svc/accounts/actions/sign-out"),
+        &[("origin", stack.shell_url.as_str()), ("x-mf-loader", "1")],
+        &[("csrf_token", token.as_str())],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     // Replay the old cookie at once (as a thief holding it would): signed out.
     let after = page("/dashboard").await;
@@ -551,11 +523,12 @@ impl Endless {
 #[tokio::test]
 async fn an_endless_chunked_fragment_is_cut_at_its_cap_and_gets_its_fallback() {
     let endless = Endless::start("/fragments/big").await;
-    let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("endless".into(), endless.url.clone())],
-        extra_sections: vec![("big".into(), "/big".into(), vec!["endless/big".into()])],
-        ..StackOptions::default()
-    })
+    let stack = Stack::start_with(StackOptions::with_section(
+        "endless",
+        &endless.url,
+        "big",
+        &["endless/big"],
+    ))
     .await;
     for _ in 0..3 {
         let (status, _, html) = stack.page("/big").await;
@@ -568,12 +541,12 @@ async fn an_endless_chunked_fragment_is_cut_at_its_cap_and_gets_its_fallback() {
         assert!(html.contains("data-fragment=\"accounts/user-menu\""));
     }
     // Through the proxy: a 502, not a relayed half.
-    let res = client()
-        .get(stack.url("/svc/endless/fragments/big"))
-        .header("x-mf-loader", "1")
-        .send()
-        .await
-        .unwrap();
+    let res = get_with(
+        &client(),
+        stack.url("/svc/endless/fragments/big"),
+        &[("x-mf-loader", "1")],
+    )
+    .await;
     assert_eq!(res.status(), 502);
     // The shell stopped reading each answer near its cap (1 MiB per fragment, 4 MiB per
     // proxied answer), not at 512 MiB: beyond the cap, only what the kernel's socket
@@ -611,29 +584,26 @@ async fn an_endless_manifest_is_cut_at_its_cap() {
 /// whose address is `client_ip`.
 async fn failed_sign_in(stack: &Stack, client_ip: &str, email: &str, password: &str) -> u16 {
     let http = client();
-    let page = http
-        .get(stack.url("/accounts"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_token(&page);
-    http.post(stack.url("/svc/accounts/actions/sign-in"))
-        .header("origin", &stack.shell_url)
-        .header("x-mf-loader", "1")
-        .header("x-forwarded-for", client_ip)
-        .form(&[
-            ("email", email),
-            ("password", password),
-            ("csrf_token", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let token = csrf_token(&get_text(&http, stack.url("/accounts")).await);
+    let headers = [
+        ("origin", stack.shell_url.as_str()),
+        ("x-mf-loader", "1"),
+        ("x-forwarded-for", client_ip),
+    ];
+    let form = [
+        ("email", email),
+        ("password", password),
+        ("csrf_token", token.as_str()),
+    ];
+    post_form(
+        &http,
+        stack.url("/svc/accounts/actions/sign-in"),
+        &headers,
+        &form,
+    )
+    .await
+    .status()
+    .as_u16()
 }
 
 #[tokio::test]
@@ -683,11 +653,7 @@ async fn behind_a_front_proxy_twenty_strangers_failing_do_not_lock_out_everyone(
 async fn services_own_pages_carry_a_csp_and_no_framing() {
     let stack = Stack::start().await;
     for name in ["pricing", "dashboard", "accounts"] {
-        let res = client()
-            .get(format!("{}/", stack.service_url(name)))
-            .send()
-            .await
-            .unwrap();
+        let res = get_with(&client(), format!("{}/", stack.service_url(name)), &[]).await;
         assert_eq!(res.status(), 200, "{name}");
         let csp = res.headers()["content-security-policy"]
             .to_str()

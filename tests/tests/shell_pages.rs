@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use mf_tests::{slot_status, slot_tag, timed_chunks, FakeService, FakeSpec, Stack, StackOptions};
+use mf_tests::{
+    csrf_token, slot_status, slot_tag, timed_chunks, FakeService, FakeSpec, Stack, StackOptions,
+};
 use reqwest::StatusCode;
 
 /// External-ready.
@@ -241,13 +243,8 @@ async fn static_assets_of_the_shell_are_served_with_etags() {
         let res = stack.get(path).await;
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         let etag = res.headers()["etag"].clone();
-        let again = stack
-            .client
-            .get(stack.url(path))
-            .header("if-none-match", etag)
-            .send()
-            .await
-            .unwrap();
+        let etag = etag.to_str().unwrap();
+        let again = stack.get_with(path, &[("if-none-match", etag)]).await;
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
     }
 }
@@ -258,10 +255,8 @@ async fn the_head_arrives_before_a_slow_fragment() {
     spec.delay = Duration::from_millis(700);
     let slow = FakeService::start(spec).await;
     let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("slow".into(), slow.url.clone())],
-        extra_sections: vec![("slow".into(), "/slow".into(), vec!["slow/late".into()])],
         shell_args: vec!["--fragment-timeout-ms".into(), "3000".into()],
-        ..StackOptions::default()
+        ..StackOptions::with_section("slow", &slow.url, "slow", &["slow/late"])
     })
     .await;
     let started = Instant::now();
@@ -307,33 +302,27 @@ async fn the_query_string_of_a_page_reaches_its_fragments() {
     );
 }
 
-fn csrf_token(html: &str) -> String {
-    let key = "name=\"csrf_token\" value=\"";
-    let start = html.find(key).expect("a csrf token") + key.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
-}
-
 #[tokio::test]
 async fn a_form_posted_with_javascript_off_comes_back_inside_the_full_page() {
     let stack = Stack::start().await;
     let (_, _, page) = stack.page("/accounts").await;
     let token = csrf_token(&page);
     // Sign in with a wrong password, as a browser without JavaScript posts it.
+    let origin = ("origin", stack.shell_url.as_str());
+    let navigate = [
+        origin,
+        ("sec-fetch-mode", "navigate"),
+        ("sec-fetch-site", "same-origin"),
+        ("accept", "text/html,application/xhtml+xml"),
+    ];
+    let wrong = [
+        ("csrf_token", token.as_str()),
+        ("email", "nobody@example.com"),
+        ("password", ""),
+    ];
     let res = stack
-        .client
-        .post(stack.url("/svc/accounts/actions/sign-in"))
-        .header("origin", &stack.shell_url)
-        .header("sec-fetch-mode", "navigate")
-        .header("sec-fetch-site", "same-origin")
-        .header("accept", "text/html,application/xhtml+xml")
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("email", "nobody@example.com"),
-            ("password", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/svc/accounts/actions/sign-in", &navigate, &wrong)
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.headers().contains_key("content-security-policy"));
     let html = res.text().await.unwrap();
@@ -350,19 +339,10 @@ async fn a_form_posted_with_javascript_off_comes_back_inside_the_full_page() {
     );
 
     // The loader's fetch of the same action gets the bare fragment.
+    let loader = [origin, ("x-mf-loader", "1")];
     let res = stack
-        .client
-        .post(stack.url("/svc/accounts/actions/sign-in"))
-        .header("origin", &stack.shell_url)
-        .header("x-mf-loader", "1")
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("email", "nobody@example.com"),
-            ("password", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/svc/accounts/actions/sign-in", &loader, &wrong)
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.headers().contains_key("server-timing"));
     let html = res.text().await.unwrap();
@@ -373,24 +353,9 @@ async fn a_form_posted_with_javascript_off_comes_back_inside_the_full_page() {
 #[tokio::test]
 async fn signing_up_through_the_proxy_signs_the_user_in_on_every_teams_fragment() {
     let stack = Stack::start().await;
-    let (_, _, page) = stack.page("/accounts").await;
-    let token = csrf_token(&page);
     let res = stack
-        .client
-        .post(stack.url("/svc/accounts/actions/sign-up"))
-        .header("origin", &stack.shell_url)
-        .header("sec-fetch-mode", "navigate")
-        .header("accept", "text/html")
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("name", "Grace Hopper"),
-            ("email", "grace@example.com"),
-            ("password", "correct horse battery"),
-            ("plan", "pro"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .sign_up_navigating("Grace Hopper", "grace@example.com")
+        .await;
     assert_eq!(
         res.status(),
         StatusCode::SEE_OTHER,

@@ -126,13 +126,13 @@ async fn declared_fragments_and_assets_pass_with_server_timing_and_the_forwarded
     let res = stack.get("/svc/pricing/assets/pricing-toggle.js").await;
     assert_eq!(res.status(), StatusCode::OK);
     let etag = res.headers()["etag"].clone();
+    let etag = etag.to_str().unwrap();
     let res = stack
-        .client
-        .get(stack.url("/svc/pricing/assets/pricing-toggle.js"))
-        .header("if-none-match", etag)
-        .send()
-        .await
-        .unwrap();
+        .get_with(
+            "/svc/pricing/assets/pricing-toggle.js",
+            &[("if-none-match", etag)],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
     // Shared assets under any service's base path are the shell's own.
     let res = stack.get("/svc/accounts/assets/shared/shared.css").await;
@@ -193,32 +193,20 @@ async fn hop_by_hop_headers_are_dropped_and_bodies_are_capped() {
 #[tokio::test]
 async fn a_browser_navigating_to_a_fragment_url_is_sent_to_its_section() {
     let stack = Stack::start().await;
+    let navigate = [("sec-fetch-mode", "navigate"), ("accept", "text/html")];
     let res = stack
-        .client
-        .get(stack.url("/svc/pricing/fragments/plans?billing=yearly"))
-        .header("sec-fetch-mode", "navigate")
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/svc/pricing/fragments/plans?billing=yearly", &navigate)
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/pricing?billing=yearly");
     let res = stack
-        .client
-        .get(stack.url("/svc/pricing/fragments/teaser"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/svc/pricing/fragments/teaser", &[("accept", "text/html")])
+        .await;
     assert_eq!(res.headers()["location"], "/dashboard");
     // Reloading the URL of a form posted with JavaScript off goes back to its section.
     let res = stack
-        .client
-        .get(stack.url("/svc/accounts/actions/sign-in"))
-        .header("sec-fetch-mode", "navigate")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/svc/accounts/actions/sign-in", &navigate[..1])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/accounts");
     // Without navigation, a GET of an action is simply not declared.

@@ -131,10 +131,8 @@ async fn a_slow_fragment_past_its_timeout_shows_the_declared_fallback() {
     spec.fallback = Some("<p class=\"muted\">The slow widget is resting.</p>".into());
     let slow = FakeService::start(spec).await;
     let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("slow".into(), slow.url.clone())],
-        extra_sections: vec![("slow".into(), "/slow".into(), vec!["slow/late".into()])],
         shell_args: vec!["--fragment-timeout-ms".into(), "200".into()],
-        ..StackOptions::default()
+        ..StackOptions::with_section("slow", &slow.url, "slow", &["slow/late"])
     })
     .await;
     let started = Instant::now();
@@ -149,15 +147,12 @@ async fn broken_answers_never_reach_the_page() {
     let mut whole = FakeSpec::new("whole", &["doc"]);
     whole.whole_document = true;
     let whole = FakeService::start(whole).await;
-    let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("whole".into(), whole.url.clone())],
-        extra_sections: vec![(
-            "whole".into(),
-            "/whole".into(),
-            vec!["whole/doc".into(), "whole/missing".into()],
-        )],
-        ..StackOptions::default()
-    })
+    let stack = Stack::start_with(StackOptions::with_section(
+        "whole",
+        &whole.url,
+        "whole",
+        &["whole/doc", "whole/missing"],
+    ))
     .await;
     let (status, _, html) = stack.page("/whole").await;
     assert_eq!(status, StatusCode::OK);
@@ -181,15 +176,12 @@ async fn a_cacheable_fragment_is_reused_while_fresh_and_stands_in_when_its_servi
     let mut spec = FakeSpec::new("cached", &["news"]);
     spec.cache_control = "public, max-age=1".into();
     let fake = FakeService::start(spec).await;
-    let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("cached".into(), fake.url.clone())],
-        extra_sections: vec![(
-            "cached".into(),
-            "/cached".into(),
-            vec!["cached/news".into()],
-        )],
-        ..StackOptions::default()
-    })
+    let stack = Stack::start_with(StackOptions::with_section(
+        "cached",
+        &fake.url,
+        "cached",
+        &["cached/news"],
+    ))
     .await;
     let hits = fake.hits.clone();
     let (_, _, first) = stack.page("/cached").await;
@@ -216,11 +208,12 @@ async fn a_cacheable_fragment_is_reused_while_fresh_and_stands_in_when_its_servi
 async fn a_new_fragment_version_makes_the_shell_read_the_manifest_again() {
     let fake = FakeService::start(FakeSpec::new("fake", &["news"])).await;
     let port: u16 = fake.url.rsplit(':').next().unwrap().parse().unwrap();
-    let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("fake".into(), fake.url.clone())],
-        extra_sections: vec![("fake".into(), "/fake".into(), vec!["fake/news".into()])],
-        ..StackOptions::default()
-    })
+    let stack = Stack::start_with(StackOptions::with_section(
+        "fake",
+        &fake.url,
+        "fake",
+        &["fake/news"],
+    ))
     .await;
     let registry = mf_tests::json(stack.get("/registry.json").await).await;
     assert_eq!(registry["services"]["fake"]["version"], "1.0.0+fake");
@@ -256,15 +249,11 @@ async fn a_form_posted_with_javascript_off_to_a_stopped_service_gets_the_page_wi
     let mut stack = Stack::start().await;
     stack.page("/accounts").await;
     stack.stop_service("accounts").await;
+    let form = [("email", "a@example.com"), ("password", "x")];
+    let navigate = [("sec-fetch-mode", "navigate"), ("accept", "text/html")];
     let res = stack
-        .client
-        .post(stack.url("/svc/accounts/actions/sign-in"))
-        .header("sec-fetch-mode", "navigate")
-        .header("accept", "text/html")
-        .form(&[("email", "a@example.com"), ("password", "x")])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/svc/accounts/actions/sign-in", &navigate, &form)
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     let html = res.text().await.unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
@@ -276,13 +265,12 @@ async fn a_form_posted_with_javascript_off_to_a_stopped_service_gets_the_page_wi
     assert!(html.contains("Accounts is unavailable right now."));
     // The loader's fetch gets a plain 502 it can show in the form's slot.
     let res = stack
-        .client
-        .post(stack.url("/svc/accounts/actions/sign-in"))
-        .header("x-mf-loader", "1")
-        .form(&[("email", "a@example.com"), ("password", "x")])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/svc/accounts/actions/sign-in",
+            &[("x-mf-loader", "1")],
+            &form,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
 }
 
@@ -293,15 +281,12 @@ async fn an_expired_fragment_under_load_is_refetched_once_while_the_others_get_t
     // A slow service: every request that refetched would wait for it.
     spec.delay = Duration::from_millis(300);
     let fake = FakeService::start(spec).await;
-    let stack = Stack::start_with(StackOptions {
-        extra_services: vec![("cached".into(), fake.url.clone())],
-        extra_sections: vec![(
-            "cached".into(),
-            "/cached".into(),
-            vec!["cached/news".into()],
-        )],
-        ..StackOptions::default()
-    })
+    let stack = Stack::start_with(StackOptions::with_section(
+        "cached",
+        &fake.url,
+        "cached",
+        &["cached/news"],
+    ))
     .await;
     let hits = fake.hits.clone();
     let (_, _, first) = stack.page("/cached").await;
@@ -315,7 +300,7 @@ async fn an_expired_fragment_under_load_is_refetched_once_while_the_others_get_t
         let url = stack.url("/cached");
         async move {
             let started = std::time::Instant::now();
-            let html = client.get(url).send().await.unwrap().text().await.unwrap();
+            let html = mf_tests::get_text(&client, url).await;
             (started.elapsed(), html)
         }
     });

@@ -210,3 +210,142 @@ impl TestApp {
             .expect("the manifest follows the contract")
     }
 }
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound, read, released): for a
+/// process that binds it itself, or as a port where nothing listens.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+/// The kit's command line, checked against a team's built binary (`binary`, from
+/// `env!("CARGO_BIN_EXE_…")`): [`assert_help_names`] the shared settings, the `healthcheck`
+/// subcommand and `team_settings`; [`assert_bad_setting_exits_2`] with a context secret
+/// that is too short; [`assert_healthcheck`] against `live_port`, where the team's service
+/// runs. One line in each team's tests instead of a copied block.
+pub async fn assert_command_line(binary: &str, team_settings: &[&str], live_port: u16) {
+    let mut names = vec![
+        "--port",
+        "PORT",
+        "--bind",
+        "--context-secret",
+        "healthcheck",
+    ];
+    names.extend_from_slice(team_settings);
+    assert_help_names(binary, &names);
+    assert_bad_setting_exits_2(
+        binary,
+        &["--port", "0", "--context-secret", "short"],
+        "--context-secret / CONTEXT_SECRET",
+    );
+    assert_healthcheck(binary, live_port).await;
+}
+
+/// `binary --help` succeeds and names every one of `names`.
+pub fn assert_help_names(binary: &str, names: &[&str]) {
+    let out = std::process::Command::new(binary)
+        .arg("--help")
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in names {
+        assert!(help.contains(needle), "--help lacks {needle}: {help}");
+    }
+}
+
+/// `binary args` refuses to start with exit code 2 and a message naming `named`.
+pub fn assert_bad_setting_exits_2(binary: &str, args: &[&str], named: &str) {
+    let out = std::process::Command::new(binary)
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(named), "{stderr}");
+}
+
+/// `binary --port P healthcheck` exits 0 for `live_port` (a running service) and 1 for a
+/// port where nothing listens.
+pub async fn assert_healthcheck(binary: &str, live_port: u16) {
+    let healthcheck = |port: u16| {
+        let binary = binary.to_owned();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(binary)
+                .args(["--port", &port.to_string(), "healthcheck"])
+                .status()
+                .expect("the binary runs")
+        })
+    };
+    let live = healthcheck(live_port).await.expect("the healthcheck ran");
+    assert!(live.success(), "the healthcheck sees the service");
+    let dead = healthcheck(free_port()).await.expect("the healthcheck ran");
+    assert_eq!(dead.code(), Some(1));
+}
+
+/// Direct mode, checked against a service at `base` started with `--cors-origins origin`:
+/// each of `paths` answers `origin` with 200 and `Access-Control-Allow-Origin: origin`, and
+/// another origin without it; a preflight for the first path from `origin` gets 204 and
+/// allows `x-mf-loader`, one from another origin 403 and no CORS headers.
+pub async fn assert_cors_only_for(base: &str, origin: &str, paths: &[&str]) {
+    const FOREIGN: &str = "http://evil.example";
+    const ALLOW_ORIGIN: &str = "access-control-allow-origin";
+    let client = reqwest::Client::new();
+    for path in paths {
+        let get = |from: &str| {
+            client
+                .get(format!("{base}{path}"))
+                .header("origin", from)
+                .send()
+        };
+        let ok = get(origin).await.expect("request answered");
+        assert_eq!(ok.status(), 200, "{path}");
+        assert_eq!(header(&ok, ALLOW_ORIGIN), origin, "{path}");
+        let foreign = get(FOREIGN).await.expect("request answered");
+        assert!(foreign.headers().get(ALLOW_ORIGIN).is_none(), "{path}");
+    }
+    let preflight = |from: &str| {
+        client
+            .request(reqwest::Method::OPTIONS, format!("{base}{}", paths[0]))
+            .header("origin", from)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "x-mf-loader")
+            .send()
+    };
+    let allowed = preflight(origin).await.expect("request answered");
+    assert_eq!(allowed.status(), 204);
+    assert!(header(&allowed, "access-control-allow-headers").contains("x-mf-loader"));
+    let refused = preflight(FOREIGN).await.expect("request answered");
+    assert_eq!(refused.status(), 403);
+    assert!(refused.headers().get(ALLOW_ORIGIN).is_none());
+}
+
+/// An unknown fragment is a 404 page that shows its escaped id, and each of `paths` (unknown
+/// routes, fragments and assets of the team) is a 404.
+pub async fn assert_unknown_routes_are_404_pages(app: &TestApp, paths: &[&str]) {
+    let res = app.get("/fragments/%3Cscript%3Ex").await;
+    assert_eq!(res.status(), 404);
+    let body = res.text().await.expect("a body");
+    assert!(body.contains("&lt;script&gt;x"), "{body}");
+    assert!(!body.contains("<script>x"));
+    for path in paths {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+}
+
+/// Each asset `(path, content type, a marker in its body)` answers 200 with that type, the
+/// marker and an `ETag`, and an empty 304 to `If-None-Match` with that ETag.
+pub async fn assert_assets_revalidate(app: &TestApp, assets: &[(&str, &str, &str)]) {
+    for (path, kind, marker) in assets {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(header(&res, "content-type").starts_with(kind), "{path}");
+        let etag = header(&res, "etag").to_owned();
+        assert!(res.text().await.expect("a body").contains(marker), "{path}");
+        let again = app.get_with(path, &[("if-none-match", &etag)]).await;
+        assert_eq!(again.status(), 304, "{path}");
+        assert!(again.bytes().await.expect("a body").is_empty(), "{path}");
+    }
+}

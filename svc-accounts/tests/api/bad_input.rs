@@ -2,6 +2,9 @@ use reqwest::StatusCode;
 
 use crate::helpers::{browser, spawn_app, PASSWORD};
 
+/// The content type of a form body.
+const FORM: &str = "application/x-www-form-urlencoded";
+
 #[tokio::test]
 async fn each_bad_sign_up_field_gets_an_inline_422_error_and_stores_nothing() {
     let app = spawn_app().await;
@@ -185,14 +188,7 @@ async fn a_non_utf8_form_body_is_a_400_page_and_stores_nothing() {
     let app = spawn_app().await;
     let token = app.csrf(&app.client).await;
     let body = format!("name=%FF%FEAda&email=a%40example.com&password=correct+horse+battery&plan=pro&csrf_token={token}");
-    let res = app
-        .client
-        .post(app.url("/actions/sign-up"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_raw("/actions/sign-up", FORM, body).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res
         .text()
@@ -200,13 +196,12 @@ async fn a_non_utf8_form_body_is_a_400_page_and_stores_nothing() {
         .unwrap()
         .contains("The form field `name` is not valid UTF-8 text."));
     let raw = app
-        .client
-        .post(app.url("/actions/sign-in"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(b"email=\xff\xfe&password=x".to_vec())
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/actions/sign-in",
+            FORM,
+            b"email=\xff\xfe&password=x".to_vec(),
+        )
+        .await;
     assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.accounts(), 0);
 }
@@ -215,14 +210,7 @@ async fn a_non_utf8_form_body_is_a_400_page_and_stores_nothing() {
 async fn a_body_over_16_kib_is_413_and_a_non_form_body_is_415() {
     let app = spawn_app().await;
     let big = format!("name={}", "a".repeat(17 * 1024));
-    let res = app
-        .client
-        .post(app.url("/actions/sign-up"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_raw("/actions/sign-up", FORM, big).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(res
         .text()
@@ -230,13 +218,8 @@ async fn a_body_over_16_kib_is_413_and_a_non_form_body_is_415() {
         .unwrap()
         .contains("larger than 16384 bytes"));
     let res = app
-        .client
-        .post(app.url("/actions/sign-up"))
-        .header("content-type", "application/json")
-        .body(r#"{"name":"Ada"}"#)
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/actions/sign-up", "application/json", r#"{"name":"Ada"}"#)
+        .await;
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(app.accounts(), 0);
 }

@@ -87,30 +87,13 @@ async fn signed_out_account_fragment_has_sign_up_and_sign_in_forms() {
 #[tokio::test]
 async fn forms_and_links_use_the_base_path_and_shell_sections_through_the_shell() {
     let app = spawn_app().await;
-    let html = app
-        .client
-        .get(app.url("/fragments/account"))
-        .header("x-mf-base-path", "/svc/accounts")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let through_shell = [("x-mf-base-path", "/svc/accounts")];
+    let html = app.text_with("/fragments/account", &through_shell).await;
     assert!(
         html.contains(r#"action="/svc/accounts/actions/sign-up""#),
         "{html}"
     );
-    let menu = app
-        .client
-        .get(app.url("/fragments/user-menu"))
-        .header("x-mf-base-path", "/svc/accounts")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let menu = app.text_with("/fragments/user-menu", &through_shell).await;
     assert!(menu.contains(r#"href="/accounts""#), "{menu}");
 }
 

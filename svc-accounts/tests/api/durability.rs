@@ -1,23 +1,18 @@
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use reqwest::StatusCode;
+use shared_ui::testkit::{self, free_port};
 use svc_accounts::settings::Settings;
 use svc_accounts::startup::Application;
 
-use crate::helpers::{backend, browser, csrf_in, location, test_args, Backend, TestDb, PASSWORD};
+use crate::helpers::{
+    backend, browser, location, post_with_csrf_at, session_at, spawn_app, test_args, Backend,
+    TestDb, PASSWORD,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_svc-accounts");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Starts the real binary on `db` (a path or URL) and waits until it answers /healthz.
 async fn start_binary(db: &str) -> (Child, String) {
@@ -68,27 +63,13 @@ async fn an_account_survives_kill_9_right_after_the_sign_up_answer() {
         "the healthcheck subcommand sees the server"
     );
     let client = browser();
-    let html = client
-        .get(format!("{address}/fragments/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&html);
-    let res = client
-        .post(format!("{address}/actions/sign-up"))
-        .form(&[
-            ("name", "Durable Ada"),
-            ("email", "durable@example.com"),
-            ("password", PASSWORD),
-            ("plan", "team"),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let sign_up = [
+        ("name", "Durable Ada"),
+        ("email", "durable@example.com"),
+        ("password", PASSWORD),
+        ("plan", "team"),
+    ];
+    let res = post_with_csrf_at(&client, &address, "/actions/sign-up", &sign_up).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // SIGKILL at once: no graceful shutdown, no checkpoint.
     child.kill().unwrap();
@@ -96,48 +77,17 @@ async fn an_account_survives_kill_9_right_after_the_sign_up_answer() {
 
     let (mut child, address) = start_binary(&db.value).await;
     let other = browser();
-    let html = other
-        .get(format!("{address}/fragments/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&html);
-    let res = other
-        .post(format!("{address}/actions/sign-in"))
-        .form(&[
-            ("email", "durable@example.com"),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let sign_in = [("email", "durable@example.com"), ("password", PASSWORD)];
+    let res = post_with_csrf_at(&other, &address, "/actions/sign-in", &sign_in).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/");
-    let user: serde_json::Value = other
-        .get(format!("{address}/internal/session"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = session_at(&other, &address).await;
     assert_eq!(
         (user["name"].as_str(), user["plan"].as_str()),
         (Some("Durable Ada"), Some("team"))
     );
     // The first session survived the kill too.
-    let first: serde_json::Value = client
-        .get(format!("{address}/internal/session"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let first = session_at(&client, &address).await;
     assert_eq!(first["name"], "Durable Ada");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -166,6 +116,12 @@ fn the_binary_exits_2_naming_an_unopenable_database_path() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(path), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_command_line_answers_help_and_healthcheck_and_refuses_a_bad_setting() {
+    let app = spawn_app().await;
+    testkit::assert_command_line(BINARY, &["--database", "ACCOUNTS_DATABASE"], app.port).await;
 }
 
 #[test]
@@ -243,74 +199,24 @@ async fn two_replicas_share_accounts_and_sessions() {
     let (mut a, address_a) = start_binary(&db.value).await;
     let (mut b, address_b) = start_binary(&db.value).await;
     let client = browser();
-    let form = |address: &str| {
-        let client = client.clone();
-        let address = address.to_owned();
-        async move {
-            let html = client
-                .get(format!("{address}/fragments/account"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            csrf_in(&html)
-        }
-    };
-    let token = form(&address_a).await;
-    let res = client
-        .post(format!("{address_a}/actions/sign-up"))
-        .form(&[
-            ("name", "Replica Ada"),
-            ("email", "replica@example.com"),
-            ("password", PASSWORD),
-            ("plan", "pro"),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let sign_up = [
+        ("name", "Replica Ada"),
+        ("email", "replica@example.com"),
+        ("password", PASSWORD),
+        ("plan", "pro"),
+    ];
+    let res = post_with_csrf_at(&client, &address_a, "/actions/sign-up", &sign_up).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // The session made on A is known to B.
-    let user: serde_json::Value = client
-        .get(format!("{address_b}/internal/session"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = session_at(&client, &address_b).await;
     assert_eq!(user["name"], "Replica Ada");
     // Another browser signs in on B with the account made on A.
     let other = browser();
-    let html = other
-        .get(format!("{address_b}/fragments/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let res = other
-        .post(format!("{address_b}/actions/sign-in"))
-        .form(&[
-            ("email", "replica@example.com"),
-            ("password", PASSWORD),
-            ("csrf_token", &csrf_in(&html)),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let sign_in = [("email", "replica@example.com"), ("password", PASSWORD)];
+    let res = post_with_csrf_at(&other, &address_b, "/actions/sign-in", &sign_in).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // Signing out on B ends the first browser's session on A too.
-    let token = form(&address_b).await;
-    let res = client
-        .post(format!("{address_b}/actions/sign-out"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_with_csrf_at(&client, &address_b, "/actions/sign-out", &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let res = client
         .get(format!("{address_a}/internal/session"))
@@ -326,24 +232,9 @@ async fn two_replicas_share_accounts_and_sessions() {
 
 /// Posts the sign-in form to `address` with a fresh token from there.
 async fn sign_in_at(client: &reqwest::Client, address: &str, password: &str) -> StatusCode {
-    let html = client
-        .get(format!("{address}/fragments/account"))
-        .send()
+    let sign_in = [("email", "counted@example.com"), ("password", password)];
+    post_with_csrf_at(client, address, "/actions/sign-in", &sign_in)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    client
-        .post(format!("{address}/actions/sign-in"))
-        .form(&[
-            ("email", "counted@example.com"),
-            ("password", password),
-            ("csrf_token", &csrf_in(&html)),
-        ])
-        .send()
-        .await
-        .unwrap()
         .status()
 }
 
@@ -356,27 +247,13 @@ async fn failed_sign_ins_on_one_replica_count_on_the_other() {
     let db = TestDb::new();
     let (mut a, address_a) = start_binary(&db.value).await;
     let (mut b, address_b) = start_binary(&db.value).await;
-    let owner = browser();
-    let html = owner
-        .get(format!("{address_a}/fragments/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let res = owner
-        .post(format!("{address_a}/actions/sign-up"))
-        .form(&[
-            ("name", "Counted"),
-            ("email", "counted@example.com"),
-            ("password", PASSWORD),
-            ("plan", "pro"),
-            ("csrf_token", &csrf_in(&html)),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let sign_up = [
+        ("name", "Counted"),
+        ("email", "counted@example.com"),
+        ("password", PASSWORD),
+        ("plan", "pro"),
+    ];
+    let res = post_with_csrf_at(&browser(), &address_a, "/actions/sign-up", &sign_up).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
     // Five wrong passwords (the per-email limit), three on A and two on B.

@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{browser, location, set_cookie, spawn_app, spawn_app_with, Value, PASSWORD};
+use crate::helpers::{
+    browser, location, session_token, set_cookie, spawn_app, spawn_app_with, Value, PASSWORD,
+};
 
 #[tokio::test]
 async fn sign_up_sets_an_http_only_lax_session_cookie_and_redirects() {
@@ -145,12 +147,7 @@ async fn profile_changes_the_name_and_the_plan() {
 async fn the_database_keeps_only_the_hash_of_the_session_token() {
     let app = spawn_app().await;
     let res = app.sign_up("Ada", "ada@example.com").await;
-    let cookie = set_cookie(&res);
-    let token = cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .trim_start_matches("mf_session=");
+    let token = session_token(&res);
     let sql = "SELECT token_hash FROM sessions";
     let stored = app.db.query(sql, sql);
     assert_eq!(
@@ -169,13 +166,7 @@ async fn the_database_keeps_only_the_hash_of_the_session_token() {
 async fn a_tampered_or_unknown_cookie_reads_as_signed_out() {
     let app = spawn_app().await;
     let res = app.sign_up("Ada", "ada@example.com").await;
-    let cookie = set_cookie(&res);
-    let token = cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .trim_start_matches("mf_session=")
-        .to_owned();
+    let token = session_token(&res);
     let mut flipped = token.clone().into_bytes();
     flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
     let flipped = String::from_utf8(flipped).unwrap();

@@ -17,8 +17,9 @@ use svc_accounts::startup::Application;
 use svc_accounts::storage::postgres::testing;
 use svc_accounts::storage::Storage;
 
-/// The context secret every test app uses.
-pub const SECRET: &str = "test-context-secret-0123456789";
+// The context secret every test app uses: the kit's.
+use shared_ui::testkit::SECRET;
+
 /// A password that passes the rules.
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -189,6 +190,7 @@ pub fn test_args(db: &str) -> Vec<String> {
 
 pub struct TestApp {
     pub address: String,
+    pub port: u16,
     /// A browser: stores cookies, does not follow redirects (tests look at the 303s).
     pub client: Client,
     pub storage: Storage,
@@ -225,6 +227,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        port,
         client: browser(),
         storage,
         handle,
@@ -277,6 +280,31 @@ impl TestApp {
         csrf_in(&html)
     }
 
+    /// The body of `GET path` with extra `headers`, with the app's client.
+    pub async fn text_with(&self, path: &str, headers: &[(&str, &str)]) -> String {
+        let mut request = self.client.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap().text().await.unwrap()
+    }
+
+    /// `POST path` of `body` as it is, labelled `content_type`, with the app's client.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post(&self, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
         client.post(self.url(path)).form(form).send().await.unwrap()
     }
@@ -288,10 +316,7 @@ impl TestApp {
         path: &str,
         form: &[(&str, &str)],
     ) -> Response {
-        let token = self.csrf(client).await;
-        let mut fields = form.to_vec();
-        fields.push(("csrf_token", &token));
-        self.post(client, path, &fields).await
+        post_with_csrf_at(client, &self.address, path, form).await
     }
 
     pub async fn sign_up_as(&self, client: &Client, name: &str, email: &str) -> Response {
@@ -334,6 +359,56 @@ impl TestApp {
     pub fn accounts(&self) -> i64 {
         self.storage.count_accounts().unwrap()
     }
+}
+
+/// Posts `form` to `{address}{path}` with a fresh CSRF token for `client` added last (for a
+/// service at any address, such as the binary run as a process).
+pub async fn post_with_csrf_at(
+    client: &Client,
+    address: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Response {
+    let html = client
+        .get(format!("{address}/fragments/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&html);
+    let mut fields = form.to_vec();
+    fields.push(("csrf_token", &token));
+    client
+        .post(format!("{address}{path}"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `GET {address}/internal/session` for `client`: the answer as JSON.
+pub async fn session_at(client: &Client, address: &str) -> serde_json::Value {
+    client
+        .get(format!("{address}/internal/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The session token the `Set-Cookie` header of a response holds.
+pub fn session_token(res: &Response) -> String {
+    let cookie = set_cookie(res);
+    cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("mf_session=")
+        .to_owned()
 }
 
 /// The `Set-Cookie` header of a response (the session cookie).

@@ -2,10 +2,8 @@
 
 mod helpers;
 
-use std::process::Command;
-
 use helpers::{ada, assert_sound_html, header, spawn_app};
-use shared_ui::headers;
+use shared_ui::{headers, testkit};
 
 const FRAGMENTS: [(&str, &str); 2] = [("overview", "private, no-store"), ("stats", "no-store")];
 
@@ -230,25 +228,19 @@ async fn the_refresh_query_sets_the_interval_and_a_bad_one_is_an_escaped_400() {
 #[tokio::test]
 async fn unknown_fragments_and_routes_are_404_pages() {
     let app = spawn_app().await;
-    let res = app.get("/fragments/%3Cscript%3Ex").await;
-    assert_eq!(res.status(), 404);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("&lt;script&gt;x"), "{body}");
-    assert!(!body.contains("<script>x"));
-    for path in [
+    let paths = [
         "/nope",
         "/fragments",
         "/fragments/stats/extra",
         "/assets/nope.js",
-    ] {
-        assert_eq!(app.get(path).await.status(), 404, "{path}");
-    }
+    ];
+    testkit::assert_unknown_routes_are_404_pages(&app, &paths).await;
 }
 
 #[tokio::test]
 async fn assets_have_etags_and_answer_304_to_if_none_match() {
     let app = spawn_app().await;
-    for (path, kind, marker) in [
+    let assets = [
         ("/assets/dashboard.css", "text/css", "var(--surface)"),
         (
             "/assets/auto-refresh.js",
@@ -260,15 +252,8 @@ async fn assets_have_etags_and_answer_304_to_if_none_match() {
             "text/javascript",
             "registerControllers",
         ),
-    ] {
-        let res = app.get(path).await;
-        assert_eq!(res.status(), 200, "{path}");
-        assert!(header(&res, "content-type").starts_with(kind));
-        let etag = header(&res, "etag").to_owned();
-        assert!(res.text().await.unwrap().contains(marker), "{path}");
-        let again = app.get_with(path, &[("if-none-match", &etag)]).await;
-        assert_eq!(again.status(), 304, "{path}");
-    }
+    ];
+    testkit::assert_assets_revalidate(&app, &assets).await;
 }
 
 #[tokio::test]
@@ -305,108 +290,21 @@ async fn health_and_readiness_answer_200_and_request_ids_are_echoed() {
     assert_eq!(header(&res, headers::REQUEST_ID), "trace-abc-123");
 }
 
-#[test]
-fn a_bad_setting_exits_2_naming_it() {
-    let out = Command::new(env!("CARGO_BIN_EXE_svc-dashboard"))
-        .args(["--port", "0", "--context-secret", "short"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("--context-secret / CONTEXT_SECRET"),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn help_names_the_settings_and_the_healthcheck_subcommand() {
-    let out = Command::new(env!("CARGO_BIN_EXE_svc-dashboard"))
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
-    for needle in [
-        "--port",
-        "PORT",
-        "--bind",
-        "--context-secret",
-        "healthcheck",
-    ] {
-        assert!(help.contains(needle), "--help lacks {needle}: {help}");
-    }
-}
-
 #[tokio::test]
-async fn the_healthcheck_subcommand_reports_a_live_and_a_dead_port() {
+async fn the_command_line_answers_help_and_healthcheck_and_refuses_a_bad_setting() {
     let app = spawn_app().await;
-    let port = app.port.to_string();
-    let ok = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_svc-dashboard"))
-            .args(["--port", &port, "healthcheck"])
-            .status()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(ok.success());
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_port = closed.local_addr().unwrap().port().to_string();
-    drop(closed);
-    let dead = Command::new(env!("CARGO_BIN_EXE_svc-dashboard"))
-        .args(["--port", &dead_port, "healthcheck"])
-        .status()
-        .unwrap();
-    assert_eq!(dead.code(), Some(1));
+    testkit::assert_command_line(env!("CARGO_BIN_EXE_svc-dashboard"), &[], app.port).await;
 }
 
 #[tokio::test]
 async fn cors_answers_only_the_configured_shell_origin() {
     let app = helpers::spawn_app_with(&["--cors-origins", "http://127.0.0.1:8000"]).await;
-    for path in [
+    let paths = [
         "/fragments/overview",
         "/fragments/stats",
         "/assets/auto-refresh.js",
-    ] {
-        let ok = app
-            .get_with(path, &[("origin", "http://127.0.0.1:8000")])
-            .await;
-        assert_eq!(ok.status(), 200, "{path}");
-        assert_eq!(
-            header(&ok, "access-control-allow-origin"),
-            "http://127.0.0.1:8000"
-        );
-        let foreign = app
-            .get_with(path, &[("origin", "http://evil.example")])
-            .await;
-        assert!(
-            foreign
-                .headers()
-                .get("access-control-allow-origin")
-                .is_none(),
-            "{path}"
-        );
-    }
-    let preflight = |origin: &'static str| {
-        app.client
-            .request(
-                reqwest::Method::OPTIONS,
-                format!("{}/fragments/overview", app.address),
-            )
-            .header("origin", origin)
-            .header("access-control-request-method", "GET")
-            .header("access-control-request-headers", "x-mf-loader")
-            .send()
-    };
-    assert_eq!(
-        preflight("http://127.0.0.1:8000").await.unwrap().status(),
-        204
-    );
-    assert_eq!(
-        preflight("http://evil.example").await.unwrap().status(),
-        403
-    );
+    ];
+    testkit::assert_cors_only_for(&app.address, "http://127.0.0.1:8000", &paths).await;
 }
 
 #[tokio::test]
