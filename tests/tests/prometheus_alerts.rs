@@ -302,8 +302,8 @@ fn prometheus_installed() -> bool {
     false
 }
 
-/// Polls the query until every sample satisfies `ok` and there are `count` of them (at
-/// most `within`); the last samples.
+/// Polls an instant query until it returns `count` samples (at most `within`); the last
+/// samples.
 async fn until_query(
     prometheus: &Prometheus,
     promql: &str,
@@ -347,8 +347,8 @@ async fn killing_a_service_fires_its_fragment_fallback_alert_within_a_minute() {
     .await;
     assert_eq!(ratios.len(), 3, "one ratio per service: {ratios:?}");
     assert!(
-        ratios.iter().all(|(_, v)| *v == 0.0),
-        "all healthy: {ratios:?}"
+        ratios.iter().all(|(_, v)| *v < 0.05),
+        "all healthy, below the alert's 5%: {ratios:?}"
     );
     let before = prometheus.alerts().await;
     assert!(
