@@ -117,7 +117,8 @@ async fn serve(mut stream: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
 }
 
 /// The shell as a process with `switcher` registered and a section `/up` showing its
-/// `socket` fragment; no chrome, no session service.
+/// `socket` fragment; no chrome, no session service; the admin listener on a free port
+/// (its default, 9000, is taken by any other shell running meanwhile).
 async fn shell(dir: &tempfile::TempDir, service_url: &str) -> Process {
     let config = dir.path().join("shell.toml");
     std::fs::write(
@@ -134,7 +135,14 @@ async fn shell(dir: &tempfile::TempDir, service_url: &str) -> Process {
     Process::start(
         "shell",
         "shell",
-        &["--context-secret", SECRET, "--config", &config],
+        &[
+            "--context-secret",
+            SECRET,
+            "--config",
+            &config,
+            "--admin-port",
+            "0",
+        ],
     )
     .await
 }
