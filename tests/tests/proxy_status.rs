@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mf_tests::replicas::Process;
-use mf_tests::{raw_request, SECRET};
+use mf_tests::{raw_request, RawAnswer, SECRET};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -147,21 +147,44 @@ async fn shell(dir: &tempfile::TempDir, service_url: &str) -> Process {
     .await
 }
 
+/// The raw service behind a shell process.
+struct Switcher {
+    service: RawService,
+    shell: Process,
+    _dir: tempfile::TempDir,
+}
+
+impl Switcher {
+    async fn start() -> Switcher {
+        let service = RawService::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let shell = shell(&dir, &service.url).await;
+        Switcher {
+            service,
+            shell,
+            _dir: dir,
+        }
+    }
+
+    /// `GET /svc/switcher{path}` as the fragment loader asks it.
+    async fn loader_fetch(&self, path: &str) -> RawAnswer {
+        let target = format!("/svc/switcher{path}");
+        raw_request(
+            &self.shell.url(),
+            "GET",
+            target.as_bytes(),
+            "x-mf-loader: 1\r\n",
+        )
+        .await
+    }
+}
+
 #[tokio::test]
 async fn a_service_answering_101_switching_protocols_gets_a_502_and_no_tunnel() {
-    let service = RawService::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let shell = shell(&dir, &service.url).await;
-
+    let switcher = Switcher::start().await;
     // The loader's fetch (a client asking for an upgrade itself is refused by the shell
     // before the proxy, with a 400).
-    let answer = raw_request(
-        &shell.url(),
-        "GET",
-        b"/svc/switcher/fragments/socket",
-        "x-mf-loader: 1\r\n",
-    )
-    .await;
+    let answer = switcher.loader_fetch("/fragments/socket").await;
     assert_eq!(answer.status, 502, "{}\n{}", answer.head, answer.body);
     assert!(
         answer.body.contains("`switcher` answered 101"),
@@ -174,7 +197,7 @@ async fn a_service_answering_101_switching_protocols_gets_a_502_and_no_tunnel() 
         answer.head
     );
     assert!(!answer.body.contains(TUNNELLED), "{}", answer.body);
-    for head in service.heads_for("/fragments/socket") {
+    for head in switcher.service.heads_for("/fragments/socket") {
         assert!(
             !head.to_ascii_lowercase().contains("\nupgrade:"),
             "sent on: {head}"
@@ -183,7 +206,10 @@ async fn a_service_answering_101_switching_protocols_gets_a_502_and_no_tunnel() 
 
     // A form posted with JavaScript off: the page of its section, 502, the box in the slot.
     let page = mf_tests::client()
-        .post(format!("{}/svc/switcher/actions/switch", shell.url()))
+        .post(format!(
+            "{}/svc/switcher/actions/switch",
+            switcher.shell.url()
+        ))
         .header("accept", "text/html")
         .form(&[("a", "1")])
         .send()
@@ -198,22 +224,14 @@ async fn a_service_answering_101_switching_protocols_gets_a_502_and_no_tunnel() 
     assert!(!html.contains(TUNNELLED));
 
     // The shell is unharmed.
-    let health = raw_request(&shell.url(), "GET", b"/healthz", "").await;
+    let health = raw_request(&switcher.shell.url(), "GET", b"/healthz", "").await;
     assert_eq!(health.status, 200);
 }
 
 #[tokio::test]
 async fn a_final_answer_after_103_early_hints_is_relayed_without_the_interim_one() {
-    let service = RawService::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let shell = shell(&dir, &service.url).await;
-    let answer = raw_request(
-        &shell.url(),
-        "GET",
-        b"/svc/switcher/fragments/early",
-        "x-mf-loader: 1\r\n",
-    )
-    .await;
+    let switcher = Switcher::start().await;
+    let answer = switcher.loader_fetch("/fragments/early").await;
     assert_eq!(answer.status, 200, "{}", answer.head);
     assert!(answer.body.contains("final answer"), "{}", answer.body);
     assert!(!answer.head.contains("103"), "{}", answer.head);
