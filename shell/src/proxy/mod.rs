@@ -10,16 +10,16 @@
 //! Trust between teams (`docs/SECURITY.md`): a service's answer is relayed, its reach is not.
 //! The browser's cookies go to the session service only, and only the session service's
 //! `Set-Cookie` comes back; a `Location` passes only when it is a path on this site (else
-//! 502); of the other answer headers only an allowlist ([`RELAYED_ANSWER_HEADERS`]) passes;
-//! an interim answer (1xx, such as `101 Switching Protocols`) is never relayed (502): the
-//! proxy asks no service for an upgrade. Of the request, only [`FORWARDED_REQUEST_HEADERS`]
-//! pass, and no client-supplied `x-mf-*` header (the loader flag is re-set by the shell as
-//! `x-mf-loader: 1`). A service-worker script fetch is refused, so no service can install a
-//! worker on the shell's origin. The request body is capped at [`MAX_BODY_BYTES`], the
-//! answer at 4 MiB (read as a stream), and the whole exchange at the proxy timeout. With
-//! JavaScript off, a browser that posts a form here gets the answer inside the full page of
-//! its section (status kept), and a browser that navigates to a fragment URL is sent to its
-//! section.
+//! 502); of the other answer headers only an allowlist ([`relay::RELAYED_ANSWER_HEADERS`])
+//! passes; an interim answer (1xx, such as `101 Switching Protocols`) is never relayed
+//! (502): the proxy asks no service for an upgrade. Of the request, only
+//! [`send::FORWARDED_REQUEST_HEADERS`] pass, and no client-supplied `x-mf-*` header (the
+//! loader flag is re-set by the shell as `x-mf-loader: 1`). A service-worker script fetch
+//! is refused, so no service can install a worker on the shell's origin. The request body
+//! is capped at [`send::MAX_BODY_BYTES`], the answer at 4 MiB (read as a stream), and the
+//! whole exchange at the proxy timeout. With JavaScript off, a browser that posts a form
+//! here gets the answer inside the full page of its section (status kept), and a browser
+//! that navigates to a fragment URL is sent to its section.
 //!
 //! A request goes through four steps, one module each, in this order:
 //! 1. [`check`]: the request against the registry and the service's manifest;
@@ -42,14 +42,14 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use shared_ui::headers;
 
-pub use check::{parse_target, Checked, Target};
-pub use error::{PathRefusal, ProxyError, Refusal, Stop};
-pub use navigate::is_navigation;
-pub use relay::{is_site_path, RELAYED_ANSWER_HEADERS};
-pub use send::{FORWARDED_REQUEST_HEADERS, MAX_BODY_BYTES};
+pub use check::{parse_target, Target};
+pub use error::{ProxyError, Refusal};
+pub use relay::is_site_path;
 
 use crate::upstream::Upstream;
-use navigate::FormAnswer;
+use check::Checked;
+use error::Stop;
+use navigate::{is_navigation, FormAnswer};
 
 /// The proxy handler, for every method (anything but GET, HEAD and POST is a 405). Counts
 /// the answers to requests for a registered service (`shell_proxy_requests_total`).
@@ -100,7 +100,13 @@ async fn forward(
         Err(error) => return Err(error.into()),
     };
     let service = &checked.service;
-    tracing::info!(service = %service.name(), path = %checked.path, status = answer.status.as_u16(), ms, "proxied");
+    tracing::info!(
+        service = %service.name(),
+        path = %checked.path,
+        status = answer.status.as_u16(),
+        ms,
+        "proxied"
+    );
     if let Some(v) = answer
         .headers
         .get(headers::FRAGMENT_VERSION)
@@ -109,22 +115,10 @@ async fn forward(
         up.notice_version(service, Some(v));
     }
     if form && !answer.status.is_redirection() {
-        let answered = FormAnswer::Answered {
-            status: answer.status,
-            is_html: is_html(&answer.headers),
-            body: &answer.body,
-        };
+        let answered = FormAnswer::Answered(&answer);
         let mut res = navigate::form_page(req, up, &checked, answered, ms);
         relay::finish(&mut res, req, up, &checked, &answer.headers, ms);
         return Ok(res);
     }
-    Ok(relay::relay(req, up, &checked, answer, ms)?)
-}
-
-/// Whether an answer says it is HTML.
-fn is_html(headers: &reqwest::header::HeaderMap) -> bool {
-    headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/html"))
+    relay::relay(req, up, &checked, answer, ms).map_err(Stop::from)
 }

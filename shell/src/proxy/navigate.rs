@@ -12,6 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use shared_ui::headers;
 
 use super::check::Checked;
+use super::send::Answer;
 use crate::routes::pages::{self, Prefilled};
 use crate::settings::valid_name;
 use crate::upstream::{contains_document, Filled, Status, Upstream};
@@ -68,24 +69,58 @@ fn section_path(up: &Upstream, service: &str, fragment: Option<&str>) -> String 
 /// What came back for a form posted with JavaScript off.
 #[derive(Debug)]
 pub enum FormAnswer<'a> {
-    /// The service answered (not a redirect) with this status, headers' content type and
-    /// body.
-    Answered {
-        /// Its status.
-        status: StatusCode,
-        /// Whether it said `text/html`.
-        is_html: bool,
-        /// Its body.
-        body: &'a [u8],
-    },
+    /// The service answered (not a redirect).
+    Answered(&'a Answer),
     /// No answer: the status of the failure (502, 504).
     Failed(StatusCode),
 }
 
-/// The full page of the form's section with the answer in the service's slot. An answer
-/// that is not an HTML fragment (a 5xx, another type, a whole document) and a failure show
-/// the "unavailable" box and answer 502 (or the failure's status); a good one keeps its
-/// status. The slot is the fragment the answer says it is, else the service's first slot.
+/// What the form's slot shows, and the page's status.
+struct SlotAnswer {
+    /// The fragment HTML, or `None` for the "unavailable" box.
+    html: Option<String>,
+    /// The fragment the answer says it is.
+    fragment: Option<String>,
+    /// The page's status.
+    status: StatusCode,
+}
+
+impl FormAnswer<'_> {
+    /// An answer that is not an HTML fragment (a 5xx, another type, a whole document) and
+    /// a failure show the "unavailable" box, with 502 (or the failure's status); a good
+    /// one keeps its status.
+    fn into_slot(self, service: &str) -> SlotAnswer {
+        let answer = match self {
+            Self::Answered(answer) => answer,
+            Self::Failed(status) => {
+                return SlotAnswer {
+                    html: None,
+                    fragment: None,
+                    status,
+                }
+            }
+        };
+        let status = answer.status;
+        let html = String::from_utf8_lossy(&answer.body).into_owned();
+        let fragment = fragment_id_in(&html, service);
+        if is_html(&answer.headers) && !status.is_server_error() && !contains_document(&html) {
+            SlotAnswer {
+                html: Some(html),
+                fragment,
+                status,
+            }
+        } else {
+            SlotAnswer {
+                html: None,
+                fragment,
+                status: StatusCode::BAD_GATEWAY,
+            }
+        }
+    }
+}
+
+/// The full page of the form's section with the answer in the service's slot: the slot of
+/// the fragment the answer says it is, else the service's first slot in that section.
 pub fn form_page(
     req: &HttpRequest,
     up: &web::Data<Upstream>,
@@ -94,23 +129,11 @@ pub fn form_page(
     ms: f64,
 ) -> HttpResponse {
     let service = checked.service.name();
-    let (html, fragment, status) = match answer {
-        FormAnswer::Answered {
-            status,
-            is_html,
-            body,
-        } => {
-            let html = String::from_utf8_lossy(body).into_owned();
-            let fragment = fragment_id_in(&html, service);
-            let usable = is_html && !status.is_server_error() && !contains_document(&html);
-            if usable {
-                (Some(html), fragment, status)
-            } else {
-                (None, fragment, StatusCode::BAD_GATEWAY)
-            }
-        }
-        FormAnswer::Failed(status) => (None, None, status),
-    };
+    let SlotAnswer {
+        html,
+        fragment,
+        status,
+    } = answer.into_slot(service);
     let section = up
         .registry
         .section_of(service, fragment.as_deref())
@@ -138,6 +161,14 @@ pub fn form_page(
         filled,
     };
     pages::compose(req, up.clone(), section.as_ref(), status, Some(prefilled))
+}
+
+/// Whether an answer says it is HTML.
+fn is_html(headers: &reqwest::header::HeaderMap) -> bool {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/html"))
 }
 
 /// The fragment id an answer says it is (`data-fragment="accounts/account"`).

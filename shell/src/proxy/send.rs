@@ -132,7 +132,8 @@ pub async fn send(
             }
             (Err(e), _) => return Err(unavailable(e.into())),
         };
-        let status = final_status(res.status().as_u16(), service)?;
+        let status = final_status(res.status().as_u16(), service)
+            .inspect_err(|e| tracing::warn!(%service, error = %e, "refused an interim answer"))?;
         let headers = res.headers().clone();
         let body = read_capped(res, MAX_ANSWER_BYTES)
             .await
