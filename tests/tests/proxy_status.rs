@@ -8,7 +8,7 @@
 //! would send a 101 unasked), registered with the shell run as a real process.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mf_tests::replicas::Process;
 use mf_tests::{raw_request, RawAnswer, SECRET};
@@ -151,31 +151,35 @@ async fn shell(dir: &tempfile::TempDir, service_url: &str) -> Process {
 struct Switcher {
     service: RawService,
     shell: Process,
-    _dir: tempfile::TempDir,
+    _config: tempfile::TempDir,
 }
 
 impl Switcher {
-    async fn start() -> Switcher {
-        let service = RawService::start().await;
-        let dir = tempfile::tempdir().unwrap();
-        let shell = shell(&dir, &service.url).await;
-        Switcher {
-            service,
-            shell,
-            _dir: dir,
-        }
-    }
-
     /// `GET /svc/switcher{path}` as the fragment loader asks it.
     async fn loader_fetch(&self, path: &str) -> RawAnswer {
         let target = format!("/svc/switcher{path}");
-        raw_request(
-            &self.shell.url(),
-            "GET",
-            target.as_bytes(),
-            "x-mf-loader: 1\r\n",
-        )
-        .await
+        let shell = self.shell.url();
+        raw_request(&shell, "GET", target.as_bytes(), "x-mf-loader: 1\r\n").await
+    }
+
+    /// Starts both, and waits (at most 10 s) until the shell knows the service's manifest:
+    /// under load its first read at start may time out, and the proxy answers 503 until a
+    /// later one succeeds.
+    async fn start() -> Switcher {
+        let service = RawService::start().await;
+        let config = tempfile::tempdir().unwrap();
+        let shell = shell(&config, &service.url).await;
+        let switcher = Switcher {
+            service,
+            shell,
+            _config: config,
+        };
+        let started = Instant::now();
+        while switcher.loader_fetch("/fragments/early").await.status == 503 {
+            assert!(started.elapsed() < Duration::from_secs(10), "no manifest");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        switcher
     }
 }
 
