@@ -1,11 +1,11 @@
-//! The proxy's path check (`shell::routes::proxy::parse_target`, over
+//! The proxy's path check (`shell::proxy::parse_target`, over
 //! `shared_ui::contract::is_safe_path`) and its `Location` check (`is_site_path`), on any
 //! request path: no panic, and whatever passes is a plain path of one registered-looking
 //! service that cannot leave it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shell::routes::proxy::{is_site_path, parse_target};
+use shell::proxy::{is_site_path, parse_target};
 
 fuzz_target!(|data: &[u8]| {
     let location_ok = is_site_path(data);

@@ -14,6 +14,8 @@
 //!   with timeouts, the fragment cache and the fallbacks.
 //! - [`routes`]: every route, listed in [`routes::configure`]: pages, the proxy
 //!   `/svc/{service}/…`, `/registry.json`, assets.
+//! - [`proxy`]: the same-origin proxy `/svc/{service}/…`, in four steps (check, navigate,
+//!   send, relay).
 //! - [`views`]: the page template and the slot markup (maud).
 //! - [`check`]: `shell check URL`, the contract checker.
 //! - [`startup`]: [`startup::Application`] builds and runs the server.
@@ -25,6 +27,7 @@ pub mod admin;
 pub mod check;
 pub mod error;
 pub mod metrics;
+pub mod proxy;
 pub mod registry;
 pub mod routes;
 pub mod settings;

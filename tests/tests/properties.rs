@@ -13,7 +13,7 @@ use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
 use shared_ui::contract::{is_safe_path, FragmentSpec, Manifest, ManifestAssets};
 use shared_ui::proxies::TrustedProxies;
 use shared_ui::service::Secret;
-use shell::routes::proxy::{is_site_path, parse_target, Target};
+use shell::proxy::{is_site_path, parse_target, Target};
 use shell::settings::{parse_pairs, parse_service_url, valid_name};
 use svc_accounts::domain::{Email, Name};
 use svc_accounts::routes::form;

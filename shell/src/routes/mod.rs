@@ -11,7 +11,7 @@
 //! | anything else | [`pages::not_found`]: the 404 page inside the chrome |
 
 pub mod pages;
-pub mod proxy;
+use crate::proxy;
 
 use std::sync::OnceLock;
 

@@ -1,0 +1,124 @@
+//! `/svc/{service}/{path…}`: the same-origin proxy to a registered service.
+//!
+//! It is never an open proxy. The upstream URL is built only from the registry's base URL
+//! and a path that (1) is read from the RAW request URI, (2) passes
+//! [`shared_ui::contract::is_safe_path`] (no `%`, `..`, `//`, `@`, `:`, backslash or control
+//! character, so no encoded traversal or host can slip through) and (3) equals a path the
+//! service's manifest declares: fragments and assets for `GET`/`HEAD`, actions for `POST`.
+//! Everything else is a 4xx with a message saying why.
+//!
+//! Trust between teams (`docs/SECURITY.md`): a service's answer is relayed, its reach is not.
+//! The browser's cookies go to the session service only, and only the session service's
+//! `Set-Cookie` comes back; a `Location` passes only when it is a path on this site (else
+//! 502); of the other answer headers only an allowlist ([`relay::RELAYED_ANSWER_HEADERS`])
+//! passes; an interim answer (1xx, such as `101 Switching Protocols`) is never relayed
+//! (502): the proxy asks no service for an upgrade. Of the request, only
+//! [`send::FORWARDED_REQUEST_HEADERS`] pass, and no client-supplied `x-mf-*` header (the
+//! loader flag is re-set by the shell as `x-mf-loader: 1`). A service-worker script fetch
+//! is refused, so no service can install a worker on the shell's origin. The request body
+//! is capped at [`send::MAX_BODY_BYTES`], the answer at 4 MiB (read as a stream), and the
+//! whole exchange at the proxy timeout. With JavaScript off, a browser that posts a form
+//! here gets the answer inside the full page of its section (status kept), and a browser
+//! that navigates to a fragment URL is sent to its section.
+//!
+//! A request goes through four steps, one module each, in this order:
+//! 1. [`check`]: the request against the registry and the service's manifest;
+//! 2. [`navigate`]: browsers navigating here with JavaScript off are sent to a section;
+//! 3. [`send`]: the body read, the request sent (retried, timed out), the answer read;
+//! 4. [`relay`]: the answer passed on, or, for a JS-off form, the page built around it
+//!    ([`navigate::form_page`]).
+//!
+//! Each step stops with a [`Refusal`] (the request's fault) or a [`ProxyError`] (the
+//! service's); [`error`] turns either into the answer.
+
+pub mod check;
+pub mod error;
+pub mod navigate;
+pub mod relay;
+pub mod send;
+
+use std::time::Instant;
+
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use shared_ui::headers;
+
+pub use check::{parse_target, Target};
+pub use error::{ProxyError, Refusal};
+pub use relay::is_site_path;
+
+use crate::upstream::Upstream;
+use check::Checked;
+use error::Stop;
+use navigate::{is_navigation, FormAnswer};
+
+/// The proxy handler, for every method (anything but GET, HEAD and POST is a 405). Counts
+/// the answers to requests for a registered service (`shell_proxy_requests_total`).
+pub async fn proxy(
+    req: HttpRequest,
+    payload: web::Payload,
+    up: web::Data<Upstream>,
+) -> HttpResponse {
+    let res = forward(&req, payload, &up)
+        .await
+        .unwrap_or_else(|stop| stop.error_response());
+    if let Ok(target) = parse_target(req.uri().path()) {
+        if up.registry.service(target.service).is_some() {
+            up.metrics.proxied(target.service, res.status().as_u16());
+        }
+    }
+    res
+}
+
+/// The four steps, in order.
+async fn forward(
+    req: &HttpRequest,
+    payload: web::Payload,
+    up: &web::Data<Upstream>,
+) -> Result<HttpResponse, Stop> {
+    let started = Instant::now();
+    let checked = Checked::new(req, up)?;
+    if let Some(file) = checked.shared_asset() {
+        return Ok(shared_ui::assets::shared().respond(req, file));
+    }
+    checked.ready(up).await?;
+    let navigation = is_navigation(req);
+    checked.permitted(req, navigation)?;
+    if let Some(redirect) = navigate::redirect(up, &checked, navigation) {
+        return Ok(redirect);
+    }
+    let body = send::read_body(req, payload).await?;
+    let sent = send::send(req, up, &checked, body).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    // With JavaScript off, a form post comes back as the page, even when it failed.
+    let form = navigation && checked.is_post();
+    let answer = match sent {
+        Ok(answer) => answer,
+        Err(error) if form => {
+            let failed = FormAnswer::Failed(error.status());
+            return Ok(navigate::form_page(req, up, &checked, failed, ms));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let service = &checked.service;
+    tracing::info!(
+        service = %service.name(),
+        path = %checked.path,
+        status = answer.status.as_u16(),
+        ms,
+        "proxied"
+    );
+    if let Some(v) = answer
+        .headers
+        .get(headers::FRAGMENT_VERSION)
+        .and_then(|v| v.to_str().ok())
+    {
+        up.notice_version(service, Some(v));
+    }
+    if form && !answer.status.is_redirection() {
+        let answered = FormAnswer::Answered(&answer);
+        let mut res = navigate::form_page(req, up, &checked, answered, ms);
+        relay::finish(&mut res, req, up, &checked, &answer.headers, ms);
+        return Ok(res);
+    }
+    relay::relay(req, up, &checked, answer, ms).map_err(Stop::from)
+}
