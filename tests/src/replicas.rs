@@ -145,8 +145,17 @@ impl Process {
                 None if std::env::var("TEST_LOG").is_ok() => Stdio::inherit(),
                 None => Stdio::null(),
             };
+            // The shell's admin listener defaults to port 9000: a fixed port that two test
+            // runs on one machine (or a shell already running) would fight over. Unless the
+            // test chose one, the shell's admin listener takes any free port.
+            let admin: &[&str] = if binary_name == "shell" && !args.contains(&"--admin-port") {
+                &["--admin-port", "0"]
+            } else {
+                &[]
+            };
             let mut child = Command::new(&path)
                 .args(args)
+                .args(admin)
                 .args(["--port", &port.to_string()])
                 .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
                 .envs(env.iter().copied())

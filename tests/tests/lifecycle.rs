@@ -396,6 +396,8 @@ async fn readyz_answers_503_once_a_binary_is_stopping() {
             "shell",
             "--port",
             "0",
+            "--admin-port",
+            "0",
             "--services",
             // Only pricing answers; the others are never asked in this test.
             &format!(
