@@ -30,9 +30,13 @@ use futures_util::StreamExt;
 use shared_ui::contract::is_safe_path;
 use shared_ui::headers;
 
-use crate::routes::pages::{self, Prefilled};
+use crate::body::read_capped;
+use crate::compose::Prefilled;
+use crate::fragments::contains_document;
+use crate::routes::pages;
 use crate::settings::valid_name;
-use crate::upstream::{contains_document, read_capped, Filled, Status, Upstream};
+use crate::slot::{Filled, Status};
+use crate::state::Shell as Upstream;
 
 /// Largest request body forwarded, in bytes (larger: 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
