@@ -6,10 +6,16 @@
 //! slow, dead or broken). The browser side (the `fragment-loader` Stimulus controller in
 //! `assets/`) takes over navigation once the page is up; it reads `GET /registry.json`.
 //!
-//! The modules in reading order, one page from request to stream. Layers run one way: a
-//! module uses only modules listed before it (routes -> compose / proxy -> fragments,
-//! session, forwarded, views -> metrics -> registry -> settings), so each can be read
-//! knowing only what came before.
+//! One page, from request to stream: [`routes::pages::section`] finds the section and asks
+//! [`state::Shell::page`]; [`compose::Composer::page`] takes the section's template from
+//! [`compose::cache`] (rendered by [`compose::template`] with [`views`]) and sends its head;
+//! [`compose::stream`] resolves the user ([`session`]), fills every slot at once
+//! ([`fragments`], each request carrying [`forwarded`]'s headers) and writes the slots in
+//! page order as they are ready.
+//!
+//! The modules, bottom up. Layers run one way: a module uses only modules listed before it
+//! (routes -> compose / proxy -> fragments, session, forwarded, views -> metrics ->
+//! registry -> settings), so each can be read knowing only what came before.
 //! - [`settings`]: `SHELL_SERVICES`, `--config shell.toml` (see `shell.example.toml`),
 //!   timeouts; a bad registry entry is refused at start with a message naming it.
 //! - [`slot`]: what a slot is and how it was filled ([`slot::Status`], [`slot::Filled`]).
@@ -23,12 +29,12 @@
 //! - [`views`]: the page template and the slot markup (maud).
 //! - [`compose`]: the composition engine: templates, their cache, the streaming of a page.
 //! - [`state`]: [`state::Shell`], what app data holds.
+//! - [`admin`]: the admin listener (`--admin-port`), `GET /metrics` only.
 //! - [`routes`]: every route, listed in [`routes::configure`]: pages, the proxy
 //!   `/svc/{service}/…`, `/registry.json`, assets.
-//! - [`admin`]: the admin listener (`--admin-port`), `GET /metrics` only.
+//! - [`error`]: start-up errors.
 //! - [`startup`]: [`startup::Application`] builds and runs the server.
 //! - [`check`]: `shell check URL`, the contract checker.
-//! - [`error`]: start-up errors.
 
 pub mod admin;
 pub mod body;
