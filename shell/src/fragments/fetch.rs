@@ -110,6 +110,43 @@ pub fn contains_document(body: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// An answer with `status`, `content_type` and `body`, read as a fragment.
+    async fn read(
+        status: u16,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<FragmentAnswer, FragmentError> {
+        let res = http::Response::builder()
+            .status(status)
+            .header("content-type", content_type)
+            .body(http_body_util::Full::new(Bytes::from(body)))
+            .unwrap();
+        read_fragment(res).await
+    }
+
+    #[tokio::test]
+    async fn each_broken_answer_fails_for_its_own_reason() {
+        let html = "text/html; charset=utf-8";
+        let ok = read(200, html, b"<p>plans</p>".to_vec()).await.unwrap();
+        assert_eq!(&*ok.body, "<p>plans</p>");
+        let too_large = vec![b'a'; MAX_FRAGMENT_BYTES + 1];
+        for (answer, reason) in [
+            (read(500, html, b"<p>oops</p>".to_vec()).await, "status"),
+            (
+                read(200, "application/json", b"{}".to_vec()).await,
+                "not_html",
+            ),
+            (read(200, html, too_large).await, "too_large"),
+            (read(200, html, vec![0xff, 0xfe]).await, "not_utf8"),
+            (
+                read(200, html, b"<html><p>page</p></html>".to_vec()).await,
+                "whole_document",
+            ),
+        ] {
+            assert_eq!(answer.unwrap_err().reason(), reason);
+        }
+    }
+
     #[test]
     fn whole_documents_are_spotted_in_any_case() {
         assert!(contains_document("<!doctype html><HTML lang=en>"));
