@@ -6,31 +6,54 @@
 //! slow, dead or broken). The browser side (the `fragment-loader` Stimulus controller in
 //! `assets/`) takes over navigation once the page is up; it reads `GET /registry.json`.
 //!
-//! Where things live:
+//! One page, from request to stream: [`routes::pages::section`] finds the section and asks
+//! [`state::Shell::page`]; [`compose::Composer::page`] takes the section's template from
+//! [`compose::cache`] (rendered by [`compose::template`] with [`views`]) and sends its head;
+//! [`compose::stream`] resolves the user ([`session`]), fills every slot at once
+//! ([`fragments`], each request carrying [`forwarded`]'s headers) and writes the slots in
+//! page order as they are ready.
+//!
+//! The modules, bottom up. Layers run one way: a module uses only modules listed before it
+//! (routes -> compose / proxy -> fragments, session, forwarded, views -> metrics ->
+//! registry -> settings), so each can be read knowing only what came before.
 //! - [`settings`]: `SHELL_SERVICES`, `--config shell.toml` (see `shell.example.toml`),
 //!   timeouts; a bad registry entry is refused at start with a message naming it.
+//! - [`slot`]: what a slot is and how it was filled ([`slot::Status`], [`slot::Filled`]).
+//! - [`body`]: reading an answer's body with a cap.
+//! - [`client`]: the HTTP clients, one per worker thread.
 //! - [`registry`]: the services and the last good manifest of each; refreshes.
-//! - [`upstream`]: the one pooled HTTP client, the signed user context, fragment fetches
-//!   with timeouts, the fragment cache and the fallbacks.
+//! - [`metrics`]: the shell's Prometheus metrics (fragments, proxy, caches, manifests).
+//! - [`forwarded`]: what every upstream request of one incoming request carries.
+//! - [`session`]: the signed-in user, looked up once per session token and cached.
+//! - [`fragments`]: filling one slot: fetch, checks, cache, fallbacks, `FragmentError`.
+//! - [`views`]: the page template and the slot markup (maud).
+//! - [`compose`]: the composition engine: templates, their cache, the streaming of a page.
+//! - [`state`]: [`state::Shell`], what app data holds.
+//! - [`admin`]: the admin listener (`--admin-port`), `GET /metrics` only.
+//! - [`proxy`]: the same-origin proxy `/svc/{service}/…`, in four steps (check, navigate,
+//!   send, relay); with JavaScript off a form's answer comes back inside its page
+//!   ([`compose`]).
 //! - [`routes`]: every route, listed in [`routes::configure`]: pages, the proxy
 //!   `/svc/{service}/…`, `/registry.json`, assets.
-//! - [`proxy`]: the same-origin proxy `/svc/{service}/…`, in four steps (check, navigate,
-//!   send, relay).
-//! - [`views`]: the page template and the slot markup (maud).
-//! - [`check`]: `shell check URL`, the contract checker.
-//! - [`startup`]: [`startup::Application`] builds and runs the server.
-//! - [`admin`]: the admin listener (`--admin-port`), `GET /metrics` only.
-//! - [`metrics`]: the shell's Prometheus metrics (fragments, proxy, caches, manifests).
 //! - [`error`]: start-up errors.
+//! - [`startup`]: [`startup::Application`] builds and runs the server.
+//! - [`check`]: `shell check URL`, the contract checker.
 
 pub mod admin;
+pub mod body;
 pub mod check;
+pub mod client;
+pub mod compose;
 pub mod error;
+pub mod forwarded;
+pub mod fragments;
 pub mod metrics;
 pub mod proxy;
 pub mod registry;
 pub mod routes;
+pub mod session;
 pub mod settings;
+pub mod slot;
 pub mod startup;
-pub mod upstream;
+pub mod state;
 pub mod views;

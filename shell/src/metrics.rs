@@ -5,6 +5,7 @@
 //! | --- | --- | --- |
 //! | `shell_fragment_duration_seconds` | histogram | `service`, `fragment` |
 //! | `shell_fragment_outcomes_total` | counter | `service`, `fragment`, `status` (`ok`, `cached`, `fallback`, `unavailable`) |
+//! | `shell_fragment_failures_total` | counter | `service`, `fragment`, `reason` (`timeout`, `status`, `not_html`, `too_large`, `not_utf8`, `whole_document`, `transport`) |
 //! | `shell_proxy_requests_total` | counter | `service`, `status` |
 //! | `shell_cache_hits_total`, `shell_cache_misses_total` | counter | `cache` (`fragment`, `session`) |
 //! | `shell_manifest_reads_total` | counter | `service`, `result` (`ok`, `error`) |
@@ -12,8 +13,12 @@
 //!
 //! Every label value comes from the configuration or a registered service's manifest
 //! (services, fragments of the configured slots), never from a client, so the number of
-//! series stays bounded. The manifest figures are read from the [`Registry`] at each
-//! scrape.
+//! series stays bounded (a failure's `reason` is one of seven words,
+//! [`crate::fragments::FragmentError::reason`]). The manifest figures are read from the
+//! [`Registry`] at each scrape.
+//!
+//! Layer: below the session and fragment clients that count into it; it reads the
+//! [`Registry`] and the slot words of [`crate::slot`], nothing above.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
@@ -30,7 +35,7 @@ use prometheus_client::registry::{self, Unit};
 use shared_ui::metrics::{duration_family, DurationFamily};
 
 use crate::registry::Registry;
-use crate::upstream::Status;
+use crate::slot::Status;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct FragmentLabels {
@@ -43,6 +48,13 @@ struct OutcomeLabels {
     service: String,
     fragment: String,
     status: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct FailureLabels {
+    service: String,
+    fragment: String,
+    reason: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -62,7 +74,7 @@ pub enum Cache {
     /// The fragment cache (a fresh copy served, or a stale one while another request
     /// refetches it, is a hit).
     Fragment,
-    /// The session lookups, reused for two seconds per cookie.
+    /// The session lookups, reused for two seconds per session token.
     Session,
 }
 
@@ -81,11 +93,12 @@ impl Default for ShellMetrics {
     }
 }
 
-/// The shell's metrics; one per [`crate::upstream::Upstream`].
+/// The shell's metrics; one per shell ([`crate::state::Shell`]).
 #[derive(Debug)]
 pub struct ShellMetrics {
     fragment_durations: DurationFamily<FragmentLabels>,
     fragment_outcomes: Family<OutcomeLabels, Counter>,
+    fragment_failures: Family<FailureLabels, Counter>,
     proxy_requests: Family<ProxyLabels, Counter>,
     cache_hits: Family<CacheLabels, Counter>,
     cache_misses: Family<CacheLabels, Counter>,
@@ -100,6 +113,7 @@ impl ShellMetrics {
         Self {
             fragment_durations: duration_family(),
             fragment_outcomes: Family::default(),
+            fragment_failures: Family::default(),
             proxy_requests: Family::default(),
             cache_hits: Family::default(),
             cache_misses: Family::default(),
@@ -121,6 +135,11 @@ impl ShellMetrics {
             "shell_fragment_outcomes",
             "Page slots filled, by service, fragment and how (ok, cached, fallback, unavailable)",
             self.fragment_outcomes.clone(),
+        );
+        registry.register(
+            "shell_fragment_failures",
+            "Fragment fetches that failed, by service, fragment and reason (timeout, status, not_html, too_large, not_utf8, whole_document, transport)",
+            self.fragment_failures.clone(),
         );
         registry.register(
             "shell_proxy_requests",
@@ -148,6 +167,7 @@ impl ShellMetrics {
             fragment: fragment.to_owned(),
             durations: self.fragment_durations.clone(),
             outcomes: self.fragment_outcomes.clone(),
+            failures: self.fragment_failures.clone(),
             duration: OnceLock::new(),
             by_status: Default::default(),
         }
@@ -191,6 +211,7 @@ pub struct FragmentMetrics {
     fragment: String,
     durations: DurationFamily<FragmentLabels>,
     outcomes: Family<OutcomeLabels, Counter>,
+    failures: Family<FailureLabels, Counter>,
     duration: OnceLock<Histogram>,
     by_status: [OnceLock<Counter>; 4],
 }
@@ -217,6 +238,20 @@ impl FragmentMetrics {
                         status: status.as_str(),
                     })
                     .clone()
+            })
+            .inc();
+    }
+}
+
+impl FragmentMetrics {
+    /// A fetch of this fragment failed, for `reason` (one of a fixed few words). Rare, so
+    /// the series is looked up by its labels each time.
+    pub fn failed(&self, reason: &'static str) {
+        self.failures
+            .get_or_create(&FailureLabels {
+                service: self.service.clone(),
+                fragment: self.fragment.clone(),
+                reason,
             })
             .inc();
     }

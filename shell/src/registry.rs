@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
 use serde_json::{json, Value};
-use shared_ui::contract::{ControllerAsset, FragmentSpec, Manifest};
+use shared_ui::contract::{ContractError, ControllerAsset, FragmentSpec, Manifest};
 
+use crate::body::{read_capped, BodyError};
 use crate::settings::{Config, SectionConfig, ServiceConfig};
 
 /// The delays between reads of a manifest not known yet: the first, the growth factor and
@@ -227,6 +228,18 @@ impl Service {
         !recent && !self.refreshing.load(Ordering::Acquire)
     }
 
+    /// Starts a manifest refresh in the background when an answer's version calls for one
+    /// (and traffic may trigger one now, [`Self::may_refresh`]).
+    pub fn notice_version(self: &Arc<Self>, version: Option<&str>) {
+        if self.version_is_stale(version) && self.may_refresh() {
+            let service = Arc::clone(self);
+            let client = crate::client::http();
+            tokio::spawn(async move {
+                service.refresh(&client).await;
+            });
+        }
+    }
+
     /// Whether an answer's version calls for a refresh.
     pub fn version_is_stale(&self, version: Option<&str>) -> bool {
         match (self.manifest(), version) {
@@ -237,20 +250,37 @@ impl Service {
     }
 }
 
-async fn fetch_manifest(client: &reqwest::Client, base: &str) -> Result<Manifest, String> {
+/// Why a manifest read failed (the last good manifest stays in use).
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// No answer (refused, reset, timed out).
+    #[error("GET /manifest.json: {0}")]
+    Request(#[source] reqwest::Error),
+    /// An answer that is not a success.
+    #[error("GET /manifest.json answered {0}")]
+    Status(reqwest::StatusCode),
+    /// The body was too large or broke off.
+    #[error("reading /manifest.json: {0}")]
+    Body(#[source] BodyError),
+    /// Not a valid manifest.
+    #[error("{0}")]
+    Invalid(#[source] ContractError),
+}
+
+async fn fetch_manifest(client: &reqwest::Client, base: &str) -> Result<Manifest, ManifestError> {
     let res = client
         .get(format!("{base}/manifest.json"))
         .timeout(MANIFEST_TIMEOUT)
         .send()
         .await
-        .map_err(|e| format!("GET /manifest.json: {e}"))?;
+        .map_err(ManifestError::Request)?;
     if !res.status().is_success() {
-        return Err(format!("GET /manifest.json answered {}", res.status()));
+        return Err(ManifestError::Status(res.status()));
     }
-    let body = crate::upstream::read_capped(res, MAX_MANIFEST_BYTES)
+    let body = read_capped(res, MAX_MANIFEST_BYTES)
         .await
-        .map_err(|e| format!("reading /manifest.json: {e}"))?;
-    Manifest::parse(&body).map_err(|e| e.to_string())
+        .map_err(ManifestError::Body)?;
+    Manifest::parse(&body).map_err(ManifestError::Invalid)
 }
 
 /// The services of the configuration with their manifests.
@@ -298,6 +328,20 @@ impl Registry {
     /// Reads every manifest in parallel.
     pub async fn refresh_all(&self, client: &reqwest::Client) {
         futures_util::future::join_all(self.services.iter().map(|s| s.refresh(client))).await;
+    }
+
+    /// The session service: the only one that receives the browser's cookies, answers
+    /// `/internal/session` and may set cookies through the shell.
+    pub fn session_service(&self) -> Option<&Arc<Service>> {
+        self.config
+            .session_service
+            .as_deref()
+            .and_then(|name| self.service(name))
+    }
+
+    /// Whether `service` is the session service.
+    pub fn is_session_service(&self, service: &Service) -> bool {
+        self.config.session_service.as_deref() == Some(service.name())
     }
 
     /// The section at `path` (`/` is the default section).

@@ -21,7 +21,7 @@ use crate::error::StartError;
 use crate::registry::{Registry, MANIFEST_TIMEOUT};
 use crate::routes;
 use crate::settings::Settings;
-use crate::upstream::Upstream;
+use crate::state::Shell as Upstream;
 
 /// A bound, not yet running, shell.
 pub struct Application {

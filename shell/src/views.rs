@@ -1,31 +1,26 @@
-//! The shell's markup: the page template (head, chrome, main, footer) and the slots.
+//! The shell's markup (maud): the page around the slots (head, chrome, main, footer), a
+//! slot's wrapper and the 404 page's body.
 //!
 //! The page is rendered once with a marker where each slot goes, then cut at the markers
-//! into static segments ([`PageTemplate`]): the first goes out at once, and each slot is
-//! written between two segments as its fragment is ready. Markers are HTML comments; maud
-//! escapes every text we put in the page, so no user text can forge one.
+//! into static segments ([`PageTemplate`]): [`crate::compose`] sends the first at once and
+//! writes each slot between two segments as its fragment is ready. Markers are HTML
+//! comments; maud escapes every text we put in the page, so no user text can forge one.
+//!
+//! Nothing a request controls is written here: the pages carry the signed-in user's menu
+//! and tokens, and go out compressed, so a reflected string would let a third party guess
+//! those secrets from the compressed sizes (BREACH). The 404 page does not repeat the path,
+//! and a slot's "Retry" links to its section's path, not to the request's query.
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use shared_ui::components::{self, NavItem, PageOptions};
 use shared_ui::contract::ControllerAsset;
 
-use crate::upstream::{Filled, Status};
+use crate::slot::{Filled, SlotRef, Status};
 
 /// The shell's stylesheet.
 pub const SHELL_CSS_URL: &str = "/assets/shell.css";
 /// The loader module.
 pub const LOADER_URL: &str = "/assets/fragment-loader.js";
-
-/// A slot in the page, in document order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlotRef {
-    /// The service.
-    pub service: String,
-    /// The fragment id.
-    pub fragment: String,
-    /// Whether it sits in the chrome (header) rather than in `<main>`.
-    pub chrome: bool,
-}
 
 /// What the page around the slots shows.
 #[derive(Debug)]
@@ -42,7 +37,7 @@ pub struct PageSpec<'a> {
     pub chrome: Vec<SlotRef>,
     /// The main slots.
     pub main: Vec<SlotRef>,
-    /// Content of `<main>` when it has no slots (the 404 page).
+    /// Content of `<main>` besides its slots (the 404 page's body).
     pub main_body: Option<Markup>,
     /// Services' stylesheets (`/svc/…`).
     pub stylesheets: Vec<String>,
@@ -207,12 +202,12 @@ impl SlotOpen {
 /// The closing tag of a slot's wrapper (see [`SlotOpen`]).
 pub const SLOT_CLOSE: &str = "</div>";
 
-/// The body of the 404 page.
-pub fn not_found(path: &str) -> Markup {
+/// The body of the 404 page: the same words for every path (see the module doc).
+pub fn not_found() -> Markup {
     html! {
         section class="card not-found" {
             h1 { "Page not found" }
-            p { "Nothing lives at " code { (path) } "." }
+            p { "Nothing lives at this address." }
             p { a href="/" { "Go to the start page" } }
         }
     }

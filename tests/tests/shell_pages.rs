@@ -222,7 +222,12 @@ async fn an_unknown_path_gets_a_404_page_inside_the_chrome() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(headers.contains_key("content-security-policy"));
     assert!(html.contains("Page not found"));
-    assert!(html.contains("<code>/no-such-section</code>"));
+    // The page carries the signed-in user's menu, so nothing the request controls is
+    // reflected into it (docs/SECURITY.md, the compression oracle): not the path, not the
+    // query.
+    assert!(html.contains("Nothing lives at this address."));
+    assert!(!html.contains("no-such-section"), "the path is not echoed");
+    assert!(!html.contains("x=<b>") && !html.contains("x=&lt;b&gt;"));
     assert!(
         html.contains("data-slot=\"accounts/user-menu\""),
         "the chrome is there"

@@ -15,7 +15,7 @@ use shared_ui::contract::is_safe_path;
 use super::error::{PathRefusal, ProxyError, Refusal};
 use crate::registry::Service;
 use crate::settings::valid_name;
-use crate::upstream::Upstream;
+use crate::state::Shell;
 
 /// Longest query string passed on, in bytes.
 const MAX_QUERY_BYTES: usize = 2048;
@@ -71,7 +71,7 @@ impl Checked {
     /// Checks the method, the path (read from the raw URI: percent-escapes are not
     /// decoded, so `%2e%2e` or `%2f` cannot turn into something the checks did not see),
     /// the service and the query, in that order.
-    pub fn new(req: &HttpRequest, up: &Upstream) -> Result<Self, Refusal> {
+    pub fn new(req: &HttpRequest, up: &Shell) -> Result<Self, Refusal> {
         let method = req.method().clone();
         if !matches!(method, Method::GET | Method::HEAD | Method::POST) {
             return Err(Refusal::Method);
@@ -111,7 +111,7 @@ impl Checked {
 
     /// Makes sure the service's manifest is known (read again now if it may be), since
     /// nothing can be checked without it.
-    pub async fn ready(&self, up: &Upstream) -> Result<(), ProxyError> {
+    pub async fn ready(&self, up: &Shell) -> Result<(), ProxyError> {
         if self.service.manifest().is_none() && self.service.may_refresh() {
             self.service.refresh(&up.client()).await;
         }

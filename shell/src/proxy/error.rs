@@ -12,8 +12,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use super::send::MAX_BODY_BYTES;
-
 /// A path under `/svc/` that is not a plain path of a service: found from the path alone,
 /// before the registry is asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,9 +73,12 @@ pub enum Refusal {
     /// A service-worker script fetch: no service may install a worker on the shell's origin.
     #[error("service workers cannot be installed through the proxy")]
     ServiceWorker,
-    /// A body over [`MAX_BODY_BYTES`], declared or sent.
-    #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
-    BodyTooLarge,
+    /// A body over the limit (`send::MAX_BODY_BYTES`), declared or sent.
+    #[error("the request body is larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The body stopped or broke while it was read.
     #[error("the body could not be read: {0}")]
     BodyUnreadable(#[source] actix_web::error::PayloadError),
@@ -94,7 +95,7 @@ impl Refusal {
             | Self::Query
             | Self::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
             Self::ServiceWorker => StatusCode::FORBIDDEN,
-            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 }

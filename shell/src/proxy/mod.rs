@@ -46,18 +46,14 @@ pub use check::{parse_target, Target};
 pub use error::{ProxyError, Refusal};
 pub use relay::is_site_path;
 
-use crate::upstream::Upstream;
+use crate::state::Shell;
 use check::Checked;
 use error::Stop;
 use navigate::{is_navigation, FormAnswer};
 
 /// The proxy handler, for every method (anything but GET, HEAD and POST is a 405). Counts
 /// the answers to requests for a registered service (`shell_proxy_requests_total`).
-pub async fn proxy(
-    req: HttpRequest,
-    payload: web::Payload,
-    up: web::Data<Upstream>,
-) -> HttpResponse {
+pub async fn proxy(req: HttpRequest, payload: web::Payload, up: web::Data<Shell>) -> HttpResponse {
     let res = forward(&req, payload, &up)
         .await
         .unwrap_or_else(|stop| stop.error_response());
@@ -73,7 +69,7 @@ pub async fn proxy(
 async fn forward(
     req: &HttpRequest,
     payload: web::Payload,
-    up: &web::Data<Upstream>,
+    up: &web::Data<Shell>,
 ) -> Result<HttpResponse, Stop> {
     let started = Instant::now();
     let checked = Checked::new(req, up)?;

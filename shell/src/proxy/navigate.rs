@@ -13,9 +13,11 @@ use shared_ui::headers;
 
 use super::check::Checked;
 use super::send::Answer;
-use crate::routes::pages::{self, Prefilled};
+use crate::compose::Prefilled;
+use crate::fragments::contains_document;
 use crate::settings::valid_name;
-use crate::upstream::{contains_document, Filled, Status, Upstream};
+use crate::slot::{Filled, Status};
+use crate::state::Shell;
 
 /// Whether a browser navigated here itself (JavaScript off, a reload, a typed URL) rather
 /// than the loader fetching: no loader header, and `Sec-Fetch-Mode: navigate` or an
@@ -37,7 +39,7 @@ pub fn is_navigation(req: &HttpRequest) -> bool {
 /// Where a navigating browser goes instead of the service: a `GET` or `HEAD` of an action
 /// (a reload of a form posted with JavaScript off) to the section holding the service; a
 /// `GET` of a fragment to the section that shows it, with the query. `None`: forward.
-pub fn redirect(up: &Upstream, checked: &Checked, navigation: bool) -> Option<HttpResponse> {
+pub fn redirect(up: &Shell, checked: &Checked, navigation: bool) -> Option<HttpResponse> {
     let service = checked.service.name();
     let location = if checked.reloads_action(navigation) {
         section_path(up, service, None)
@@ -60,7 +62,7 @@ pub fn redirect(up: &Upstream, checked: &Checked, navigation: bool) -> Option<Ht
 }
 
 /// The path of the section showing `service` (and `fragment`), else `/`.
-fn section_path(up: &Upstream, service: &str, fragment: Option<&str>) -> String {
+fn section_path(up: &Shell, service: &str, fragment: Option<&str>) -> String {
     up.registry
         .section_of(service, fragment)
         .map_or_else(|| "/".to_owned(), |s| s.path.clone())
@@ -123,7 +125,7 @@ impl FormAnswer<'_> {
 /// the fragment the answer says it is, else the service's first slot in that section.
 pub fn form_page(
     req: &HttpRequest,
-    up: &web::Data<Upstream>,
+    up: &web::Data<Shell>,
     checked: &Checked,
     answer: FormAnswer<'_>,
     ms: f64,
@@ -160,7 +162,7 @@ pub fn form_page(
         fragment,
         filled,
     };
-    pages::compose(req, up.clone(), section.as_ref(), status, Some(prefilled))
+    up.page(req, section.as_ref(), status, Some(prefilled))
 }
 
 /// Whether an answer says it is HTML.

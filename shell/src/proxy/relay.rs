@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use super::check::Checked;
 use super::error::ProxyError;
 use super::send::Answer;
-use crate::upstream::Upstream;
+use crate::state::Shell;
 
 /// Answer headers relayed from a service to the browser (besides `Location`, checked, and
 /// the session service's `Set-Cookie`). Anything else a service says (`Refresh`,
@@ -33,7 +33,7 @@ pub const RELAYED_ANSWER_HEADERS: &[&str] = &[
 /// The answer relayed: its status and body, a checked `Location`, the allowed headers.
 pub fn relay(
     req: &HttpRequest,
-    up: &Upstream,
+    up: &Shell,
     checked: &Checked,
     answer: Answer,
     ms: f64,
@@ -77,7 +77,7 @@ pub fn relay(
 pub fn finish(
     res: &mut HttpResponse,
     req: &HttpRequest,
-    up: &Upstream,
+    up: &Shell,
     checked: &Checked,
     upstream_headers: &reqwest::header::HeaderMap,
     ms: f64,
@@ -94,7 +94,7 @@ pub fn finish(
 /// service's are dropped, and logged). A session change also drops this shell's cached
 /// lookup of the old cookie, so a signed-out session stops working at once here.
 fn relay_cookies(
-    up: &Upstream,
+    up: &Shell,
     req: &HttpRequest,
     checked: &Checked,
     upstream_headers: &reqwest::header::HeaderMap,

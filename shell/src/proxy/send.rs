@@ -5,7 +5,7 @@
 //! [`FORWARDED_REQUEST_HEADERS`] pass (never a hop-by-hop one), and the loader flag is set
 //! again by the shell; the shell's own headers (request id, language, base path, the
 //! signed user for fragments and actions, cookies for the session service only) come from
-//! [`crate::upstream::Forwarded`]. An interim (1xx) answer is refused here, before its body
+//! [`crate::forwarded::Forwarded`]. An interim (1xx) answer is refused here, before its body
 //! is read: the proxy asks no service to switch protocols, so no `101` is relayed.
 
 use std::collections::HashSet;
@@ -19,7 +19,8 @@ use shared_ui::headers;
 
 use super::check::Checked;
 use super::error::{Failure, ProxyError, Refusal};
-use crate::upstream::{read_capped, Upstream};
+use crate::body::read_capped;
+use crate::state::Shell;
 
 /// Largest request body forwarded, in bytes (larger: 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -78,13 +79,17 @@ pub async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<B
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|l| l > MAX_BODY_BYTES) {
-        return Err(Refusal::BodyTooLarge);
+        return Err(Refusal::BodyTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(Refusal::BodyUnreadable)?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(Refusal::BodyTooLarge);
+            return Err(Refusal::BodyTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
         }
         body.extend_from_slice(&chunk);
     }
@@ -108,7 +113,7 @@ pub struct Answer {
 /// never is.
 pub async fn send(
     req: &HttpRequest,
-    up: &Upstream,
+    up: &Shell,
     checked: &Checked,
     body: Bytes,
 ) -> Result<Answer, ProxyError> {
@@ -172,7 +177,7 @@ fn final_status(status: u16, service: &str) -> Result<StatusCode, ProxyError> {
 /// need no session lookup.
 async fn request(
     req: &HttpRequest,
-    up: &Upstream,
+    up: &Shell,
     checked: &Checked,
     body: Bytes,
 ) -> reqwest::RequestBuilder {

@@ -1,4 +1,5 @@
-//! Every route of the shell, listed in [`configure`]; handlers are thin.
+//! Every route of the shell, listed in [`configure`]; handlers are thin: a page is
+//! [`crate::compose`]'s work, a proxied request the proxy's.
 //!
 //! | route | handler |
 //! | --- | --- |
@@ -19,7 +20,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use shared_ui::assets::{Asset, AssetSet};
 
-use crate::upstream::Upstream;
+use crate::state::Shell;
 
 const LOADER_JS: &[u8] = include_bytes!("../../assets/fragment-loader.js");
 const SHELL_CSS: &[u8] = include_bytes!("../../assets/shell.css");
@@ -66,13 +67,13 @@ pub async fn assets(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
 
 /// `GET /registry.json`: sections, chrome, services (the article's `remoteEndpoints`).
 /// Services whose manifest is still unknown are asked again (in the background, spaced).
-pub async fn registry_json(up: web::Data<Upstream>) -> HttpResponse {
-    for service in up.registry.services() {
+pub async fn registry_json(shell: web::Data<Shell>) -> HttpResponse {
+    for service in shell.registry.services() {
         if service.manifest().is_none() {
-            up.notice_version(service, None);
+            service.notice_version(None);
         }
     }
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .json(up.registry.browser_json())
+        .json(shell.registry.browser_json())
 }

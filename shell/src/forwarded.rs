@@ -1,0 +1,171 @@
+//! What every upstream request of one incoming request carries: the forwarding headers, the
+//! request id, the trace, the language and, once the session is resolved
+//! ([`crate::session`]), the signed user context. Built once per incoming request and
+//! cloned per upstream request: the values are shared, not copied or checked again.
+
+use actix_web::http::header;
+use actix_web::HttpRequest;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use shared_ui::headers;
+use shared_ui::proxies::TrustedProxies;
+use shared_ui::service::RequestId;
+use shared_ui::trace::{TraceContext, TRACEPARENT};
+
+use crate::registry::Service;
+
+/// What every upstream request of one incoming request carries.
+#[derive(Debug, Clone, Default)]
+pub struct Forwarded {
+    /// `Cookie`, as sent (forwarded to the session service only).
+    pub cookie: Option<String>,
+    /// The user's id, for cache keys.
+    pub user_id: Option<i64>,
+    /// The headers that go to every service, whichever it is: `X-Forwarded-Host` (the host
+    /// the browser asked for), `-Proto` (`http`, or what a trusted proxy says), `-For` (the
+    /// client address), the request id, `traceparent` (the request's trace, the shell's
+    /// span), `Accept-Language` (its first language, [`primary_language`]) and, once the
+    /// user is known, the signed context.
+    common: HeaderMap,
+}
+
+impl Forwarded {
+    /// Reads the headers to forward from a request (the user is added by
+    /// [`crate::session::Sessions::with_user`]). The client address and scheme are believed
+    /// from forwarding headers only when the peer is a trusted proxy.
+    pub fn from_request(req: &HttpRequest, trusted: &TrustedProxies) -> Self {
+        let text = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let peer = req.peer_addr().map(|a| a.ip());
+        let mut fwd = Self {
+            cookie: text(header::COOKIE).map(str::to_owned),
+            user_id: None,
+            common: HeaderMap::with_capacity(12),
+        };
+        // The Host the browser sent (not a client-supplied X-Forwarded-Host).
+        fwd.put(
+            HeaderName::from_static("x-forwarded-host"),
+            text(header::HOST).unwrap_or_default(),
+        );
+        let proto = trusted
+            .forwarded_proto(peer, req.headers())
+            .unwrap_or("http");
+        fwd.put(HeaderName::from_static("x-forwarded-proto"), proto);
+        let request_id = RequestId::of(req);
+        if !request_id.is_empty() {
+            fwd.put(HeaderName::from_static(headers::REQUEST_ID), &request_id);
+        }
+        if let Some(trace) = TraceContext::of(req) {
+            fwd.put(HeaderName::from_static(TRACEPARENT), &trace.traceparent());
+        }
+        if let Some(language) = text(header::ACCEPT_LANGUAGE).and_then(primary_language) {
+            fwd.put(reqwest::header::ACCEPT_LANGUAGE, &language);
+        }
+        if let Some(client) = peer.map(|p| trusted.client_ip(p, req.headers())) {
+            fwd.put(
+                HeaderName::from_static("x-forwarded-for"),
+                &client.to_string(),
+            );
+        }
+        fwd
+    }
+
+    /// Adds a header for every service; a value that is not a valid header value is left
+    /// out.
+    fn put(&mut self, name: HeaderName, value: &str) {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.common.insert(name, v);
+        }
+    }
+
+    /// The language forwarded (the first of `Accept-Language`), for cache keys.
+    pub fn language(&self) -> Option<&str> {
+        self.common
+            .get(reqwest::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// One of the headers for every service (the request id, `traceparent`), to copy onto
+    /// another upstream request.
+    pub fn common_header(&self, name: &str) -> Option<&HeaderValue> {
+        self.common.get(name)
+    }
+
+    /// The signed user context, once the user is known.
+    pub fn set_user(&mut self, user_header: &str, user_id: i64) {
+        self.put(HeaderName::from_static(headers::USER_CONTEXT), user_header);
+        self.user_id = Some(user_id);
+    }
+
+    /// The forwarded headers of an upstream request for `service`: those for every service
+    /// and `service`'s base path. The browser's cookies go to the session service only
+    /// (`with_cookies`); every other service knows the user from the signed context alone.
+    pub fn headers(&self, service: &Service, with_cookies: bool) -> HeaderMap {
+        let mut map = self.common.clone();
+        map.insert(
+            HeaderName::from_static(headers::BASE_PATH),
+            service.base_path_header().clone(),
+        );
+        if let (true, Some(v)) = (with_cookies, &self.cookie) {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                map.insert(reqwest::header::COOKIE, v);
+            }
+        }
+        map
+    }
+
+    /// Adds the forwarded headers ([`Self::headers`]) to a reqwest request.
+    pub fn apply(
+        &self,
+        builder: reqwest::RequestBuilder,
+        service: &Service,
+        with_cookies: bool,
+    ) -> reqwest::RequestBuilder {
+        builder.headers(self.headers(service, with_cookies))
+    }
+}
+
+/// The first language of an `Accept-Language` header, lower case (`en-gb`), if it is a
+/// plausible BCP 47 tag of at most 35 bytes. What the shell forwards and keys its cache on:
+/// the whole header, with its weights and endless variants, would let a client mint
+/// unbounded cache keys.
+pub fn primary_language(header: &str) -> Option<String> {
+    let tag = header.split(',').next()?.split(';').next()?.trim();
+    let ok = !tag.is_empty()
+        && tag.len() <= 35
+        && tag.split('-').all(|part| {
+            (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+        && tag.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
+    ok.then(|| tag.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_first_plausible_language_tag_is_kept() {
+        assert_eq!(
+            primary_language("en-GB,en;q=0.9,fr;q=0.8").as_deref(),
+            Some("en-gb")
+        );
+        assert_eq!(primary_language(" de ;q=1").as_deref(), Some("de"));
+        assert_eq!(
+            primary_language("zh-Hant-TW").as_deref(),
+            Some("zh-hant-tw")
+        );
+        // Unbounded or odd values never become cache keys.
+        let long = format!("en-{}", "abcdefgh-".repeat(8));
+        for bad in [
+            "",
+            "*",
+            "1en",
+            "en_GB",
+            "en--gb",
+            "toolongtag",
+            long.as_str(),
+            "é",
+        ] {
+            assert_eq!(primary_language(bad), None, "{bad}");
+        }
+    }
+}

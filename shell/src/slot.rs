@@ -1,0 +1,72 @@
+//! What a slot is, and how it was filled: the words every layer above shares (the views
+//! write them, the metrics count them, the fragments and the composer produce them). It
+//! depends on nothing else in the crate, so any module may use it.
+
+use std::sync::Arc;
+
+/// A slot in the page, in document order: which service's fragment goes there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRef {
+    /// The service.
+    pub service: String,
+    /// The fragment id.
+    pub fragment: String,
+    /// Whether it sits in the chrome (header) rather than in `<main>`.
+    pub chrome: bool,
+}
+
+/// How a slot was filled; written as `data-fragment-status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A fresh answer from the service (or a fresh cached copy of one).
+    Ok,
+    /// The last good copy stood in for a failing service.
+    Cached,
+    /// The service's declared fallback.
+    Fallback,
+    /// The shell's "unavailable" box.
+    Unavailable,
+}
+
+impl Status {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Cached => "cached",
+            Status::Fallback => "fallback",
+            Status::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A filled slot: its HTML (from a service we registered, so trusted markup) and how.
+#[derive(Debug, Clone)]
+pub struct Filled {
+    /// The HTML to put in the slot, or `None` for the "unavailable" box.
+    pub html: Option<Arc<str>>,
+    /// How it was filled.
+    pub status: Status,
+    /// Milliseconds it took.
+    pub ms: u64,
+}
+
+impl Filled {
+    /// A slot filled with `html` (`Status::Ok`, or the given status), time not yet known.
+    pub fn with(html: Arc<str>, status: Status) -> Self {
+        Self {
+            html: Some(html),
+            status,
+            ms: 0,
+        }
+    }
+
+    /// The "unavailable" box, time not yet known.
+    pub fn unavailable() -> Self {
+        Self {
+            html: None,
+            status: Status::Unavailable,
+            ms: 0,
+        }
+    }
+}
