@@ -26,7 +26,12 @@ pub type Settings = Cli<AccountsSettings>;
 pub struct AccountsSettings {
     /// The database: a SQLite file path or sqlite://PATH (its folder is created if missing),
     /// or postgres://USER:PASSWORD@HOST:PORT/DB (postgresql:// too) for replicas
-    #[arg(long, env = "ACCOUNTS_DATABASE", default_value = "./data/accounts.db")]
+    #[arg(
+        long,
+        env = "ACCOUNTS_DATABASE",
+        default_value = "./data/accounts.db",
+        hide_env_values = true
+    )]
     pub database: String,
     /// Plan ids a user may pick, comma-separated, first is the default (the pricing
     /// catalogue's ids)
@@ -57,6 +62,9 @@ pub struct AccountsSettings {
     /// Sign-ups over the whole service in an hour
     #[arg(long, env = "ACCOUNTS_SIGN_UP_LIMIT_GLOBAL", default_value_t = rate_limit::SIGN_UPS_GLOBAL)]
     pub sign_up_limit_global: usize,
+    /// IPv6 clients are counted per network of this many bits (a /64 is one subscriber)
+    #[arg(long, env = "ACCOUNTS_IPV6_PREFIX", default_value_t = rate_limit::IPV6_PREFIX)]
+    pub ipv6_prefix: u8,
     /// argon2id memory cost in KiB (tests lower it; production keeps the default)
     #[arg(long, env = "ACCOUNTS_ARGON2_MEMORY_KIB", default_value_t = HashCost::PRODUCTION.memory_kib, hide = true)]
     pub argon2_memory_kib: u32,
@@ -164,7 +172,14 @@ impl AccountsSettings {
                 "--sign-up-limit-global / ACCOUNTS_SIGN_UP_LIMIT_GLOBAL",
                 rate_limit::SIGN_UP_WINDOW,
             )?,
+            ipv6_prefix: self.ipv6_prefix,
         };
+        if !(32..=128).contains(&self.ipv6_prefix) {
+            return Err(SettingError::new(
+                "--ipv6-prefix / ACCOUNTS_IPV6_PREFIX",
+                "must be between 32 and 128",
+            ));
+        }
         Ok(Config {
             limits,
             common,

@@ -10,6 +10,7 @@ use shared_ui::kit::{self, Service};
 use crate::metrics::AccountsMetrics;
 use crate::routes::{self, AppState};
 use crate::security::csrf::CsrfKey;
+use crate::security::device::DeviceKey;
 use crate::security::password::{HashCost, Hasher};
 use crate::security::rate_limit::Limiter;
 use crate::security::session::CookiePolicy;
@@ -124,6 +125,7 @@ pub async fn service(config: &Config) -> Result<(Service, Storage), StartError> 
         hasher,
         hash_slots: tokio::sync::Semaphore::new(hash_slots()),
         csrf: CsrfKey::derive(&config.common.context_secret),
+        devices: DeviceKey::derive(&config.common.context_secret),
         // With PostgreSQL the counters are shared by every replica.
         limiter: match &storage {
             Storage::Postgres(pg) => Limiter::shared(config.limits, pg.clone()),

@@ -14,8 +14,9 @@ use crate::domain::{Email, Name, Password};
 use crate::error::AppError;
 use crate::metrics::{Action, Failure, HashOp};
 use crate::security::csrf::check_origin;
-use crate::security::rate_limit::Limited;
-use crate::security::session::Token;
+use crate::security::device;
+use crate::security::rate_limit::{Limited, SignInAttempt};
+use crate::security::session::{self, Token};
 use crate::storage::{now_secs, CreateAccountError, NewAccount};
 use crate::views::{AccountState, Notice, ProfileForm, SignInForm, SignUpForm};
 
@@ -96,6 +97,35 @@ impl<'a> Post<'a> {
             self.redirect_target("/dashboard", "/"),
             token.map(|t| self.state.cookies.set(t)),
         )
+    }
+
+    /// 303 after a sign-in or sign-up to `email`: the new session's cookie, and the device
+    /// cookie that makes this browser a known device for `email` from now on.
+    fn signed_in_home(&self, token: &Token, email: &str) -> HttpResponse {
+        let known = session::cookie_value(self.req, device::COOKIE_NAME);
+        let value = self.state.devices.renew(known.as_deref(), email);
+        let mut res = self.home(Some(token));
+        let set = device::set_cookie(&value, self.state.cookies.secure);
+        if let Ok(v) = header::HeaderValue::from_str(&set) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+        res
+    }
+
+    /// Counts a sign-in attempt at `email` from `client`; a browser whose device cookie
+    /// vouches for `email` counts against its own budget (then `true`).
+    async fn count_sign_in(
+        &self,
+        email: &Email,
+        client: std::net::IpAddr,
+    ) -> Result<(SignInAttempt, bool), Limited> {
+        let cookie = session::cookie_value(self.req, device::COOKIE_NAME);
+        let known = self.state.devices.known(cookie.as_deref(), email.as_str());
+        let limiter = &self.state.limiter;
+        let attempt = limiter
+            .begin_sign_in(email.as_str(), client, known.as_ref())
+            .await?;
+        Ok((attempt, known.is_some()))
     }
 
     fn session_expiry(&self) -> i64 {
@@ -184,9 +214,10 @@ pub async fn sign_up(
     let password_hash = hashing(&state, HashOp::Hash, move |h| h.hash(password.expose())).await?;
     let token = Token::generate();
     let (hash, expires_at) = (token.hash(), post.session_expiry());
+    let email = email.as_str().to_owned();
     let new = NewAccount {
         name: name.as_str().to_owned(),
-        email: email.as_str().to_owned(),
+        email: email.clone(),
         password_hash,
         plan,
     };
@@ -197,14 +228,14 @@ pub async fn sign_up(
         Ok(account) => {
             tracing::info!(account_id = account.id, "account created");
             state.metrics.signed_up();
-            Ok(post.home(Some(&token)))
+            Ok(post.signed_in_home(&token, &email))
         }
         Err(CreateAccountError::EmailTaken) => {
             state.metrics.failed(Action::SignUp, Failure::EmailTaken);
             sign_up.email_error =
                 Some("An account with this email already exists. Sign in instead.");
             let sign_in = SignInForm {
-                email: email.as_str().to_owned(),
+                email,
                 ..SignInForm::default()
             };
             let form = signed_out_state(sign_up, sign_in);
@@ -250,8 +281,8 @@ pub async fn sign_in(
 
     // Counted now, before the password is checked, so concurrent guesses cannot outrun it.
     let client = state.client_ip(&req);
-    let attempt = match state.limiter.begin_sign_in(email.as_str(), client).await {
-        Ok(attempt) => attempt,
+    let (attempt, known) = match post.count_sign_in(&email, client).await {
+        Ok(counted) => counted,
         Err(limited) => {
             tracing::warn!(%client, "sign-in refused: too many attempts");
             state.metrics.rate_limited(Action::SignIn);
@@ -288,9 +319,9 @@ pub async fn sign_in(
         s.create_session(account_id, hash, expires_at)
     })
     .await?;
-    tracing::info!(account_id, "signed in");
+    tracing::info!(account_id, known_device = known, "signed in");
     state.metrics.signed_in();
-    Ok(post.home(Some(&token)))
+    Ok(post.signed_in_home(&token, email.as_str()))
 }
 
 /// `POST /actions/sign-out`: ends the session and clears the cookie. Signed out already,

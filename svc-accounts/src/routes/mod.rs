@@ -17,6 +17,7 @@ use shared_ui::service;
 use crate::domain::{Account, PlanList};
 use crate::error::AppError;
 use crate::security::csrf::{Binding, CsrfKey};
+use crate::security::device::DeviceKey;
 use crate::security::password::Hasher;
 use crate::security::rate_limit::Limiter;
 use crate::security::session::{self, CookiePolicy, TokenHash};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub hash_slots: tokio::sync::Semaphore,
     /// Signs form tokens.
     pub csrf: CsrfKey,
+    /// Signs and checks device cookies (a known browser's own sign-in budget).
+    pub devices: DeviceKey,
     /// Sign-in and sign-up counters.
     pub limiter: Limiter,
     /// The proxies whose `X-Forwarded-For` is believed (the shell).

@@ -400,3 +400,21 @@ async fn failed_sign_ins_on_one_replica_count_on_the_other() {
     a.wait().unwrap();
     b.wait().unwrap();
 }
+
+#[test]
+fn help_prints_no_secret_from_the_environment() {
+    let out = Command::new(BINARY)
+        .arg("--help")
+        .env(
+            "ACCOUNTS_DATABASE",
+            "postgres://mosaic:hunter2-db@db:5432/accounts",
+        )
+        .env("CONTEXT_SECRET", "context-secret-hunter2-0123456789")
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("ACCOUNTS_DATABASE"), "{help}");
+    assert!(!help.contains("hunter2"), "{help}");
+}
