@@ -108,6 +108,15 @@ pub async fn service(config: &Config) -> Result<(Service, Storage), StartError> 
         );
     }
 
+    if config.mailer.is_development() {
+        tracing::warn!(
+            mailer = %config.mailer.describe(),
+            "no ACCOUNTS_SMTP_URL: confirmation and reset links are written to the log"
+        );
+    } else {
+        tracing::info!(mailer = %config.mailer.describe(), links = %config.public_url, "mail");
+    }
+
     let plan_ids: String = config
         .plans
         .all()
@@ -140,6 +149,8 @@ pub async fn service(config: &Config) -> Result<(Service, Storage), StartError> 
         trusted_origins: config.trusted_origins.clone(),
         version: service.version_string(),
         metrics: metrics.clone(),
+        mailer: config.mailer.clone(),
+        public_url: config.public_url.clone(),
     };
     let ready_storage = storage.clone();
     let service = routes::declare(service)

@@ -7,6 +7,7 @@
 //!   attempt then clears its email's counter and gives its client slot back.
 //! - Sign-up: attempts per client address (default 10 per hour) and over the whole service
 //!   (default 1,000 per hour), counted before the password is hashed.
+//! - Password-reset links: 3 requests per email and 10 per client address in an hour.
 //!
 //! - A known device (a browser whose `mf_device` cookie vouches for the email, see
 //!   [`crate::security::device`]) has its own budget instead: its attempts count under its
@@ -47,6 +48,10 @@ pub const SIGN_UPS_PER_CLIENT: usize = 10;
 pub const SIGN_UPS_GLOBAL: usize = 1000;
 /// The sign-up window.
 pub const SIGN_UP_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// Password-reset requests allowed per email in [`SIGN_UP_WINDOW`].
+pub const RESETS_PER_EMAIL: usize = 3;
+/// Password-reset requests allowed per client address in [`SIGN_UP_WINDOW`].
+pub const RESETS_PER_CLIENT: usize = 10;
 /// The IPv6 prefix length that makes one client, by default.
 pub const IPV6_PREFIX: u8 = 64;
 /// Keys kept before old ones are swept.
@@ -132,6 +137,14 @@ impl Limited {
     pub fn message(&self) -> String {
         format!(
             "Too many failed sign-ins. For your safety, signing in is paused: try again in {}.",
+            self.minutes()
+        )
+    }
+
+    /// The message the password-reset request form shows.
+    pub fn reset_message(&self) -> String {
+        format!(
+            "Too many reset links were asked for. Try again in {}.",
             self.minutes()
         )
     }
@@ -314,6 +327,33 @@ impl Limiter {
             &[
                 (&client_key, self.limits.sign_up_per_client),
                 ("sign-up:global", self.limits.sign_up_global),
+            ],
+            Instant::now(),
+        )
+        .await
+        .map(drop)
+    }
+}
+
+impl Limiter {
+    /// Counts a password-reset request (before anything is looked up or mailed); `Err` when
+    /// the email or the client has used up its requests
+    /// ([`RESETS_PER_EMAIL`], [`RESETS_PER_CLIENT`] per hour).
+    pub async fn begin_reset(&self, email: &str, client: IpAddr) -> Result<(), Limited> {
+        let (per_email, per_client) = (RESETS_PER_EMAIL, RESETS_PER_CLIENT);
+        let rule = |limit| Rule {
+            limit,
+            window: SIGN_UP_WINDOW,
+        };
+        let email_key = format!("reset:email:{email}");
+        let client_key = format!(
+            "reset:client:{}",
+            client_key(client, self.limits.ipv6_prefix)
+        );
+        self.count(
+            &[
+                (&email_key, rule(per_email)),
+                (&client_key, rule(per_client)),
             ],
             Instant::now(),
         )

@@ -245,8 +245,10 @@ async fn strangers_cannot_lock_out_a_browser_that_signed_in_before() {
     strangers_guess(&app, "ada@example.com").await;
     // A stranger with a device cookie of their own account gains nothing for Ada's.
     let mallory = browser();
-    app.sign_up_as(&mallory, "Mallory", "mallory@example.com")
+    app.sign_up_as(&browser(), "Mallory", "mallory@example.com")
         .await;
+    let res = app.sign_in(&mallory, "mallory@example.com", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     app.post_with_csrf(&mallory, "/actions/sign-out", &[]).await;
     for client in [browser(), mallory] {
         let res = app.sign_in(&client, "ada@example.com", PASSWORD).await;
