@@ -6,7 +6,8 @@
 //! only for a relay on the same host or network). Without it, a development mailer writes each
 //! message to the log, and says so at start: nothing leaves the machine.
 //!
-//! Sending never delays an answer: each message is sent by a task of its own (so a sign-up
+//! Sending never delays an answer: each message is sent by a task of its own, over a
+//! connection of its own (so a sign-up
 //! with a taken address takes as long as one with a new address), and a failure is logged.
 //! The URL's password is never shown: [`Mailer::describe`] names the host and port only.
 
@@ -33,7 +34,7 @@ pub struct Mail {
 #[derive(Clone)]
 enum Transport {
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         shown: String,
     },
     Log,
@@ -75,7 +76,10 @@ impl Mailer {
                     .map_err(|_| smtp_url_error())?
                     .timeout(Some(SMTP_TIMEOUT))
                     .build();
-                Transport::Smtp { transport, shown }
+                Transport::Smtp {
+                    transport: Box::new(transport),
+                    shown,
+                }
             }
         };
         Ok(Self { transport, from })
@@ -113,7 +117,7 @@ impl Mailer {
                 );
             }
             Transport::Smtp { transport, .. } => {
-                let transport = transport.clone();
+                let transport = transport.as_ref().clone();
                 let subject = mail.subject;
                 actix_web::rt::spawn(async move {
                     match transport.send(message).await {
