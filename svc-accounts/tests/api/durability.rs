@@ -418,3 +418,33 @@ fn help_prints_no_secret_from_the_environment() {
     assert!(help.contains("ACCOUNTS_DATABASE"), "{help}");
     assert!(!help.contains("hunter2"), "{help}");
 }
+
+#[test]
+fn without_an_smtp_url_the_development_mailer_says_so_at_start() {
+    let db = TestDb::new();
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("out.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut args = test_args(&db.value);
+    args.remove(0);
+    let mut child = Command::new(BINARY)
+        .args(&args)
+        .env("RUST_LOG", "info")
+        .env_remove("ACCOUNTS_SMTP_URL")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut text = String::new();
+    while started.elapsed() < Duration::from_secs(30) && !text.contains("no ACCOUNTS_SMTP_URL") {
+        std::thread::sleep(Duration::from_millis(50));
+        text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        text.contains("no ACCOUNTS_SMTP_URL: confirmation and reset links are written to the log"),
+        "{text}"
+    );
+}
