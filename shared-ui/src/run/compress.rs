@@ -31,6 +31,10 @@
 //! An answer that finds every slot taken goes out uncompressed, at once: it never waits for
 //! a slot, and its bytes are the same page, only larger. The slots are per worker because
 //! an answer's body is polled on the worker that made it, so no lock is needed.
+//! `bench/compression-memory` (release shell, 2 workers, N connections each asking once for
+//! `/dashboard` at the same moment), peak RSS before and after, 2026-12-05:
+//! br, 300: 209 -> 49 MiB (33 compressed); br, 1,500: 832 -> 100 MiB (68 compressed);
+//! zstd, 1,500: 695 -> 106 MiB (122 compressed). Idle: 11 MiB.
 //!
 //! Levels ([`BROTLI_QUALITY`], [`GZIP_LEVEL`], [`ZSTD_LEVEL`]) are fast ones: the shell
 //! compresses every page as it streams, on the worker threads that compose pages, so a level
