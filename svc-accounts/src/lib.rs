@@ -12,18 +12,20 @@
 //!   kit (`shared_ui::kit`), which provides the manifest, the contract routes, the middleware
 //!   and `main`; [`startup::Application`] binds and runs it.
 //! - [`routes`]: every route in [`routes::declare`]; handlers per area (fragments,
-//!   actions, internal).
+//!   actions, recovery by mailed links, internal).
 //! - [`views`]: maud views of the fragments and the preview page.
 //! - [`domain`]: parsed input (name, email, password, plan) that cannot hold bad values.
 //! - [`security`]: argon2id hashing, session tokens and cookie, CSRF tokens and the origin
 //!   check, the failed sign-in limiter.
 //! - [`storage`]: the only module that talks SQL: one interface over SQLite (WAL,
 //!   `synchronous=FULL`) and PostgreSQL (a pool, for replicas), one set of migrations.
+//! - [`mail`]: the mailer of confirmation and password-reset links (SMTP, or the log).
 //! - [`error`]: the crate's one error type and its HTTP mapping.
 //! - [`metrics`]: sign-ups, sign-ins, failures, rate limits and hash time, on `GET /metrics`.
 
 pub mod domain;
 pub mod error;
+pub mod mail;
 pub mod metrics;
 pub mod routes;
 pub mod security;

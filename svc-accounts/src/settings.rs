@@ -10,6 +10,7 @@ pub use shared_ui::kit::Command;
 use shared_ui::service::{Common, SettingError};
 
 use crate::domain::PlanList;
+use crate::mail::Mailer;
 use crate::security::password::HashCost;
 use crate::security::rate_limit::{self, Limits, Rule};
 use crate::storage::Database;
@@ -26,7 +27,12 @@ pub type Settings = Cli<AccountsSettings>;
 pub struct AccountsSettings {
     /// The database: a SQLite file path or sqlite://PATH (its folder is created if missing),
     /// or postgres://USER:PASSWORD@HOST:PORT/DB (postgresql:// too) for replicas
-    #[arg(long, env = "ACCOUNTS_DATABASE", default_value = "./data/accounts.db")]
+    #[arg(
+        long,
+        env = "ACCOUNTS_DATABASE",
+        default_value = "./data/accounts.db",
+        hide_env_values = true
+    )]
     pub database: String,
     /// Plan ids a user may pick, comma-separated, first is the default (the pricing
     /// catalogue's ids)
@@ -57,6 +63,28 @@ pub struct AccountsSettings {
     /// Sign-ups over the whole service in an hour
     #[arg(long, env = "ACCOUNTS_SIGN_UP_LIMIT_GLOBAL", default_value_t = rate_limit::SIGN_UPS_GLOBAL)]
     pub sign_up_limit_global: usize,
+    /// SMTP server for the mailed links: smtp://HOST:PORT (a relay on the same network),
+    /// smtp://USER:PASSWORD@HOST:PORT?tls=required (STARTTLS) or smtps://… (TLS); unset, a
+    /// development mailer writes messages to the log
+    #[arg(long, env = "ACCOUNTS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of mailed links
+    #[arg(
+        long,
+        env = "ACCOUNTS_MAIL_FROM",
+        default_value = "Mosaic <accounts@localhost>"
+    )]
+    pub mail_from: String,
+    /// The account page as users reach it (mailed links point there)
+    #[arg(
+        long,
+        env = "ACCOUNTS_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8000/accounts"
+    )]
+    pub public_url: String,
+    /// IPv6 clients are counted per network of this many bits (a /64 is one subscriber)
+    #[arg(long, env = "ACCOUNTS_IPV6_PREFIX", default_value_t = rate_limit::IPV6_PREFIX)]
+    pub ipv6_prefix: u8,
     /// argon2id memory cost in KiB (tests lower it; production keeps the default)
     #[arg(long, env = "ACCOUNTS_ARGON2_MEMORY_KIB", default_value_t = HashCost::PRODUCTION.memory_kib, hide = true)]
     pub argon2_memory_kib: u32,
@@ -86,6 +114,10 @@ pub struct Config {
     pub hash_cost: HashCost,
     /// Sign-in and sign-up limits.
     pub limits: Limits,
+    /// Sends mailed links.
+    pub mailer: Mailer,
+    /// Where mailed links point (no trailing `?`).
+    pub public_url: String,
 }
 
 impl AccountsSettings {
@@ -164,8 +196,35 @@ impl AccountsSettings {
                 "--sign-up-limit-global / ACCOUNTS_SIGN_UP_LIMIT_GLOBAL",
                 rate_limit::SIGN_UP_WINDOW,
             )?,
+            ipv6_prefix: self.ipv6_prefix,
         };
+        if !(32..=128).contains(&self.ipv6_prefix) {
+            return Err(SettingError::new(
+                "--ipv6-prefix / ACCOUNTS_IPV6_PREFIX",
+                "must be between 32 and 128",
+            ));
+        }
+        let mailer = Mailer::new(self.smtp_url.as_deref(), &self.mail_from).map_err(|problem| {
+            let name = if problem.contains("SMTP") {
+                "--smtp-url / ACCOUNTS_SMTP_URL"
+            } else {
+                "--mail-from / ACCOUNTS_MAIL_FROM"
+            };
+            SettingError::new(name, problem)
+        })?;
+        let public_url = self.public_url.trim().to_owned();
+        let plain = url::Url::parse(&public_url).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.query().is_none() && u.fragment().is_none()
+        });
+        if !plain {
+            return Err(SettingError::new(
+                "--public-url / ACCOUNTS_PUBLIC_URL",
+                "must be an http(s) URL without query, like https://example.com/accounts",
+            ));
+        }
         Ok(Config {
+            mailer,
+            public_url,
             limits,
             common,
             database,

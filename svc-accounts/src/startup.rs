@@ -10,6 +10,7 @@ use shared_ui::kit::{self, Service};
 use crate::metrics::AccountsMetrics;
 use crate::routes::{self, AppState};
 use crate::security::csrf::CsrfKey;
+use crate::security::device::DeviceKey;
 use crate::security::password::{HashCost, Hasher};
 use crate::security::rate_limit::Limiter;
 use crate::security::session::CookiePolicy;
@@ -107,6 +108,15 @@ pub async fn service(config: &Config) -> Result<(Service, Storage), StartError> 
         );
     }
 
+    if config.mailer.is_development() {
+        tracing::warn!(
+            mailer = %config.mailer.describe(),
+            "no ACCOUNTS_SMTP_URL: confirmation and reset links are written to the log"
+        );
+    } else {
+        tracing::info!(mailer = %config.mailer.describe(), links = %config.public_url, "mail");
+    }
+
     let plan_ids: String = config
         .plans
         .all()
@@ -124,6 +134,7 @@ pub async fn service(config: &Config) -> Result<(Service, Storage), StartError> 
         hasher,
         hash_slots: tokio::sync::Semaphore::new(hash_slots()),
         csrf: CsrfKey::derive(&config.common.context_secret),
+        devices: DeviceKey::derive(&config.common.context_secret),
         // With PostgreSQL the counters are shared by every replica.
         limiter: match &storage {
             Storage::Postgres(pg) => Limiter::shared(config.limits, pg.clone()),
@@ -138,6 +149,8 @@ pub async fn service(config: &Config) -> Result<(Service, Storage), StartError> 
         trusted_origins: config.trusted_origins.clone(),
         version: service.version_string(),
         metrics: metrics.clone(),
+        mailer: config.mailer.clone(),
+        public_url: config.public_url.clone(),
     };
     let ready_storage = storage.clone();
     let service = routes::declare(service)

@@ -23,6 +23,19 @@
 //! zstd contexts are kept per worker thread and reused (a new one costs more than the
 //! compression of a page); brotli's and gzip's encoders are made per answer.
 //!
+//! **A memory budget.** An encoder and its window take about half a MiB while its answer
+//! streams (brotli's ring buffer and hash tables, zstd's context, deflate's window), so
+//! 1,500 pages in flight once took the shell to 851 MiB. Each worker thread therefore has
+//! [`ENCODERS_PER_WORKER`] encoder slots ([`EncoderSlot`]): an answer takes one when its
+//! headers go out and gives it back when its encoder finishes (or the answer is dropped).
+//! An answer that finds every slot taken goes out uncompressed, at once: it never waits for
+//! a slot, and its bytes are the same page, only larger. The slots are per worker because
+//! an answer's body is polled on the worker that made it, so no lock is needed.
+//! `bench/compression-memory` (release shell, 2 workers, N connections each asking once for
+//! `/dashboard` at the same moment), peak RSS before and after, 2026-12-05:
+//! br, 300: 209 -> 49 MiB (33 compressed); br, 1,500: 832 -> 100 MiB (68 compressed);
+//! zstd, 1,500: 695 -> 106 MiB (122 compressed). Idle: 11 MiB.
+//!
 //! Levels ([`BROTLI_QUALITY`], [`GZIP_LEVEL`], [`ZSTD_LEVEL`]) are fast ones: the shell
 //! compresses every page as it streams, on the worker threads that compose pages, so a level
 //! whose cost per page is a fraction of the composition's own (about 0.1 ms) beats a few
@@ -51,6 +64,10 @@ pub const BROTLI_WINDOW: u32 = 18;
 pub const GZIP_LEVEL: u32 = 5;
 /// zstd level (1-19). 3 is zstd's own default: fast, and smaller than gzip.
 pub const ZSTD_LEVEL: i32 = 3;
+/// Answers compressed at once per worker thread; more go out uncompressed (see the module
+/// doc). 16 slots of about 0.5 MiB: 8 MiB a worker at most, for 16 pages streaming at the
+/// same moment on one core, far more than it compresses at once.
+pub const ENCODERS_PER_WORKER: usize = 16;
 /// The encoder's output is handed on once it holds this much, even mid-body.
 const OUT_CHUNK: usize = 16 * 1024;
 
@@ -247,6 +264,11 @@ pub async fn compress(
     if !compress {
         return Ok(res.map_into_left_body());
     }
+    let Some(slot) = EncoderSlot::take() else {
+        // Every encoder of this worker is busy: this answer goes out as it is, now.
+        res.headers_mut().append(header::VARY, VARY_ACCEPT_ENCODING);
+        return Ok(res.map_into_left_body());
+    };
     let headers = res.headers_mut();
     headers.insert(
         header::CONTENT_ENCODING,
@@ -255,7 +277,45 @@ pub async fn compress(
     headers.append(header::VARY, VARY_ACCEPT_ENCODING);
     headers.remove(header::CONTENT_LENGTH);
     weaken_etag(headers);
-    Ok(res.map_body(|_, body| EitherBody::right(Encoded::new(body.boxed(), coding))))
+    Ok(res.map_body(|_, body| EitherBody::right(Encoded::with_slot(body.boxed(), coding, slot))))
+}
+
+thread_local! {
+    /// Encoder slots in use on this worker thread.
+    static SLOTS_IN_USE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One of this worker's [`ENCODERS_PER_WORKER`] encoder slots, given back when dropped.
+/// Not `Send`: it is taken and given back on the same thread.
+#[derive(Debug)]
+pub struct EncoderSlot {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl EncoderSlot {
+    /// A free slot of this thread, or `None` when all are in use (never waits).
+    pub fn take() -> Option<Self> {
+        SLOTS_IN_USE.with(|used| {
+            let n = used.get();
+            (n < ENCODERS_PER_WORKER).then(|| {
+                used.set(n + 1);
+                Self {
+                    _not_send: std::marker::PhantomData,
+                }
+            })
+        })
+    }
+
+    /// Slots in use on this thread.
+    pub fn in_use() -> usize {
+        SLOTS_IN_USE.with(std::cell::Cell::get)
+    }
+}
+
+impl Drop for EncoderSlot {
+    fn drop(&mut self) {
+        SLOTS_IN_USE.with(|used| used.set(used.get().saturating_sub(1)));
+    }
 }
 
 /// zstd window, log2 bytes (128 KiB: more than any page), and its tables (32 Ki and 64 Ki
@@ -379,6 +439,8 @@ impl Encoder {
 pub struct Encoded {
     body: BoxBody,
     encoder: Option<Encoder>,
+    /// The worker's encoder slot, held while `encoder` lives.
+    slot: Option<EncoderSlot>,
     /// Bytes went into the encoder since its last flush.
     unflushed: bool,
     /// The encoder could not be made: the error, reported on the first poll.
@@ -386,14 +448,15 @@ pub struct Encoded {
 }
 
 impl Encoded {
-    /// Compresses `body` with `coding`.
-    pub fn new(body: BoxBody, coding: Coding) -> Self {
+    /// Compresses `body` with `coding`, holding `slot` until the encoder is finished.
+    pub fn with_slot(body: BoxBody, coding: Coding, slot: EncoderSlot) -> Self {
         let (encoder, failed) = match Encoder::new(coding) {
             Ok(e) => (Some(e), None),
             Err(e) => (None, Some(e)),
         };
         Self {
             body,
+            slot: encoder.as_ref().map(|_| slot),
             encoder,
             unflushed: false,
             failed,
@@ -439,7 +502,10 @@ impl MessageBody for Encoded {
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => {
-                    let rest = this.encoder.take().map(Encoder::finish).transpose()?;
+                    let rest = this.encoder.take().map(Encoder::finish).transpose();
+                    // The encoder's memory is gone: its slot is free for the next answer.
+                    this.slot = None;
+                    let rest = rest?;
                     return match rest {
                         Some(rest) if !rest.is_empty() => Poll::Ready(Some(Ok(rest))),
                         _ => Poll::Ready(None),
@@ -547,6 +613,105 @@ mod tests {
         for t in ["image/png", "font/woff2", "application/octet-stream"] {
             assert!(!compressible_type(t), "{t}");
         }
+    }
+
+    #[test]
+    fn encoder_slots_are_bounded_per_thread_and_come_back_when_dropped() {
+        std::thread::spawn(|| {
+            let slots: Vec<EncoderSlot> = std::iter::from_fn(EncoderSlot::take).collect();
+            assert_eq!(slots.len(), ENCODERS_PER_WORKER);
+            assert!(EncoderSlot::take().is_none());
+            // Another thread (worker) has its own slots.
+            let other = std::thread::spawn(|| EncoderSlot::take().is_some());
+            assert!(other.join().unwrap());
+            drop(slots);
+            assert_eq!(EncoderSlot::in_use(), 0);
+            assert!(EncoderSlot::take().is_some());
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A real server on port 0 with one worker, whose page streams for `hold`; its port and
+    /// a handle to stop it.
+    fn slow_page_server(hold: std::time::Duration) -> (u16, actix_web::dev::ServerHandle) {
+        use actix_web::{web, App, HttpResponse, HttpServer};
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(actix_web::middleware::from_fn(compress))
+                        .route(
+                            "/",
+                            web::get().to(move || async move {
+                                let chunks = futures_util::stream::unfold(0, move |i| async move {
+                                    if i == 1 {
+                                        tokio::time::sleep(hold).await;
+                                    }
+                                    let chunk = Bytes::from("<p>a page, streamed</p>".repeat(64));
+                                    (i < 2).then_some((Ok::<_, std::io::Error>(chunk), i + 1))
+                                });
+                                HttpResponse::Ok()
+                                    .content_type("text/html; charset=utf-8")
+                                    .streaming(chunks)
+                            }),
+                        )
+                })
+                .workers(1)
+                .bind(("127.0.0.1", 0))
+                .unwrap();
+                let port = server.addrs()[0].port();
+                let server = server.run();
+                tx.send((port, server.handle())).unwrap();
+                server.await.unwrap();
+            });
+        });
+        rx.recv().unwrap()
+    }
+
+    /// GET / with `Accept-Encoding: br` over a fresh connection: the `Content-Encoding`.
+    fn fetch_coding(port: u16) -> String {
+        use std::io::Read;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(
+            b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAccept-Encoding: br\r\n\r\n",
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).unwrap();
+        let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+        assert!(answer.starts_with("http/1.1 200"), "{answer}");
+        let head = answer.split("\r\n\r\n").next().unwrap_or_default();
+        head.lines()
+            .find_map(|l| l.strip_prefix("content-encoding: "))
+            .unwrap_or("identity")
+            .to_owned()
+    }
+
+    #[test]
+    fn answers_past_the_workers_encoders_go_out_uncompressed_at_once() {
+        let hold = std::time::Duration::from_millis(700);
+        let (port, handle) = slow_page_server(hold);
+        let started = std::time::Instant::now();
+        let clients: Vec<_> = (0..ENCODERS_PER_WORKER + 8)
+            .map(|_| std::thread::spawn(move || fetch_coding(port)))
+            .collect();
+        let codings: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        let elapsed = started.elapsed();
+        let compressed = codings.iter().filter(|c| *c == "br").count();
+        assert_eq!(compressed, ENCODERS_PER_WORKER, "{codings:?}");
+        assert!(
+            codings.iter().all(|c| c == "br" || c == "identity"),
+            "{codings:?}"
+        );
+        // Nobody waited for an encoder: every page took about one page's time.
+        assert!(elapsed < hold * 3, "{elapsed:?}");
+        // The slots came back with the answers.
+        assert_eq!(fetch_coding(port), "br");
+        drop(handle.stop(false));
     }
 
     #[test]

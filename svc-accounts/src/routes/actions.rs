@@ -8,14 +8,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::form::{self, Form};
 use super::{
-    account_answer, binding, db, hashing, in_shell, see_other, signed_in, AppState, Signed,
+    account_answer, binding, db, hashing, in_shell, recovery, see_other, signed_in, AppState,
+    Signed,
 };
 use crate::domain::{Email, Name, Password};
 use crate::error::AppError;
 use crate::metrics::{Action, Failure, HashOp};
 use crate::security::csrf::check_origin;
-use crate::security::rate_limit::Limited;
-use crate::security::session::Token;
+use crate::security::device;
+use crate::security::rate_limit::{Limited, SignInAttempt};
+use crate::security::session::{self, Token};
 use crate::storage::{now_secs, CreateAccountError, NewAccount};
 use crate::views::{AccountState, Notice, ProfileForm, SignInForm, SignUpForm};
 
@@ -25,17 +27,17 @@ pub const FORM_EXPIRED: &str =
 
 /// A POST that passed the body and origin checks: its form, its session (if any), and
 /// whether its CSRF token is good for that session.
-struct Post<'a> {
-    req: &'a HttpRequest,
-    state: &'a AppState,
-    form: Form,
-    signed: Option<Signed>,
-    csrf_ok: bool,
+pub(super) struct Post<'a> {
+    pub(super) req: &'a HttpRequest,
+    pub(super) state: &'a AppState,
+    pub(super) form: Form,
+    pub(super) signed: Option<Signed>,
+    pub(super) csrf_ok: bool,
 }
 
 impl<'a> Post<'a> {
     /// The common start of every action: body, origin, session, CSRF token.
-    async fn begin(
+    pub(super) async fn begin(
         req: &'a HttpRequest,
         payload: web::Payload,
         state: &'a AppState,
@@ -56,7 +58,7 @@ impl<'a> Post<'a> {
     }
 
     /// The `account` fragment again, with `status`.
-    fn answer(
+    pub(super) fn answer(
         &self,
         status: StatusCode,
         account_state: &AccountState,
@@ -73,7 +75,7 @@ impl<'a> Post<'a> {
     }
 
     /// 403 with the form again (and a fresh token): the CSRF token did not verify.
-    fn expired(&self, account_state: &AccountState) -> HttpResponse {
+    pub(super) fn expired(&self, account_state: &AccountState) -> HttpResponse {
         self.answer(
             StatusCode::FORBIDDEN,
             account_state,
@@ -82,7 +84,11 @@ impl<'a> Post<'a> {
     }
 
     /// Through the shell: the shell's section path; standalone: the preview.
-    fn redirect_target(&self, shell_path: &'static str, standalone: &'static str) -> &'static str {
+    pub(super) fn redirect_target(
+        &self,
+        shell_path: &'static str,
+        standalone: &'static str,
+    ) -> &'static str {
         if in_shell(self.req) {
             shell_path
         } else {
@@ -91,20 +97,49 @@ impl<'a> Post<'a> {
     }
 
     /// 303 after signing in or up, with the new session's cookie (or none).
-    fn home(&self, token: Option<&Token>) -> HttpResponse {
+    pub(super) fn home(&self, token: Option<&Token>) -> HttpResponse {
         see_other(
             self.redirect_target("/dashboard", "/"),
             token.map(|t| self.state.cookies.set(t)),
         )
     }
 
-    fn session_expiry(&self) -> i64 {
+    /// 303 after a sign-in to `email`: the new session's cookie, and the device cookie that
+    /// makes this browser a known device for `email` from now on.
+    pub(super) fn signed_in_home(&self, token: &Token, email: &str) -> HttpResponse {
+        let known = session::cookie_value(self.req, device::COOKIE_NAME);
+        let value = self.state.devices.renew(known.as_deref(), email);
+        let mut res = self.home(Some(token));
+        let set = device::set_cookie(&value, self.state.cookies.secure);
+        if let Ok(v) = header::HeaderValue::from_str(&set) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+        res
+    }
+
+    /// Counts a sign-in attempt at `email` from `client`; a browser whose device cookie
+    /// vouches for `email` counts against its own budget (then `true`).
+    async fn count_sign_in(
+        &self,
+        email: &Email,
+        client: std::net::IpAddr,
+    ) -> Result<(SignInAttempt, bool), Limited> {
+        let cookie = session::cookie_value(self.req, device::COOKIE_NAME);
+        let known = self.state.devices.known(cookie.as_deref(), email.as_str());
+        let limiter = &self.state.limiter;
+        let attempt = limiter
+            .begin_sign_in(email.as_str(), client, known.as_ref())
+            .await?;
+        Ok((attempt, known.is_some()))
+    }
+
+    pub(super) fn session_expiry(&self) -> i64 {
         now_secs() + self.state.cookies.ttl.as_secs() as i64
     }
 }
 
 /// A 429 answer with its `Retry-After`.
-fn with_retry_after(mut res: HttpResponse, limited: Limited) -> HttpResponse {
+pub(super) fn with_retry_after(mut res: HttpResponse, limited: Limited) -> HttpResponse {
     res.headers_mut().insert(
         header::RETRY_AFTER,
         header::HeaderValue::from(limited.retry_after.as_secs().max(1)),
@@ -182,14 +217,27 @@ pub async fn sign_up(
     }
 
     let password_hash = hashing(&state, HashOp::Hash, move |h| h.hash(password.expose())).await?;
-    let token = Token::generate();
-    let (hash, expires_at) = (token.hash(), post.session_expiry());
     let new = NewAccount {
         name: name.as_str().to_owned(),
         email: email.as_str().to_owned(),
         password_hash,
         plan,
     };
+    create_account(&post, &state, new).await
+}
+
+/// Creates the account, signs this browser in and mails a confirmation link; or, when the
+/// address has an account already, mails its owner instead and answers exactly the same
+/// (a 303 with a session cookie that was never stored), so the answer tells nobody who has
+/// an account. Both ways hash the password and run the insert, and mail in the background.
+async fn create_account(
+    post: &Post<'_>,
+    state: &web::Data<AppState>,
+    new: NewAccount,
+) -> Result<HttpResponse, AppError> {
+    let token = Token::generate();
+    let (hash, expires_at) = (token.hash(), post.session_expiry());
+    let email = new.email.clone();
     let storage = state.storage.clone();
     let created =
         web::block(move || storage.create_account_with_session(&new, hash, expires_at)).await?;
@@ -197,21 +245,16 @@ pub async fn sign_up(
         Ok(account) => {
             tracing::info!(account_id = account.id, "account created");
             state.metrics.signed_up();
-            Ok(post.home(Some(&token)))
+            recovery::mail_confirmation(state.clone(), account.id, email);
         }
         Err(CreateAccountError::EmailTaken) => {
+            tracing::info!("sign-up with an address that has an account: its owner is mailed");
             state.metrics.failed(Action::SignUp, Failure::EmailTaken);
-            sign_up.email_error =
-                Some("An account with this email already exists. Sign in instead.");
-            let sign_in = SignInForm {
-                email: email.as_str().to_owned(),
-                ..SignInForm::default()
-            };
-            let form = signed_out_state(sign_up, sign_in);
-            Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None))
+            recovery::mail_address_taken(state, email);
         }
-        Err(CreateAccountError::Storage(e)) => Err(e.into()),
+        Err(CreateAccountError::Storage(e)) => return Err(e.into()),
     }
+    Ok(post.home(Some(&token)))
 }
 
 /// `POST /actions/sign-in`: email, password. Wrong credentials get one generic message;
@@ -250,8 +293,8 @@ pub async fn sign_in(
 
     // Counted now, before the password is checked, so concurrent guesses cannot outrun it.
     let client = state.client_ip(&req);
-    let attempt = match state.limiter.begin_sign_in(email.as_str(), client).await {
-        Ok(attempt) => attempt,
+    let (attempt, known) = match post.count_sign_in(&email, client).await {
+        Ok(counted) => counted,
         Err(limited) => {
             tracing::warn!(%client, "sign-in refused: too many attempts");
             state.metrics.rate_limited(Action::SignIn);
@@ -288,9 +331,9 @@ pub async fn sign_in(
         s.create_session(account_id, hash, expires_at)
     })
     .await?;
-    tracing::info!(account_id, "signed in");
+    tracing::info!(account_id, known_device = known, "signed in");
     state.metrics.signed_in();
-    Ok(post.home(Some(&token)))
+    Ok(post.signed_in_home(&token, email.as_str()))
 }
 
 /// `POST /actions/sign-out`: ends the session and clears the cookie. Signed out already,

@@ -5,9 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use shared_ui::service;
 
-use super::{binding, page_response, signed_in, AppState, STYLESHEET};
+use super::{binding, page_response, recovery, signed_in, AppState, STYLESHEET};
 use crate::error::AppError;
-use crate::views::{self, AccountState, Notice, ProfileForm, SignInForm, SignUpForm, ViewContext};
+use crate::views::{
+    self, AccountState, Notice, ProfileForm, RecoveryForm, SignInForm, SignUpForm, ViewContext,
+};
 use shared_ui::components::Tone;
 
 /// Query parameters the `account` fragment understands; others are ignored.
@@ -17,6 +19,60 @@ pub struct AccountQuery {
     plan: Option<String>,
     /// Set by the redirect after a profile change.
     saved: Option<String>,
+    /// Set by the redirect after a password-reset request.
+    sent: Option<String>,
+    /// A mailed password-reset link's token: the new-password form (signed out).
+    reset: Option<String>,
+    /// A mailed confirmation link's token: confirms the address.
+    confirm: Option<String>,
+}
+
+/// The `account` fragment's state for a recovery query, if it has one: the new-password
+/// form of a well-formed reset token when signed out (the form reflects the token, so never
+/// beside a signed-in user's data), or the request form with a notice.
+fn recovery_state(
+    account: Option<&crate::domain::Account>,
+    query: &AccountQuery,
+) -> Option<(AccountState, Option<Notice>)> {
+    if account.is_some() {
+        return None;
+    }
+    let token = query.reset.as_deref().map(str::trim);
+    let form = |reset_token: Option<String>, alert: Option<&str>| RecoveryForm {
+        reset_token,
+        alert: alert.map(str::to_owned),
+        ..RecoveryForm::default()
+    };
+    match token {
+        Some(t) if crate::security::session::parse(t).is_some() => {
+            Some((AccountState::Recovery(form(Some(t.to_owned()), None)), None))
+        }
+        Some(_) => Some((
+            AccountState::Recovery(form(None, Some(recovery::LINK_DEAD))),
+            None,
+        )),
+        None => None,
+    }
+}
+
+/// The notice of a `?sent=1` or `?confirm=` query, confirming the address on the way.
+async fn query_notice(state: &AppState, query: &AccountQuery) -> Result<Option<Notice>, AppError> {
+    if let Some(token) = &query.confirm {
+        let text = recovery::confirm(state, token.trim()).await?;
+        let tone = if text == recovery::CONFIRMED {
+            Tone::Success
+        } else {
+            Tone::Warning
+        };
+        return Ok(Some(Notice {
+            tone,
+            text: text.to_owned(),
+        }));
+    }
+    Ok(query.sent.is_some().then(|| Notice {
+        tone: Tone::Success,
+        text: recovery::RESET_SENT.to_owned(),
+    }))
 }
 
 fn initial_state(
@@ -71,6 +127,20 @@ fn initial_state(
     }
 }
 
+/// What the `account` fragment shows for this query: recovery forms, else the usual state,
+/// with the notice of the query (a confirmation link is used up here).
+async fn account_state(
+    state: &AppState,
+    account: Option<&crate::domain::Account>,
+    query: &AccountQuery,
+) -> Result<(AccountState, Option<Notice>), AppError> {
+    if let Some(recovery) = recovery_state(account, query) {
+        return Ok(recovery);
+    }
+    let (account_state, notice) = initial_state(state, account, query);
+    Ok((account_state, query_notice(state, query).await?.or(notice)))
+}
+
 /// `GET /fragments/account`.
 pub async fn account(
     req: HttpRequest,
@@ -106,7 +176,7 @@ async fn fragment(
         plans: &state.plans,
     };
     let markup = if id == "account" {
-        let (account_state, notice) = initial_state(state, account, query);
+        let (account_state, notice) = account_state(state, account, query).await?;
         views::account(&ctx, &account_state, notice.as_ref())
     } else {
         views::user_menu(&ctx, account)
@@ -126,7 +196,7 @@ pub async fn preview(
 ) -> Result<HttpResponse, AppError> {
     let signed = signed_in(&state, &req).await?;
     let account = signed.as_ref().map(|s| &s.account);
-    let (account_state, notice) = initial_state(&state, account, &query);
+    let (account_state, notice) = account_state(&state, account, &query).await?;
     let csrf = state.csrf.issue(binding(signed.as_ref()));
     let ctx = ViewContext {
         base: "",

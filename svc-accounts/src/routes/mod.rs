@@ -8,6 +8,7 @@ mod actions;
 pub mod form;
 mod fragments;
 mod internal;
+mod recovery;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -17,6 +18,7 @@ use shared_ui::service;
 use crate::domain::{Account, PlanList};
 use crate::error::AppError;
 use crate::security::csrf::{Binding, CsrfKey};
+use crate::security::device::DeviceKey;
 use crate::security::password::Hasher;
 use crate::security::rate_limit::Limiter;
 use crate::security::session::{self, CookiePolicy, TokenHash};
@@ -24,6 +26,7 @@ use crate::storage::{Storage, StorageError};
 use crate::views::{self, AccountState, Notice, ViewContext};
 
 pub use form::FORM_LIMIT;
+pub use recovery::{CONFIRM_TTL, RESET_TTL};
 
 /// What the handlers share (one per process, behind `web::Data`).
 #[derive(Debug)]
@@ -37,6 +40,8 @@ pub struct AppState {
     pub hash_slots: tokio::sync::Semaphore,
     /// Signs form tokens.
     pub csrf: CsrfKey,
+    /// Signs and checks device cookies (a known browser's own sign-in budget).
+    pub devices: DeviceKey,
     /// Sign-in and sign-up counters.
     pub limiter: Limiter,
     /// The proxies whose `X-Forwarded-For` is believed (the shell).
@@ -51,6 +56,10 @@ pub struct AppState {
     pub version: String,
     /// Sign-ups, sign-ins, failures, rate limits, hash time (`GET /metrics`).
     pub metrics: crate::metrics::AccountsMetrics,
+    /// Sends the mailed links (SMTP, or the log in development).
+    pub mailer: crate::mail::Mailer,
+    /// The account page as users reach it, which mailed links point to.
+    pub public_url: String,
 }
 
 impl AppState {
@@ -67,7 +76,7 @@ impl AppState {
 /// The service's own stylesheet URL (service-relative).
 pub const STYLESHEET: &str = "/assets/accounts.css";
 
-/// Declares every route to the kit: the two fragments, the four form actions,
+/// Declares every route to the kit: the two fragments, the six form actions,
 /// `GET /internal/session` and the preview (its own page, whose forms post back to it). The
 /// kit adds `/manifest.json`, `/healthz`, `/readyz` and `/assets/…`.
 pub fn declare(service: Service) -> Service {
@@ -79,6 +88,8 @@ pub fn declare(service: Service) -> Service {
         .action(ACTIONS[1], actions::sign_in)
         .action(ACTIONS[2], actions::sign_out)
         .action(ACTIONS[3], actions::profile)
+        .action(ACTIONS[4], recovery::request_reset)
+        .action(ACTIONS[5], recovery::reset_password)
         .routes(|cfg| {
             cfg.route(
                 "/internal/session",
@@ -92,11 +103,13 @@ pub fn declare(service: Service) -> Service {
 const USER_MENU_FALLBACK: &str = r#"<div class="user-menu" data-fragment="accounts/user-menu"><a class="btn btn--secondary" href="/accounts">Account</a></div>"#;
 
 /// The form actions, as listed in the manifest.
-pub const ACTIONS: [&str; 4] = [
+pub const ACTIONS: [&str; 6] = [
     "/actions/sign-up",
     "/actions/sign-in",
     "/actions/sign-out",
     "/actions/profile",
+    "/actions/request-reset",
+    "/actions/reset-password",
 ];
 
 /// Runs blocking storage work on the blocking pool, never on an async worker.

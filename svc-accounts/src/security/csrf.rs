@@ -1,7 +1,12 @@
 //! Cross-site request forgery defence, run on every POST.
 //!
 //! 1. **A signed form token.** Every form carries a hidden `csrf_token`:
-//!    `<issued unix secs>.<base64url(HMAC-SHA256(key, "v1|<binding>|<issued>"))>`. The key is
+//!    `<issued unix secs>.<base64url(pad || pad XOR HMAC-SHA256(key, "v1|<binding>|<issued>"))>`,
+//!    where `pad` is 32 fresh random bytes per rendered form (masking, as Django and Rails
+//!    do): the secret tag never repeats byte-for-byte between two answers, so a compressed
+//!    page that also reflects something an attacker chose gives no compression oracle on it
+//!    (BREACH). Verification unmasks and then checks the tag; an unmasked 32-byte tag (from
+//!    before masking) is still accepted until it expires. The key is
 //!    derived from `CONTEXT_SECRET` (`HMAC(secret, "svc-accounts csrf v1")`), so it never
 //!    equals the key that signs user contexts. The binding is the session's token hash when
 //!    signed in (a token lifted from one session is useless in another) or the fixed value
@@ -30,6 +35,8 @@ use super::session::TokenHash;
 pub const SESSION_TOKEN_TTL: u64 = 24 * 60 * 60;
 /// How long a signed-out form stays valid, in seconds.
 pub const ANONYMOUS_TOKEN_TTL: u64 = 4 * 60 * 60;
+/// Bytes of an HMAC-SHA256 tag, and of the random pad that masks it.
+const TAG_LEN: usize = 32;
 /// Allowed clock skew for tokens issued "in the future", in seconds.
 const SKEW: u64 = 60;
 
@@ -98,7 +105,13 @@ impl CsrfKey {
 
     fn issue_at(&self, binding: Binding, issued: u64) -> String {
         let tag = self.mac(binding, issued).finalize().into_bytes();
-        format!("{issued}.{}", URL_SAFE_NO_PAD.encode(tag))
+        let pad: [u8; TAG_LEN] = rand::random();
+        let mut masked = [0u8; 2 * TAG_LEN];
+        masked[..TAG_LEN].copy_from_slice(&pad);
+        for (i, (t, p)) in tag.iter().zip(pad).enumerate() {
+            masked[TAG_LEN + i] = t ^ p;
+        }
+        format!("{issued}.{}", URL_SAFE_NO_PAD.encode(masked))
     }
 
     /// Whether `token` was issued by us, for `binding`, and has not expired.
@@ -116,9 +129,13 @@ impl CsrfKey {
         if issued > now + SKEW || now.saturating_sub(issued) > binding.ttl() {
             return false;
         }
-        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
+        let Ok(mut tag) = URL_SAFE_NO_PAD.decode(tag) else {
             return false;
         };
+        if tag.len() == 2 * TAG_LEN {
+            let (pad, masked) = tag.split_at(TAG_LEN);
+            tag = masked.iter().zip(pad).map(|(m, p)| m ^ p).collect();
+        }
         // verify_slice compares in constant time.
         self.mac(binding, issued).verify_slice(&tag).is_ok()
     }
@@ -204,6 +221,19 @@ mod tests {
         ));
         let other_key = CsrfKey::derive(&Secret::new("another-secret-0123456789".into()));
         assert!(!other_key.verify_at(&anon, Binding::Anonymous, 1_000_001));
+        // Each rendering is masked with a fresh pad; both verify, and so does the bare tag.
+        let again = k.issue_at(session, 1_000_000);
+        assert_ne!(t, again);
+        assert!(k.verify_at(&again, session, 1_000_010));
+        let tag = k.mac(session, 1_000_000).finalize().into_bytes();
+        let bare = format!("1000000.{}", URL_SAFE_NO_PAD.encode(tag));
+        assert!(k.verify_at(&bare, session, 1_000_010));
+        let mut flipped = URL_SAFE_NO_PAD
+            .decode(t.split_once('.').unwrap().1)
+            .unwrap();
+        flipped[40] ^= 1;
+        let flipped = format!("1000000.{}", URL_SAFE_NO_PAD.encode(flipped));
+        assert!(!k.verify_at(&flipped, session, 1_000_010));
         for forged in ["", "1000000", "1000000.", "x.y", "1000001.AAAA"] {
             assert!(
                 !k.verify_at(forged, Binding::Anonymous, 1_000_001),

@@ -59,9 +59,14 @@ fn hash_of(token: &str) -> TokenHash {
 
 /// The hash of the well-formed session token in the request's `Cookie` header, if any.
 pub fn from_request(req: &HttpRequest) -> Option<TokenHash> {
-    let value = cookie_value(req, COOKIE_NAME)?;
+    parse(&cookie_value(req, COOKIE_NAME)?)
+}
+
+/// The hash of `value` if it is a well-formed token (32 bytes, base64url): session cookies
+/// and the tokens of mailed links alike.
+pub fn parse(value: &str) -> Option<TokenHash> {
     let bytes = URL_SAFE_NO_PAD.decode(value.as_bytes()).ok()?;
-    (bytes.len() == 32).then(|| hash_of(&value))
+    (bytes.len() == 32).then(|| hash_of(value))
 }
 
 /// The first cookie called `name` in the request's `Cookie` headers.

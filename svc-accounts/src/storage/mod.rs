@@ -97,7 +97,61 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         );
         CREATE INDEX rate_limit_events_by_key ON rate_limit_events(key, at_ms);",
     },
+    Migration {
+        // Links mailed to confirm an address or reset a password: only sha256(token) is
+        // kept, each row is deleted when used, and expired ones are swept.
+        name: "emailed links",
+        sqlite: "ALTER TABLE accounts ADD COLUMN email_confirmed_at INTEGER; -- unix seconds
+        CREATE TABLE email_links (
+            token_hash BLOB    PRIMARY KEY,                       -- sha256(token), never the token
+            account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            purpose    TEXT    NOT NULL CHECK (purpose IN ('confirm', 'reset')),
+            expires_at INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX email_links_by_account ON email_links(account_id);",
+        postgres: "ALTER TABLE accounts ADD COLUMN email_confirmed_at BIGINT; -- unix seconds
+        CREATE TABLE email_links (
+            token_hash BYTEA  PRIMARY KEY CHECK (octet_length(token_hash) = 32),
+            account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            purpose    TEXT   NOT NULL CHECK (purpose IN ('confirm', 'reset')),
+            expires_at BIGINT NOT NULL
+        );
+        CREATE INDEX email_links_by_account ON email_links(account_id);",
+    },
 ];
+
+/// What an emailed link does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// Confirms the account's address.
+    Confirm,
+    /// Sets a new password.
+    Reset,
+}
+
+impl LinkPurpose {
+    /// The value stored in `email_links.purpose`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::Confirm => "confirm",
+            LinkPurpose::Reset => "reset",
+        }
+    }
+}
+
+/// A password reset to apply, all at once: the link is used up, the password replaced, every
+/// session of the account ended and one new session (this browser's) started.
+#[derive(Debug, Clone)]
+pub struct PasswordReset {
+    /// The hash of the link's token.
+    pub link: TokenHash,
+    /// The new argon2id PHC string.
+    pub password_hash: String,
+    /// The session to start.
+    pub session: TokenHash,
+    /// When it ends.
+    pub session_expires_at: i64,
+}
 
 /// Where the accounts live: the checked value of `--database / ACCOUNTS_DATABASE`.
 #[derive(Clone, PartialEq, Eq)]
@@ -347,6 +401,29 @@ impl Storage {
         plan: &str,
     ) -> Result<Option<Account>, StorageError> {
         dispatch!(self.update_profile(account_id, name, plan))
+    }
+
+    /// Stores an emailed link's hash (and sweeps expired links).
+    pub fn create_link(
+        &self,
+        account_id: i64,
+        purpose: LinkPurpose,
+        link: TokenHash,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        dispatch!(self.create_link(account_id, purpose, link, expires_at))
+    }
+
+    /// Uses up a live confirmation link and marks its account's address confirmed; the
+    /// account id, or `None` for an unknown, used or expired link.
+    pub fn confirm_email(&self, link: TokenHash) -> Result<Option<i64>, StorageError> {
+        dispatch!(self.confirm_email(link))
+    }
+
+    /// Applies a [`PasswordReset`] in one transaction; the account id, or `None` (and no
+    /// change) for an unknown, used or expired link.
+    pub fn reset_password(&self, reset: &PasswordReset) -> Result<Option<i64>, StorageError> {
+        dispatch!(self.reset_password(reset))
     }
 
     /// How many accounts exist (tests and operators).

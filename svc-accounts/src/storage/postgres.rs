@@ -31,7 +31,9 @@ use deadpool_postgres::{
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-use super::{now_secs, CreateAccountError, NewAccount, StorageError, MIGRATIONS};
+use super::{
+    now_secs, CreateAccountError, LinkPurpose, NewAccount, PasswordReset, StorageError, MIGRATIONS,
+};
 use crate::domain::Account;
 use crate::security::session::TokenHash;
 
@@ -225,6 +227,27 @@ fn account_from_row(row: &tokio_postgres::Row) -> Account {
         email: row.get(2),
         plan: row.get(3),
     }
+}
+
+/// Deletes a link of `purpose` and returns its account if it had not expired.
+async fn take_link(
+    client: &impl GenericClient,
+    purpose: LinkPurpose,
+    link: TokenHash,
+) -> Result<Option<i64>, tokio_postgres::Error> {
+    let take = client
+        .prepare_cached(
+            "DELETE FROM email_links WHERE token_hash = $1 AND purpose = $2
+             RETURNING account_id, expires_at",
+        )
+        .await?;
+    let row = client
+        .query_opt(&take, &[&&link.0[..], &purpose.as_str()])
+        .await?;
+    Ok(row
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+        .filter(|(_, expires_at)| *expires_at > now_secs())
+        .map(|(id, _)| id))
 }
 
 async fn insert_session(
@@ -575,6 +598,92 @@ impl PgStorage {
                 .query_opt(&query, &[&name, &plan, &now_secs(), &account_id])
                 .await?;
             Ok(row.as_ref().map(account_from_row))
+        })
+    }
+
+    /// Stores an emailed link's hash (and sweeps expired links).
+    pub fn create_link(
+        &self,
+        account_id: i64,
+        purpose: LinkPurpose,
+        link: TokenHash,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        self.with_client(move |mut client| async move {
+            let tx = client.transaction().await?;
+            let sweep = tx
+                .prepare_cached("DELETE FROM email_links WHERE expires_at <= $1")
+                .await?;
+            tx.execute(&sweep, &[&now_secs()]).await?;
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO email_links (token_hash, account_id, purpose, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .await?;
+            let values: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&&link.0[..], &account_id, &purpose.as_str(), &expires_at];
+            tx.execute(&insert, &values).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Uses up a live confirmation link and confirms its account's address.
+    pub fn confirm_email(&self, link: TokenHash) -> Result<Option<i64>, StorageError> {
+        self.with_client(move |mut client| async move {
+            let tx = client.transaction().await?;
+            let Some(account_id) = take_link(&tx, LinkPurpose::Confirm, link).await? else {
+                return Ok(None);
+            };
+            let confirm = tx
+                .prepare_cached(
+                    "UPDATE accounts SET email_confirmed_at = coalesce(email_confirmed_at, $1)
+                     WHERE id = $2",
+                )
+                .await?;
+            tx.execute(&confirm, &[&now_secs(), &account_id]).await?;
+            tx.commit().await?;
+            Ok(Some(account_id))
+        })
+    }
+
+    /// Applies a password reset in one transaction.
+    pub fn reset_password(&self, reset: &PasswordReset) -> Result<Option<i64>, StorageError> {
+        let reset = reset.clone();
+        self.with_client(move |mut client| async move {
+            let now = now_secs();
+            let tx = client.transaction().await?;
+            let Some(account_id) = take_link(&tx, LinkPurpose::Reset, reset.link).await? else {
+                return Ok(None);
+            };
+            // The mailed link proves the address too.
+            let update = tx
+                .prepare_cached(
+                    "UPDATE accounts SET password_hash = $1, updated_at = $2,
+                         email_confirmed_at = coalesce(email_confirmed_at, $2)
+                     WHERE id = $3",
+                )
+                .await?;
+            tx.execute(&update, &[&reset.password_hash, &now, &account_id])
+                .await?;
+            let end = tx
+                .prepare_cached(
+                    "WITH s AS (DELETE FROM sessions WHERE account_id = $1)
+                     DELETE FROM email_links WHERE account_id = $1 AND purpose = 'reset'",
+                )
+                .await?;
+            tx.execute(&end, &[&account_id]).await?;
+            insert_session(
+                &tx,
+                account_id,
+                reset.session,
+                now,
+                reset.session_expires_at,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Some(account_id))
         })
     }
 

@@ -24,7 +24,9 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBeha
 use crate::domain::Account;
 use crate::security::session::TokenHash;
 
-use super::{now_secs, CreateAccountError, NewAccount, StorageError, MIGRATIONS};
+use super::{
+    now_secs, CreateAccountError, LinkPurpose, NewAccount, PasswordReset, StorageError, MIGRATIONS,
+};
 
 const READERS: usize = 3;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -298,6 +300,76 @@ impl SqliteStorage {
             .optional()?)
     }
 
+    /// Stores an emailed link's hash (and sweeps expired links).
+    pub fn create_link(
+        &self,
+        account_id: i64,
+        purpose: LinkPurpose,
+        link: TokenHash,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "DELETE FROM email_links WHERE expires_at <= ?1",
+            [now_secs()],
+        )?;
+        tx.execute(
+            "INSERT INTO email_links (token_hash, account_id, purpose, expires_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![&link.0[..], account_id, purpose.as_str(), expires_at],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Uses up a live confirmation link and confirms its account's address.
+    pub fn confirm_email(&self, link: TokenHash) -> Result<Option<i64>, StorageError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(account_id) = take_link(&tx, LinkPurpose::Confirm, link)? else {
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE accounts SET email_confirmed_at = coalesce(email_confirmed_at, ?1)
+             WHERE id = ?2",
+            params![now_secs(), account_id],
+        )?;
+        tx.commit()?;
+        Ok(Some(account_id))
+    }
+
+    /// Applies a password reset in one transaction.
+    pub fn reset_password(&self, reset: &PasswordReset) -> Result<Option<i64>, StorageError> {
+        let now = now_secs();
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(account_id) = take_link(&tx, LinkPurpose::Reset, reset.link)? else {
+            return Ok(None);
+        };
+        // The mailed link proves the address too.
+        tx.execute(
+            "UPDATE accounts SET password_hash = ?1, updated_at = ?2,
+                 email_confirmed_at = coalesce(email_confirmed_at, ?2)
+             WHERE id = ?3",
+            params![reset.password_hash, now, account_id],
+        )?;
+        tx.execute("DELETE FROM sessions WHERE account_id = ?1", [account_id])?;
+        tx.execute(
+            "DELETE FROM email_links WHERE account_id = ?1 AND purpose = 'reset'",
+            [account_id],
+        )?;
+        insert_session(
+            &tx,
+            account_id,
+            reset.session,
+            now,
+            reset.session_expires_at,
+        )?;
+        tx.commit()?;
+        Ok(Some(account_id))
+    }
+
     /// How many accounts exist (tests and operators).
     pub fn count_accounts(&self) -> Result<i64, StorageError> {
         let conn = self.reader();
@@ -321,6 +393,25 @@ impl SqliteStorage {
             )
             .optional()?)
     }
+}
+
+/// Deletes a link of `purpose` and returns its account if it had not expired.
+fn take_link(
+    tx: &rusqlite::Transaction<'_>,
+    purpose: LinkPurpose,
+    link: TokenHash,
+) -> rusqlite::Result<Option<i64>> {
+    let row: Option<(i64, i64)> = tx
+        .query_row(
+            "DELETE FROM email_links WHERE token_hash = ?1 AND purpose = ?2
+             RETURNING account_id, expires_at",
+            params![&link.0[..], purpose.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(row
+        .filter(|(_, expires_at)| *expires_at > now_secs())
+        .map(|(id, _)| id))
 }
 
 fn insert_session(

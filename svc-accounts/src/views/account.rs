@@ -78,6 +78,22 @@ pub struct ProfileForm {
     pub plan_error: Option<&'static str>,
 }
 
+/// The account-recovery forms: ask for a reset link by email, or, from a mailed link, choose
+/// a new password.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryForm {
+    /// Email as typed (the request form).
+    pub email: String,
+    /// Inline error of the email.
+    pub email_error: Option<&'static str>,
+    /// The mailed link's token (well-formed, checked when posted): the new-password form.
+    pub reset_token: Option<String>,
+    /// Inline error of the new password.
+    pub password_error: Option<&'static str>,
+    /// A message above the form (too many requests, a used or expired link).
+    pub alert: Option<String>,
+}
+
 /// What the `account` fragment shows.
 #[derive(Debug, Clone)]
 pub enum AccountState {
@@ -95,6 +111,8 @@ pub enum AccountState {
         /// The profile form.
         profile: ProfileForm,
     },
+    /// Account recovery: the reset request, or the new password of a mailed link.
+    Recovery(RecoveryForm),
 }
 
 /// The `account` fragment.
@@ -106,7 +124,20 @@ pub fn account(ctx: &ViewContext<'_>, state: &AccountState, notice: Option<&Noti
                 AccountState::SignedOut { sign_up, sign_in } => {
                     div class="grid accounts__forms" {
                         (card(Some("Create an account"), sign_up_form(ctx, sign_up)))
-                        (card(Some("Sign in"), sign_in_form(ctx, sign_in)))
+                        (card(Some("Sign in"), html! {
+                            (sign_in_form(ctx, sign_in))
+                            details class="accounts__forgot" {
+                                summary { "Forgot your password?" }
+                                (reset_request_form(ctx, &RecoveryForm::default()))
+                            }
+                        }))
+                    }
+                }
+                AccountState::Recovery(form) => {
+                    @if let Some(token) = &form.reset_token {
+                        (card(Some("Choose a new password"), new_password_form(ctx, token, form)))
+                    } @else {
+                        (card(Some("Reset your password"), reset_request_form(ctx, form)))
                     }
                 }
                 AccountState::SignedIn { account, profile } => {
@@ -187,6 +218,40 @@ fn sign_in_form(ctx: &ViewContext<'_>, form: &SignInForm) -> Markup {
                 ..Field::default()
             }))
             (button("Sign in", ButtonKind::Primary))
+        }
+    }
+}
+
+fn reset_request_form(ctx: &ViewContext<'_>, form: &RecoveryForm) -> Markup {
+    html! {
+        form class="stack" method="post" action=(ctx.url("/actions/request-reset")) {
+            (csrf_field(ctx))
+            @if let Some(a) = &form.alert { (alert(Tone::Danger, html! { (a) })) }
+            p class="muted" { "We will email you a link to choose a new password." }
+            (form_field(&Field {
+                name: "email", label: "Email", input_type: "email", value: &form.email,
+                error: form.email_error, autocomplete: Some("email"), required: true,
+                id_prefix: "forgot-", max_length: Some(Email::MAX_BYTES), ..Field::default()
+            }))
+            (button("Email me a link", ButtonKind::Secondary))
+        }
+    }
+}
+
+fn new_password_form(ctx: &ViewContext<'_>, token: &str, form: &RecoveryForm) -> Markup {
+    html! {
+        form class="stack" method="post" action=(ctx.url("/actions/reset-password")) {
+            (csrf_field(ctx))
+            input type="hidden" name="token" value=(token);
+            @if let Some(a) = &form.alert { (alert(Tone::Danger, html! { (a) })) }
+            p class="muted" { "Choosing a new password signs you out everywhere else." }
+            (form_field(&Field {
+                name: "password", label: "New password", input_type: "password", value: "",
+                error: form.password_error, hint: Some("At least 10 characters."),
+                autocomplete: Some("new-password"), required: true, id_prefix: "reset-",
+                min_length: Some(Password::MIN_CHARS), max_length: Some(Password::MAX_BYTES),
+            }))
+            (button("Set the new password", ButtonKind::Primary))
         }
     }
 }

@@ -6,7 +6,9 @@
 mod account;
 mod user_menu;
 
-pub use account::{account, AccountState, Notice, ProfileForm, SignInForm, SignUpForm};
+pub use account::{
+    account, AccountState, Notice, ProfileForm, RecoveryForm, SignInForm, SignUpForm,
+};
 pub use user_menu::user_menu;
 
 use maud::{html, Markup};

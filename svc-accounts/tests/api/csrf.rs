@@ -129,3 +129,45 @@ async fn a_post_whose_origin_is_the_shells_forwarded_host_is_accepted() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn every_rendering_masks_the_token_afresh_and_each_one_is_accepted() {
+    let app = spawn_app().await;
+    // Signed out: two renderings of the same form in the same second.
+    let (a, b) = (app.csrf(&app.client).await, app.csrf(&app.client).await);
+    assert_ne!(
+        a, b,
+        "the token must not repeat byte-for-byte between answers"
+    );
+    for token in [&a, &b] {
+        let res = app
+            .post(
+                &app.client,
+                "/actions/sign-in",
+                &[
+                    ("email", "nobody@example.com"),
+                    ("password", "wrong password!"),
+                    ("csrf_token", token.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{token}");
+    }
+    // Signed in: the session-bound token in the user menu changes too, and both work.
+    app.sign_up("Ada", "ada@example.com").await;
+    let menu = |html: String| crate::helpers::csrf_in(&html);
+    let first = menu(app.fragment("user-menu").await);
+    let second = menu(app.fragment("user-menu").await);
+    assert_ne!(first, second);
+    for (token, name) in [(&first, "Ada L"), (&second, "Ada M")] {
+        let res = app
+            .post(
+                &app.client,
+                "/actions/profile",
+                &[("name", name), ("plan", "pro"), ("csrf_token", token)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{token}");
+    }
+    assert_eq!(app.session_of(&app.client).await.unwrap()["name"], "Ada M");
+}

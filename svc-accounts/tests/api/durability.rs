@@ -277,3 +277,51 @@ async fn failed_sign_ins_on_one_replica_count_on_the_other() {
     a.wait().unwrap();
     b.wait().unwrap();
 }
+
+#[test]
+fn help_prints_no_secret_from_the_environment() {
+    let out = Command::new(BINARY)
+        .arg("--help")
+        .env(
+            "ACCOUNTS_DATABASE",
+            "postgres://mosaic:hunter2-db@db:5432/accounts",
+        )
+        .env("CONTEXT_SECRET", "context-secret-hunter2-0123456789")
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("ACCOUNTS_DATABASE"), "{help}");
+    assert!(!help.contains("hunter2"), "{help}");
+}
+
+#[test]
+fn without_an_smtp_url_the_development_mailer_says_so_at_start() {
+    let db = TestDb::new();
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("out.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut args = test_args(&db.value);
+    args.remove(0);
+    let mut child = Command::new(BINARY)
+        .args(&args)
+        .env("RUST_LOG", "info")
+        .env_remove("ACCOUNTS_SMTP_URL")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut text = String::new();
+    while started.elapsed() < Duration::from_secs(30) && !text.contains("no ACCOUNTS_SMTP_URL") {
+        std::thread::sleep(Duration::from_millis(50));
+        text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        text.contains("no ACCOUNTS_SMTP_URL: confirmation and reset links are written to the log"),
+        "{text}"
+    );
+}

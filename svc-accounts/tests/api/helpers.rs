@@ -429,3 +429,121 @@ pub fn location(res: &Response) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A real SMTP server on loopback for one test: Debian's `python3-aiosmtpd` writing every
+/// message it receives into a Maildir (`scripts/test` installs it). Stopped when dropped.
+pub struct MailServer {
+    pub url: String,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl MailServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Debian's interpreter, where the package installs the module (not a pyenv shim).
+        let python = ["/usr/bin/python3", "python3"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("python3");
+        let child = std::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir.path().join("maildir"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd (apt-get install python3-aiosmtpd)");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "the SMTP server did not start (is python3-aiosmtpd installed?)"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self {
+            url: format!("smtp://127.0.0.1:{port}"),
+            child,
+            dir,
+        }
+    }
+
+    /// Every message received so far, decoded (quoted-printable soft breaks and `=3D`).
+    pub fn messages(&self) -> Vec<String> {
+        let new = self.dir.path().join("maildir/new");
+        let Ok(entries) = std::fs::read_dir(new) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .map(|m| {
+                m.replace("=\r\n", "")
+                    .replace("=\n", "")
+                    .replace("=3D", "=")
+            })
+            .collect()
+    }
+
+    /// Waits (up to 20 s) for a message to `to` whose text contains `subject`.
+    pub async fn wait_for(&self, to: &str, subject: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let found = self.messages().into_iter().find(|m| {
+                m.lines()
+                    .any(|l| l.eq_ignore_ascii_case(&format!("X-RcptTo: {to}")))
+                    && m.contains(subject)
+            });
+            if let Some(m) = found {
+                return m;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "no message to {to} about {subject:?}; got {:?}",
+                self.messages()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The messages to `to`.
+    pub fn count_to(&self, to: &str) -> usize {
+        self.messages()
+            .iter()
+            .filter(|m| {
+                m.lines()
+                    .any(|l| l.eq_ignore_ascii_case(&format!("X-RcptTo: {to}")))
+            })
+            .count()
+    }
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The token of the link `?<param>=<token>` in a mailed message.
+pub fn link_token(message: &str, param: &str) -> String {
+    let marker = format!("?{param}=");
+    let start = message.find(&marker).expect("a link in the message") + marker.len();
+    message[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// An app that mails through a real SMTP server on loopback.
+pub async fn spawn_app_with_mail(extra: &[&str]) -> (TestApp, MailServer) {
+    let mail = MailServer::start();
+    let mut args = vec!["--smtp-url", mail.url.as_str()];
+    args.extend_from_slice(extra);
+    (spawn_app_with(&args).await, mail)
+}

@@ -9,3 +9,4 @@ mod durability;
 mod flows;
 mod helpers;
 mod rate_limit;
+mod recovery;
