@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use mf_tests::browser::{free_port, Browser};
+use mf_tests::browser::Browser;
+use mf_tests::free_port;
 use mf_tests::{Stack, FAST_HASH_ARGS, SECRET};
 
 const OLD_PASSWORD: &str = "correct horse battery";
