@@ -16,14 +16,12 @@
 //!   `/svc/{service}/…`, `/registry.json`, assets.
 //! - [`views`]: the page template and the slot markup (maud).
 //! - [`check`]: `shell check URL`, the contract checker.
-//! - [`startup`]: [`startup::Application`] builds and runs the server.
-//! - [`admin`]: the admin listener (`--admin-port`), `GET /metrics` only.
+//! - [`startup`]: [`startup::Application`] builds the shell on the shared server of
+//!   `shared_ui::server` (which also brings the admin listener, `--admin-port`, `GET
+//!   /metrics` only, and the start-up errors, `shared_ui::server::StartError`) and runs it.
 //! - [`metrics`]: the shell's Prometheus metrics (fragments, proxy, caches, manifests).
-//! - [`error`]: start-up errors.
 
-pub mod admin;
 pub mod check;
-pub mod error;
 pub mod metrics;
 pub mod registry;
 pub mod routes;

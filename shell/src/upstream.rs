@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
 use shared_ui::headers;
 use shared_ui::proxies::TrustedProxies;
-use shared_ui::service::RequestId;
+use shared_ui::request_id::RequestId;
 use shared_ui::trace::{TraceContext, TRACEPARENT};
 
 use crate::metrics::{Cache, FragmentMetrics, ShellMetrics};

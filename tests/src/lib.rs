@@ -55,7 +55,7 @@ pub fn free_port() -> u16 {
 
 fn init_logs() {
     if std::env::var("TEST_LOG").is_ok() {
-        shared_ui::service::init_tracing();
+        shared_ui::logging::init_tracing();
     }
 }
 
@@ -569,10 +569,10 @@ impl FakeService {
                 .app_data(h.clone())
                 .app_data(t.clone())
                 .app_data(s.clone())
-                .configure(shared_ui::service::configure)
+                .configure(shared_ui::health::configure)
                 .route("/manifest.json", web::get().to(fake_manifest))
                 .route("/fragments/{id}", web::get().to(fake_fragment))
-                .default_service(web::to(shared_ui::service::not_found))
+                .default_service(web::to(shared_ui::respond::not_found))
         })
         .workers(1)
         .shutdown_timeout(0)

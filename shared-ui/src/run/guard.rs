@@ -2,7 +2,7 @@
 //! binary (`docs/SECURITY.md`, "Deadlines and limits").
 //!
 //! - [`Limits`]: the header deadline, the body deadline, idle keep-alive and the connection
-//!   cap, from [`crate::service::CommonSettings`]; [`with_limits!`](crate::with_limits)
+//!   cap, from [`crate::settings::CommonSettings`]; [`with_limits!`](crate::with_limits)
 //!   applies them to an `HttpServer`.
 //! - [`guard`]: middleware that refuses request heads past nginx's default sizes
 //!   ([`head_too_large`]: 414, 431), refuses `Upgrade: websocket` (nothing here upgrades, and

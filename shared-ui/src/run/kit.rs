@@ -13,13 +13,16 @@
 //! shared-ui page with Stimulus), security headers, CORS for direct mode, request ids and
 //! W3C trace context, the guard's limits, compression ([`crate::compress`]), tracing, the
 //! `healthcheck` subcommand, exit code 2 on a bad setting naming it, a graceful stop on
-//! SIGTERM ([`service::serve`]: `/readyz` 503, no new connections, the requests in flight
-//! finish within `SHUTDOWN_GRACE`), and an
-//! [`Application`] (build, port, handle, run until stopped) that tests bind on port 0.
+//! SIGTERM (`/readyz` 503, no new connections, the requests in flight finish within
+//! `SHUTDOWN_GRACE`): all of it the shared [`crate::server::Server`], which the shell runs
+//! on too. [`Application`] (build, port, handle, run until stopped) is what tests bind on
+//! port 0.
 //!
 //! ```no_run
-//! use shared_ui::kit::{self, Common, Fragment, NoSettings, Service, StartError, Team};
+//! use shared_ui::kit::{self, Fragment, NoSettings, Service, Team};
 //! use shared_ui::maud::html;
+//! use shared_ui::server::StartError;
+//! use shared_ui::settings::Common;
 //!
 //! struct Hello;
 //!
@@ -45,17 +48,16 @@
 
 use std::ffi::OsString;
 use std::future::Future;
-use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{
-    web, App, FromRequest, Handler, HttpRequest, HttpResponse, HttpServer, Responder, ResponseError,
+    web, App, FromRequest, Handler, HttpRequest, HttpResponse, Responder, ResponseError,
 };
 use clap::{CommandFactory, FromArgMatches};
 use maud::{html, Markup};
@@ -65,9 +67,12 @@ use crate::assets::{Asset, AssetSet};
 use crate::components::{self, badge, site_header, NavItem, PageOptions, Tone};
 use crate::context::{current_user, ContextKey};
 use crate::contract::{ContractError, ControllerAsset, FragmentSpec, Manifest, ManifestAssets};
+use crate::health::{self, Readiness};
 use crate::metrics::{self, prometheus_client, Metrics};
-use crate::service::{self, Readiness, Stopping};
-pub use crate::service::{Common, CommonSettings, SettingError};
+use crate::respond;
+use crate::security;
+use crate::server::{self, Running, Server, StartError};
+use crate::settings::{Common, CommonSettings};
 
 type Configure = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 type MakeRoute = Arc<dyn Fn() -> actix_web::Route + Send + Sync>;
@@ -89,7 +94,7 @@ pub trait Team {
     /// [`CommonSettings`]; [`NoSettings`] when it has none.
     type Settings: clap::Args + Send + 'static;
 
-    /// Checks the service's own settings and declares the service. A [`SettingError`]
+    /// Checks the service's own settings and declares the service. A [`SettingError`](crate::settings::SettingError)
     /// (wrapped with `?`) stops the start with exit code 2 and its message.
     fn service(
         settings: Self::Settings,
@@ -156,72 +161,19 @@ where
     Cli::from_arg_matches(&matches)
 }
 
-/// Why a service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A setting cannot be used (exit code 2).
-    #[error(transparent)]
-    Setting(#[from] SettingError),
-    /// The service's own start-up failed, e.g. its database cannot be opened (exit code 2).
-    #[error(transparent)]
-    Service(Box<dyn std::error::Error + Send + Sync>),
-    /// The declarations make a manifest that breaks the contract (a bug; exit code 1).
-    #[error("the manifest breaks the contract: {0}")]
-    Manifest(#[from] ContractError),
-    /// The listener could not be bound (exit code 1).
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// Where.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-}
-
-impl StartError {
-    /// A service's own start-up error (exit code 2).
-    pub fn service(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self::Service(error.into())
-    }
-
-    /// The exit code: 2 for a bad setting or a failed start-up of the service, else 1.
-    pub fn exit_code(&self) -> ExitCode {
-        match self {
-            Self::Setting(_) | Self::Service(_) => ExitCode::from(2),
-            Self::Manifest(_) | Self::Bind { .. } => ExitCode::FAILURE,
-        }
-    }
-}
-
 /// The whole `main` of a team's binary: read the settings, answer `healthcheck`, or build
-/// and run the server. A bad setting exits with code 2 and a message naming it.
+/// and run the server ([`server::main`]). A bad setting exits with code 2 and a message
+/// naming it.
 pub fn main<T: Team>() -> ExitCode {
     let cli = match parse::<T, _, _>(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
     if let Some(Command::Healthcheck) = cli.command {
-        return service::healthcheck(cli.common.port.unwrap_or(T::PORT));
+        return health::healthcheck(cli.common.port.unwrap_or(T::PORT));
     }
-    service::init_tracing();
-    actix_web::rt::System::new().block_on(async move {
-        let app = match Application::build::<T>(cli).await {
-            Ok(app) => app,
-            Err(e) => {
-                tracing::error!(error = %e, "{} cannot start", T::BINARY);
-                eprintln!("{}: {e}", T::BINARY);
-                return e.exit_code();
-            }
-        };
-        let stopped = app.run_until_stopped().await;
-        crate::otlp::flush();
-        match stopped {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                tracing::error!(error = %e, "server stopped with an error");
-                ExitCode::FAILURE
-            }
-        }
+    server::main(T::BINARY, async move {
+        Ok(Application::build::<T>(cli).await?.run_until_stopped())
     })
 }
 
@@ -338,7 +290,7 @@ impl Service {
                 title: title.to_owned(),
                 fallback: None,
             },
-            route: route_of(service::read, handler),
+            route: route_of(respond::read, handler),
             render: None,
         });
         self
@@ -495,7 +447,7 @@ impl Service {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.preview = Some(route_of(service::read, handler));
+        self.preview = Some(route_of(respond::read, handler));
         self
     }
 
@@ -544,10 +496,10 @@ impl Service {
         let preview = self
             .preview
             .as_ref()
-            .map_or_else(|| service::read().to(default_preview), |r| r());
+            .map_or_else(|| respond::read().to(default_preview), |r| r());
         cfg.route("/", preview)
-            .route("/manifest.json", service::read().to(manifest))
-            .route("/metrics", service::read().to(metrics::serve));
+            .route("/manifest.json", respond::read().to(manifest))
+            .route("/metrics", respond::read().to(metrics::serve));
         for f in &self.fragments {
             cfg.route(&f.spec.path, (f.route)());
         }
@@ -557,9 +509,9 @@ impl Service {
         for routes in &self.routes {
             routes(cfg);
         }
-        cfg.route("/fragments/{id}", service::read().to(unknown_fragment))
-            .route("/assets/{file}", service::read().to(own_asset))
-            .configure(service::configure);
+        cfg.route("/fragments/{id}", respond::read().to(unknown_fragment))
+            .route("/assets/{file}", respond::read().to(own_asset))
+            .configure(health::configure);
     }
 }
 
@@ -585,6 +537,31 @@ impl std::fmt::Debug for RenderDebug {
 }
 
 impl Info {
+    fn new(spec: &Service, manifest: &Manifest) -> Result<Self, StartError> {
+        Ok(Self {
+            manifest_json: serde_json::to_string(manifest)
+                .map_err(|e| StartError::service(e.to_string()))?,
+            manifest: manifest.clone(),
+            assets: AssetSet::new(&spec.assets),
+            preview_heading: spec
+                .preview_heading
+                .clone()
+                .unwrap_or_else(|| spec.name.clone()),
+            preview_intro: spec
+                .preview_intro
+                .clone()
+                .unwrap_or_else(|| format!("svc-{} on its own, with no shell running.", spec.name)),
+            renders: spec
+                .fragments
+                .iter()
+                .map(|f| {
+                    let render = f.render.clone().map(RenderDebug);
+                    (f.spec.path.clone(), f.spec.title.clone(), render)
+                })
+                .collect(),
+        })
+    }
+
     /// The manifest version, sent on every fragment.
     pub fn version(&self) -> &str {
         &self.manifest.version
@@ -660,7 +637,7 @@ impl Responder for Fragment {
 
     fn respond_to(self, req: &HttpRequest) -> HttpResponse {
         let version = info_of(req).map_or("", Info::version);
-        service::fragment_response(version, &self.cache_control, self.markup)
+        respond::fragment_response(version, &self.cache_control, self.markup)
     }
 }
 
@@ -703,11 +680,11 @@ impl ResponseError for HttpError {
         match self {
             Self::BadRequest(message) => {
                 tracing::info!(%message, "bad request");
-                service::bad_request(message)
+                respond::bad_request(message)
             }
             Self::Internal(message) => {
                 tracing::error!(error = %message, "internal error");
-                service::error_page(
+                respond::error_page(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Something went wrong",
                     html! { p { "The service could not answer. Please try again in a moment." } },
@@ -742,7 +719,7 @@ async fn unknown_fragment(id: web::Path<String>, info: web::Data<Info>) -> HttpR
         .map(|f| f.id.as_str())
         .collect();
     let last = ids.len().saturating_sub(1);
-    service::error_page(
+    respond::error_page(
         StatusCode::NOT_FOUND,
         "Fragment not found",
         html! {
@@ -791,20 +768,19 @@ async fn observe(
     Ok(res)
 }
 
-/// A bound, not yet running, server.
+/// A started, not yet serving, service: the [`Running`] server (its port, handle and
+/// stopping flag, through `Deref`) and the manifest it serves.
+#[derive(Debug)]
 pub struct Application {
-    port: u16,
-    server: Server,
+    running: Running,
     manifest: Manifest,
-    stopping: Stopping,
-    grace: Duration,
 }
 
-impl std::fmt::Debug for Application {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("port", &self.port)
-            .finish_non_exhaustive()
+impl std::ops::Deref for Application {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.running
     }
 }
 
@@ -817,100 +793,40 @@ impl Application {
         Self::start(service, &common)
     }
 
-    /// Binds a declared service with checked shared settings (port 0 picks a free one).
+    /// Binds a declared service with checked shared settings (port 0 picks a free one) and
+    /// starts it on the shared [`Server`], with the service CSP and CORS.
     pub fn start(mut spec: Service, common: &Common) -> Result<Self, StartError> {
         let manifest = spec.manifest()?;
-        let mut app_metrics = Metrics::new();
+        let mut metrics = Metrics::new();
         for register in std::mem::take(&mut spec.metrics) {
-            register(app_metrics.registry());
+            register(metrics.registry());
         }
-        let app_metrics = web::Data::new(app_metrics);
-        let info = web::Data::new(Info {
-            manifest_json: serde_json::to_string(&manifest)
-                .map_err(|e| StartError::service(e.to_string()))?,
-            manifest: manifest.clone(),
-            assets: AssetSet::new(&spec.assets),
-            preview_heading: spec
-                .preview_heading
-                .clone()
-                .unwrap_or_else(|| spec.name.clone()),
-            preview_intro: spec
-                .preview_intro
-                .clone()
-                .unwrap_or_else(|| format!("svc-{} on its own, with no shell running.", spec.name)),
-            renders: spec
-                .fragments
-                .iter()
-                .map(|f| {
-                    let render = f.render.clone().map(RenderDebug);
-                    (f.spec.path.clone(), f.spec.title.clone(), render)
-                })
-                .collect(),
-        });
+        let info = web::Data::new(Info::new(&spec, &manifest)?);
+        let server = Server::bind(common)?
+            .workers(spec.workers)
+            .content_security_policy(security::service_csp())
+            .cors(common.cors.clone());
+        let port = server.port();
         let key = web::Data::new(ContextKey::new(common.context_secret.clone()));
-        let cors = web::Data::new(common.cors.clone());
         let readiness = web::Data::new(spec.readiness.clone());
-        let stopping = Stopping::default();
-        let stopping_data = web::Data::new(stopping.clone());
         let observer = spec.observer.clone().map(web::Data::new);
-        let workers = spec.workers;
         let spec = Arc::new(spec);
-        let addr = common.addr;
-        let listener =
-            TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { addr, source })?
-            .port();
-        let limits = common.limits;
-        let limits_data = web::Data::new(limits);
-        let server = crate::with_limits!(
-            HttpServer::new(move || {
-                let mut app = App::new()
-                    .app_data(limits_data.clone())
-                    .wrap(from_fn(crate::compress::compress))
-                    .wrap(from_fn(observe))
-                    .wrap(service::security_headers())
-                    .wrap(from_fn(service::cors))
-                    .wrap(from_fn(crate::guard::guard))
-                    .wrap(from_fn(metrics::record))
-                    .wrap(from_fn(service::request_id))
-                    .app_data(app_metrics.clone())
-                    .app_data(info.clone())
-                    .app_data(key.clone())
-                    .app_data(cors.clone())
-                    .app_data(readiness.clone())
-                    .app_data(stopping_data.clone())
-                    .app_data(service::query_config());
-                if let Some(observer) = &observer {
-                    app = app.app_data(observer.clone());
-                }
-                let spec = spec.clone();
-                app.configure(move |cfg| spec.configure(cfg))
-                    .default_service(web::to(service::not_found))
-            }),
-            limits,
-            workers
-        )
-        .shutdown_timeout(common.shutdown_grace.as_secs())
-        .disable_signals()
-        .on_connect(service::tcp_nodelay)
-        .listen(listener)
-        .map_err(|source| StartError::Bind { addr, source })?
-        .run();
+        let running = server.start(metrics, move || {
+            let mut app = App::new()
+                .wrap(from_fn(observe))
+                .app_data(info.clone())
+                .app_data(key.clone())
+                .app_data(readiness.clone())
+                .app_data(respond::query_config());
+            if let Some(observer) = &observer {
+                app = app.app_data(observer.clone());
+            }
+            let spec = spec.clone();
+            app.configure(move |cfg| spec.configure(cfg))
+                .default_service(web::to(respond::not_found))
+        })?;
         tracing::info!(port, version = %manifest.version, "svc-{} listening", manifest.name);
-        Ok(Self {
-            port,
-            server,
-            manifest,
-            stopping,
-            grace: common.shutdown_grace,
-        })
-    }
-
-    /// The bound port.
-    pub fn port(&self) -> u16 {
-        self.port
+        Ok(Self { running, manifest })
     }
 
     /// The manifest it serves.
@@ -918,19 +834,9 @@ impl Application {
         &self.manifest
     }
 
-    /// A handle to stop the server.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
-    }
-
-    /// Whether it is stopping (what `/readyz` reads).
-    pub fn stopping(&self) -> Stopping {
-        self.stopping.clone()
-    }
-
-    /// Serves until stopped: SIGTERM or Ctrl-C stop it gracefully ([`service::serve`]),
-    /// [`Self::handle`] as asked.
+    /// Serves until stopped: SIGTERM or Ctrl-C stop it gracefully
+    /// ([`Running::run_until_stopped`]), [`Running::handle`] as asked.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        service::serve(self.server, self.stopping, self.grace).await
+        self.running.run_until_stopped().await
     }
 }

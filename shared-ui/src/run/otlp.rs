@@ -1,6 +1,6 @@
 //! Optional OTLP trace export, off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 //!
-//! When it is set (e.g. `http://otel-collector:4318`), [`crate::service::init_tracing`] adds
+//! When it is set (e.g. `http://otel-collector:4318`), [`crate::logging::init_tracing`] adds
 //! a `tracing-opentelemetry` layer whose spans go, in batches, as OTLP/HTTP protobuf to
 //! `<endpoint>/v1/traces` (the standard `OTEL_EXPORTER_OTLP_*` and `OTEL_BSP_*` variables
 //! apply; `OTEL_SERVICE_NAME` names the service, else the binary's name). Every request
