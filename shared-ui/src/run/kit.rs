@@ -94,8 +94,9 @@ pub trait Team {
     /// [`CommonSettings`]; [`NoSettings`] when it has none.
     type Settings: clap::Args + Send + 'static;
 
-    /// Checks the service's own settings and declares the service. A [`SettingError`](crate::settings::SettingError)
-    /// (wrapped with `?`) stops the start with exit code 2 and its message.
+    /// Checks the service's own settings and declares the service. A
+    /// [`SettingError`](crate::settings::SettingError) (wrapped with `?`) stops the start
+    /// with exit code 2 and its message.
     fn service(
         settings: Self::Settings,
         common: &Common,
