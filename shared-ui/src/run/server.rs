@@ -103,20 +103,19 @@ where
     })
 }
 
-fn bind(addr: SocketAddr) -> Result<(TcpListener, u16), StartError> {
+fn bind(addr: SocketAddr) -> Result<(SocketAddr, TcpListener, u16), StartError> {
     let fail = |source| StartError::Bind { addr, source };
     let listener = TcpListener::bind(addr).map_err(fail)?;
     let port = listener.local_addr().map_err(fail)?.port();
-    Ok((listener, port))
+    Ok((addr, listener, port))
 }
 
 /// A bound server, not started yet: its listeners and how it runs.
 #[derive(Debug)]
 pub struct Server {
-    addr: SocketAddr,
-    listener: TcpListener,
-    port: u16,
-    admin: Option<(SocketAddr, TcpListener, u16)>,
+    /// The public listener first, then the admin listener if any.
+    listeners: Vec<(SocketAddr, TcpListener, u16)>,
+    admin_port: Option<u16>,
     limits: Limits,
     grace: Duration,
     workers: usize,
@@ -129,12 +128,9 @@ impl Server {
     /// connection cap and the shutdown grace come from them too. Two workers unless
     /// [`Server::workers`] says otherwise.
     pub fn bind(common: &Common) -> Result<Self, StartError> {
-        let (listener, port) = bind(common.addr)?;
         Ok(Self {
-            addr: common.addr,
-            listener,
-            port,
-            admin: None,
+            listeners: vec![bind(common.addr)?],
+            admin_port: None,
             limits: common.limits,
             grace: common.shutdown_grace,
             workers: 2,
@@ -146,8 +142,9 @@ impl Server {
     /// Also binds the admin listener at `addr`: `GET /metrics` there and nothing else
     /// ([`crate::admin`]).
     pub fn admin(mut self, addr: SocketAddr) -> Result<Self, StartError> {
-        let (listener, port) = bind(addr)?;
-        self.admin = Some((addr, listener, port));
+        let admin = bind(addr)?;
+        self.admin_port = Some(admin.2);
+        self.listeners.push(admin);
         Ok(self)
     }
 
@@ -169,14 +166,15 @@ impl Server {
         self
     }
 
-    /// The bound port.
+    /// The bound (public) port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.listeners.first().map_or(0, |l| l.2)
     }
 
     /// Starts serving: `app` makes the binary's `App` (its app data, routes and default
     /// service) for each worker, and the server wraps it in the shared middleware of the
-    /// module doc. `metrics` is the app's registry, filled by the request metrics.
+    /// module doc (the last `wrap` is the outermost). `metrics` is the app's registry,
+    /// filled by the request metrics.
     pub fn start<F, T, B>(self, metrics: Metrics, app: F) -> Result<Running, StartError>
     where
         F: Fn() -> App<T> + Send + Clone + 'static,
@@ -190,38 +188,39 @@ impl Server {
         B: MessageBody + 'static,
     {
         let stopping = Stopping::default();
-        let shared = Shared {
-            limits: web::Data::new(self.limits),
-            stopping: web::Data::new(stopping.clone()),
-            metrics: web::Data::new(metrics),
-            admin: self.admin.as_ref().map(|a| web::Data::new(AdminPort(a.2))),
-            cors: self.cors.map(web::Data::new),
-            csp: self.csp,
-        };
-        let server = crate::with_limits!(
-            HttpServer::new(move || shared.wrap(app())),
+        let (port, admin_port) = (self.port(), self.admin_port);
+        let data = AppData::new(&self, &stopping, metrics);
+        let csp = self.csp;
+        let mut server = crate::with_limits!(
+            HttpServer::new(move || {
+                data.add(app())
+                    .wrap(from_fn(crate::compress::compress))
+                    .wrap(crate::security::headers(csp.as_deref()))
+                    .wrap(Condition::new(
+                        data.cors.is_some(),
+                        from_fn(crate::cors::cors),
+                    ))
+                    .wrap(Condition::new(
+                        data.admin.is_some(),
+                        from_fn(crate::admin::split),
+                    ))
+                    .wrap(from_fn(crate::guard::guard))
+                    .wrap(from_fn(crate::metrics::record))
+                    .wrap(from_fn(crate::request_id::request_id))
+            }),
             self.limits,
             self.workers
         )
         .shutdown_timeout(self.grace.as_secs())
         .disable_signals()
-        .on_connect(tcp_nodelay)
-        .listen(self.listener)
-        .map_err(|source| StartError::Bind {
-            addr: self.addr,
-            source,
-        })?;
-        let (server, admin_port) = match self.admin {
-            None => (server, None),
-            Some((addr, listener, port)) => {
-                let server = server
-                    .listen(listener)
-                    .map_err(|source| StartError::Bind { addr, source })?;
-                (server, Some(port))
-            }
-        };
+        .on_connect(tcp_nodelay);
+        for (addr, listener, _) in self.listeners {
+            server = server
+                .listen(listener)
+                .map_err(|source| StartError::Bind { addr, source })?;
+        }
         Ok(Running {
-            port: self.port,
+            port,
             admin_port,
             server: server.run(),
             stopping,
@@ -230,40 +229,33 @@ impl Server {
     }
 }
 
-/// What every worker's app shares: the app data of the shared middleware and `/readyz`.
+/// The app data of the shared middleware and `/readyz`, which every worker's app gets.
 #[derive(Clone)]
-struct Shared {
+struct AppData {
     limits: web::Data<Limits>,
     stopping: web::Data<Stopping>,
     metrics: web::Data<Metrics>,
     admin: Option<web::Data<AdminPort>>,
     cors: Option<web::Data<CorsPolicy>>,
-    csp: Option<String>,
 }
 
-impl Shared {
-    /// The binary's app inside the shared middleware (the last `wrap` is the outermost).
-    fn wrap<T, B>(
-        &self,
-        app: App<T>,
-    ) -> App<
-        impl ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<impl MessageBody>,
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-    >
+impl AppData {
+    fn new(server: &Server, stopping: &Stopping, metrics: Metrics) -> Self {
+        Self {
+            limits: web::Data::new(server.limits),
+            stopping: web::Data::new(stopping.clone()),
+            metrics: web::Data::new(metrics),
+            admin: server
+                .admin_port
+                .map(|port| web::Data::new(AdminPort(port))),
+            cors: server.cors.clone().map(web::Data::new),
+        }
+    }
+
+    /// Registers the data with `app`.
+    fn add<T>(&self, app: App<T>) -> App<T>
     where
-        T: ServiceFactory<
-                ServiceRequest,
-                Config = (),
-                Response = ServiceResponse<B>,
-                Error = actix_web::Error,
-                InitError = (),
-            > + 'static,
-        B: MessageBody + 'static,
+        T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
     {
         let mut app = app
             .app_data(self.limits.clone())
@@ -275,19 +267,7 @@ impl Shared {
         if let Some(cors) = &self.cors {
             app = app.app_data(cors.clone());
         }
-        app.wrap(from_fn(crate::compress::compress))
-            .wrap(crate::security::headers(self.csp.as_deref()))
-            .wrap(Condition::new(
-                self.cors.is_some(),
-                from_fn(crate::cors::cors),
-            ))
-            .wrap(Condition::new(
-                self.admin.is_some(),
-                from_fn(crate::admin::split),
-            ))
-            .wrap(from_fn(crate::guard::guard))
-            .wrap(from_fn(crate::metrics::record))
-            .wrap(from_fn(crate::request_id::request_id))
+        app
     }
 }
 
