@@ -20,7 +20,7 @@
 //!   validation, [`contract::ServiceName`] and [`contract::ServiceUrl`], and (feature
 //!   `check`) `contract::check`, the checks behind `shell check`.
 //! - [`context`]: the signed user context (HMAC-SHA256 with an expiry) that the shell sends and
-//!   every service reads through [`context::UserContext::from_request`].
+//!   every service reads through [`context::current_user`].
 //! - [`headers`]: the names of the headers of the contract.
 //! - The middleware of [`server`], outermost first: [`request_id`] (request ids and
 //!   W3C trace context, [`trace`]), [`metrics`] (the per-app Prometheus registry and

@@ -7,7 +7,7 @@
 //! span is exported at `info` level whatever `RUST_LOG` says (it filters the log lines
 //! only).
 //!
-//! [`join`] ties a request's span to its trace: the exported span takes the incoming
+//! `join` ties a request's span to its trace: the exported span takes the incoming
 //! `traceparent`'s trace id and has its span as parent, and the ids the exporter gives the
 //! span become the request's [`TraceContext`], so what the shell sends upstream, what every
 //! log line says and what the collector receives are the same ids.
