@@ -277,8 +277,8 @@ impl Settings {
         self.common.port.unwrap_or(DEFAULT_PORT)
     }
 
-    /// Checks every setting; the error names the bad one (the first, in the order of
-    /// [`Config`]'s fields).
+    /// Checks every setting; the error names the first bad one: the shared settings, the
+    /// file, the services, the sections and the chrome, then the rest.
     pub fn resolve(&self) -> Result<Config, SettingError> {
         let common = self.common.resolve(DEFAULT_PORT)?;
         let mut file = read_file(self.config.as_deref())?;

@@ -6,8 +6,8 @@
 //! ([`crate::request_id`]), the request metrics ([`crate::metrics::record`]), the guard's
 //! head and body limits ([`crate::guard`]), the admin split, CORS when a policy is given
 //! ([`crate::cors`]), the security headers ([`crate::security`]) and compression
-//! ([`crate::compress`]). The guard's limits, the connection cap and `TCP_NODELAY` are set
-//! on the server itself.
+//! ([`crate::compress`]). The header deadline, keep-alive, the connection cap (shared out
+//! over the workers) and `TCP_NODELAY` are set on the server itself.
 //!
 //! [`Running::run_until_stopped`] serves until SIGTERM or Ctrl-C, then stops gracefully:
 //! [`Stopping`] is set (so `/readyz` answers 503), the listener is closed (new connections
@@ -190,27 +190,29 @@ impl Server {
         let stopping = Stopping::default();
         let (port, admin_port) = (self.port(), self.admin_port);
         let data = AppData::new(&self, &stopping, metrics);
-        let csp = self.csp;
-        let mut server = crate::with_limits!(
-            HttpServer::new(move || {
-                data.add(app())
-                    .wrap(from_fn(crate::compress::compress))
-                    .wrap(crate::security::headers(csp.as_deref()))
-                    .wrap(Condition::new(
-                        data.cors.is_some(),
-                        from_fn(crate::cors::cors),
-                    ))
-                    .wrap(Condition::new(
-                        data.admin.is_some(),
-                        from_fn(crate::admin::split),
-                    ))
-                    .wrap(from_fn(crate::guard::guard))
-                    .wrap(from_fn(crate::metrics::record))
-                    .wrap(from_fn(crate::request_id::request_id))
-            }),
-            self.limits,
-            self.workers
-        )
+        let (csp, limits, workers) = (self.csp, self.limits, self.workers);
+        crate::guard::raise_open_files_limit();
+        let mut server = HttpServer::new(move || {
+            data.add(app())
+                .wrap(from_fn(crate::compress::compress))
+                .wrap(crate::security::headers(csp.as_deref()))
+                .wrap(Condition::new(
+                    data.cors.is_some(),
+                    from_fn(crate::cors::cors),
+                ))
+                .wrap(Condition::new(
+                    data.admin.is_some(),
+                    from_fn(crate::admin::split),
+                ))
+                .wrap(from_fn(crate::guard::guard))
+                .wrap(from_fn(crate::metrics::record))
+                .wrap(from_fn(crate::request_id::request_id))
+        })
+        .workers(workers)
+        .client_request_timeout(limits.header_timeout)
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .keep_alive(limits.keep_alive)
+        .max_connections(limits.per_worker(workers))
         .shutdown_timeout(self.grace.as_secs())
         .disable_signals()
         .on_connect(tcp_nodelay);
