@@ -2,7 +2,7 @@
 //! service's answers from the browser. [`CorsPolicy`] is parsed from `CORS_ORIGINS`;
 //! [`cors`] is the middleware that applies it.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
@@ -55,11 +55,14 @@ impl CorsPolicy {
 /// `Origin` gets `Access-Control-Allow-Origin` (and `Vary: Origin`); a preflight from an
 /// allowed origin gets 204 with the methods and headers the loader uses; a preflight from
 /// any other origin gets 403 with no CORS headers, and other requests from it get none, so
-/// the browser refuses them. Without a policy, nothing changes.
+/// the browser refuses them. Without a policy (the shell), nothing changes.
 pub async fn cors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if req.app_data::<web::Data<CorsPolicy>>().is_none() {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
     let origin = req
         .headers()
         .get(header::ORIGIN)
@@ -92,9 +95,9 @@ pub async fn cors(
                 .insert_header((header::VARY, "Origin"))
                 .body("This origin may not read this service's fragments (CORS_ORIGINS).\n")
         };
-        return Ok(req.into_response(res));
+        return Ok(req.into_response(res).map_into_right_body());
     }
-    let mut res = next.call(req).await?.map_into_boxed_body();
+    let mut res = next.call(req).await?.map_into_left_body();
     if allowed {
         if let Some(Ok(v)) = origin.map(|o| HeaderValue::from_str(&o)) {
             res.headers_mut()

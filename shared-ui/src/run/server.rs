@@ -4,8 +4,8 @@
 //! an admin listener ([`crate::admin`]), then [`Server::start`]s the binary's `App` inside
 //! the middleware every binary has, outermost first: the request id and trace context
 //! ([`crate::request_id`]), the request metrics ([`crate::metrics::record`]), the guard's
-//! head and body limits ([`crate::guard`]), the admin split, CORS when a policy is given
-//! ([`crate::cors`]), the security headers ([`crate::security`]) and compression
+//! head and body limits ([`crate::guard`]), the admin split (when there is an admin
+//! listener), CORS (when a policy is given, [`crate::cors`]), the security headers ([`crate::security`]) and compression
 //! ([`crate::compress`]). The header deadline, keep-alive, the connection cap (shared out
 //! over the workers) and `TCP_NODELAY` are set on the server itself.
 //!
@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, Condition};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
 use crate::admin::AdminPort;
@@ -196,14 +196,8 @@ impl Server {
             data.add(app())
                 .wrap(from_fn(crate::compress::compress))
                 .wrap(crate::security::headers(csp.as_deref()))
-                .wrap(Condition::new(
-                    data.cors.is_some(),
-                    from_fn(crate::cors::cors),
-                ))
-                .wrap(Condition::new(
-                    data.admin.is_some(),
-                    from_fn(crate::admin::split),
-                ))
+                .wrap(from_fn(crate::cors::cors))
+                .wrap(from_fn(crate::admin::split))
                 .wrap(from_fn(crate::guard::guard))
                 .wrap(from_fn(crate::metrics::record))
                 .wrap(from_fn(crate::request_id::request_id))
