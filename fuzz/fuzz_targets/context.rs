@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
-use shared_ui::service::Secret;
+use shared_ui::settings::Secret;
 
 fuzz_target!(|data: &[u8]| {
     let key = ContextKey::new(Secret::new("fuzz-context-secret-0123456789".to_owned()));

@@ -1,43 +1,51 @@
-//! What every team shares, written once. Two concerns, two folders:
+//! What every team shares, written once. Every module is named at the crate root
+//! (`shared_ui::kit`, `shared_ui::components`, …), and only there; in the source they sit
+//! in two folders by concern.
 //!
-//! How a page looks, [`page`]:
+//! How a page looks (`src/page/`):
 //! - [`components`]: small maud components (page layout, nav, card, table, button, form field,
 //!   alert, badge) that every service renders its fragments with.
 //! - [`assets`]: the shared stylesheet with the design tokens, the vendored Stimulus runtime,
 //!   the boot module, and the embedded-asset server (ETag, `Cache-Control`, 304).
 //!
-//! How a service runs, [`run`]:
+//! How a service runs (`src/run/`), read in this order:
 //! - [`kit`]: the service kit. A service declares its name, fragments, assets, actions,
 //!   state, routes, readiness and settings; the kit provides the manifest, the contract
-//!   routes, the preview page, the middleware, `main` and an [`kit::Application`].
-//! - [`contract`]: the fragment contract of `DESIGN.md` as serde types, with validation, and
-//!   (feature `check`) `contract::check`, the checks behind `shell check`.
+//!   routes, the preview page, `main` and an [`kit::Application`].
+//! - [`server`]: the one server builder the kit and the shell run on (bind, limits, the
+//!   shared middleware, graceful stop), its [`server::StartError`] and [`server::main`].
+//! - [`settings`]: the settings every binary shares ([`settings::CommonSettings`]) and
+//!   [`settings::SettingError`].
+//! - [`contract`]: the fragment contract of `DESIGN.md`: the manifest as serde types with
+//!   validation, [`contract::ServiceName`] and [`contract::ServiceUrl`], and (feature
+//!   `check`) `contract::check`, the checks behind `shell check`.
 //! - [`context`]: the signed user context (HMAC-SHA256 with an expiry) that the shell sends and
-//!   every service reads through [`context::UserContext::from_request`].
-//! - [`compress`]: brotli, zstd or gzip as `Accept-Encoding` asks, streamed (flushed
-//!   whenever the body waits), with `Vary` and weak ETags.
+//!   every service reads through [`context::current_user`].
 //! - [`headers`]: the names of the headers of the contract.
-//! - [`guard`]: deadlines for headers and bodies, the connection cap, `Upgrade` refused.
-//! - [`metrics`]: the per-app Prometheus registry, the request metrics middleware and
-//!   `GET /metrics`.
-//! - [`trace`]: W3C Trace Context (`traceparent`): accepted or started per request.
-//! - [`otlp`]: optional OTLP trace export (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+//! - The middleware of [`server`], outermost first: [`request_id`] (request ids and
+//!   W3C trace context, [`trace`]), [`metrics`] (the per-app Prometheus registry and
+//!   `GET /metrics`), [`guard`] (deadlines for headers and bodies, the connection cap,
+//!   `Upgrade` refused), [`admin`] (the admin listener, `/metrics` only), [`cors`] (direct
+//!   mode), [`security`] (security headers, the service CSP), [`compress`] (brotli, zstd or
+//!   gzip as `Accept-Encoding` asks, streamed, with `Vary` and weak ETags).
+//! - [`health`]: `/healthz`, `/readyz` and the `healthcheck` subcommand.
+//! - [`respond`]: a handler's building blocks: GET-and-HEAD routes, the 404 and 400 pages,
+//!   the fragment answer and the base path.
+//! - [`logging`]: `RUST_LOG` to stderr; [`otlp`]: optional OTLP trace export
+//!   (`OTEL_EXPORTER_OTLP_ENDPOINT`).
 //! - [`proxies`]: the real client address behind trusted proxies (`TRUSTED_PROXIES`).
-//! - [`service`]: the bootstrap pieces the kit is made of: settings, tracing, request ids,
-//!   health routes, 404 and 400 pages, CORS, security headers, the `healthcheck` subcommand.
 //! - `testkit` (feature `testkit`, for dev-dependencies): spawn a service on port 0 and
 //!   assert the contract in one line.
-//!
-//! Every module is also at the crate root (`shared_ui::service`, `shared_ui::assets`, …).
 
-pub mod page;
-pub mod run;
+mod page;
+mod run;
 
 pub use page::{assets, components};
 #[cfg(feature = "testkit")]
 pub use run::testkit;
 pub use run::{
-    compress, context, contract, guard, headers, kit, metrics, otlp, proxies, service, trace,
+    admin, compress, context, contract, cors, guard, headers, health, kit, logging, metrics, otlp,
+    proxies, request_id, respond, security, server, settings, trace,
 };
 
 pub use maud;

@@ -4,4 +4,24 @@
 //! The checks live in `shared_ui::contract::check`, so that a team's contract test
 //! (`shared_ui::testkit::assert_contract`) runs the very same code as this subcommand.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 pub use shared_ui::contract::check::{check, Check, Report};
+
+/// The subcommand: checks the server at `url`, prints the report and exits 1 when a check
+/// failed.
+pub fn run(url: &str) -> ExitCode {
+    let report = actix_web::rt::System::new().block_on(check(url));
+    // The report is the command's output, meant for a person at a terminal.
+    #[allow(clippy::print_stdout)]
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{report}");
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -8,7 +8,7 @@ use actix_web::HttpRequest;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use shared_ui::headers;
 use shared_ui::proxies::TrustedProxies;
-use shared_ui::service::RequestId;
+use shared_ui::request_id::RequestId;
 use shared_ui::trace::{TraceContext, TRACEPARENT};
 
 use crate::registry::Service;

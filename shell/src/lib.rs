@@ -29,22 +29,20 @@
 //! - [`views`]: the page template and the slot markup (maud).
 //! - [`compose`]: the composition engine: templates, their cache, the streaming of a page.
 //! - [`state`]: [`state::Shell`], what app data holds.
-//! - [`admin`]: the admin listener (`--admin-port`), `GET /metrics` only.
 //! - [`proxy`]: the same-origin proxy `/svc/{service}/…`, in four steps (check, navigate,
 //!   send, relay); with JavaScript off a form's answer comes back inside its page
 //!   ([`compose`]).
 //! - [`routes`]: every route, listed in [`routes::configure`]: pages, the proxy
 //!   `/svc/{service}/…`, `/registry.json`, assets.
-//! - [`error`]: start-up errors.
-//! - [`startup`]: [`startup::Application`] builds and runs the server.
+//! - [`startup`]: [`startup::Application`] builds the shell on the shared server of
+//!   `shared_ui::server` (which also brings the admin listener, `--admin-port`, `GET
+//!   /metrics` only, and the start-up errors, `shared_ui::server::StartError`) and runs it.
 //! - [`check`]: `shell check URL`, the contract checker.
 
-pub mod admin;
 pub mod body;
 pub mod check;
 pub mod client;
 pub mod compose;
-pub mod error;
 pub mod forwarded;
 pub mod fragments;
 pub mod metrics;

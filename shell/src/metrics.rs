@@ -1,5 +1,5 @@
 //! The shell's own Prometheus metrics, beside the request metrics of
-//! [`shared_ui::metrics`]; served on the admin port only ([`crate::admin`]).
+//! [`shared_ui::metrics`]; served on the admin port only ([`shared_ui::admin`]).
 //!
 //! | metric | type | labels |
 //! | --- | --- | --- |

@@ -5,12 +5,13 @@
 //! [`SettingError`] that names it.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use shared_ui::contract::is_safe_path;
-use shared_ui::service::{Common, CommonSettings, SettingError};
+use shared_ui::contract::{is_name, is_safe_path, ServiceName, ServiceUrl, ServiceUrlError};
+use shared_ui::settings::{Common, CommonSettings, SettingError};
 
 /// The shell's port (`DESIGN.md`).
 pub const DEFAULT_PORT: u16 = 8000;
@@ -156,7 +157,7 @@ pub struct Config {
     /// HTTP worker threads.
     pub workers: usize,
     /// Where the admin listener (`/metrics`) binds: the bind address, the admin port.
-    pub admin_addr: std::net::SocketAddr,
+    pub admin_addr: SocketAddr,
 }
 
 /// The file form (`--config shell.toml`); every key is optional.
@@ -236,39 +237,11 @@ const RESERVED: &[&str] = &[
     "/metrics",
 ];
 
-/// A name of the contract: 1 to 40 of a-z, 0-9 and `-`, starting with a letter.
+/// A name of the contract: 1 to 40 of a-z, 0-9 and `-`, starting with a letter
+/// ([`shared_ui::contract::is_name`], which this delegates to; the proxy and the fuzz
+/// targets still call it by this name).
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 40
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// An http(s) URL with a host and nothing else that could surprise (no user, query or
-/// fragment), returned without its trailing slash.
-pub fn parse_service_url(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{raw}` must be an http:// or https:// URL"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{raw}` has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("`{raw}` must not carry a user name or password"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("`{raw}` must not have a query or fragment"));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-fn origin_of(raw: &str) -> Result<String, String> {
-    let url = parse_service_url(raw)?;
-    let parsed = url::Url::parse(&url).map_err(|e| e.to_string())?;
-    Ok(parsed.origin().ascii_serialization())
+    is_name(name)
 }
 
 /// Parses `name=url,name=url`.
@@ -290,73 +263,94 @@ fn bad(name: &'static str, problem: impl Into<String>) -> SettingError {
     SettingError::new(name, problem)
 }
 
+/// The timeouts of [`Config`], checked.
+struct Timeouts {
+    fragment: Duration,
+    page: Duration,
+    proxy: Duration,
+    refresh: Duration,
+}
+
 impl Settings {
     /// The port `healthcheck` probes.
     pub fn port(&self) -> u16 {
         self.common.port.unwrap_or(DEFAULT_PORT)
     }
 
-    /// Checks every setting; the error names the bad one.
+    /// Checks every setting; the error names the first bad one: the shared settings, the
+    /// file, the services, the sections and the chrome, then the rest.
     pub fn resolve(&self) -> Result<Config, SettingError> {
         let common = self.common.resolve(DEFAULT_PORT)?;
-        let file = match &self.config {
-            None => FileConfig::default(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    bad(
-                        CONFIG_SETTING,
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                toml::from_str(&text)
-                    .map_err(|e| bad(CONFIG_SETTING, format!("{}: {e}", path.display())))?
-            }
-        };
-
-        // Services: the file's, then SHELL_SERVICES replaces URLs by name or adds services.
-        let mut services: Vec<ServiceConfig> = Vec::new();
-        let mut seen = HashSet::new();
-        for s in &file.services {
-            check_service_name(CONFIG_SETTING, &s.name)?;
-            if !seen.insert(s.name.clone()) {
-                return Err(bad(
-                    CONFIG_SETTING,
-                    format!("service `{}` is listed twice", s.name),
-                ));
-            }
-            let url = parse_service_url(&s.url)
-                .map_err(|e| bad(CONFIG_SETTING, format!("service `{}`: {e}", s.name)))?;
-            let public_url = match &s.public_url {
-                None => None,
-                Some(p) => Some(origin_of(p).map_err(|e| {
-                    bad(
-                        CONFIG_SETTING,
-                        format!("service `{}` public_url: {e}", s.name),
-                    )
-                })?),
-            };
-            services.push(ServiceConfig {
-                name: s.name.clone(),
-                url,
-                public_url,
-            });
+        let mut file = read_file(self.config.as_deref())?;
+        let services = self.services(&file.services)?;
+        let known = |name: &str| services.iter().any(|s| s.name == name);
+        let sections = file.sections.take().unwrap_or_else(default_sections);
+        check_sections(&sections, &known)?;
+        let chrome = file.chrome.take().unwrap_or_else(default_chrome);
+        check_chrome(&chrome, &known)?;
+        let default_section = file
+            .default_section
+            .take()
+            .unwrap_or_else(|| sections[0].id.clone());
+        if !sections.iter().any(|s| s.id == default_section) {
+            return Err(bad(
+                CONFIG_SETTING,
+                format!("default_section `{default_section}` is not a section"),
+            ));
         }
-        let pairs = match (&self.services, file.services.is_empty()) {
+        let session_service = session_service(file.session_service.take(), &known)?;
+        let public_origin = match file.public_origin.take() {
+            None => None,
+            Some(o) => Some(
+                origin_of(&o).map_err(|e| bad(CONFIG_SETTING, format!("public_origin: {e}")))?,
+            ),
+        };
+        let timeouts = self.timeouts(&file)?;
+        let admin_addr = self.admin_addr(&common)?;
+        if self.workers == 0 || self.workers > 64 {
+            return Err(bad("--workers / SHELL_WORKERS", "must be 1 to 64"));
+        }
+        let brand = file.brand.take().unwrap_or_else(|| "Mosaic".to_owned());
+        if brand.trim().is_empty() || brand.len() > 60 {
+            return Err(bad(CONFIG_SETTING, "brand must be 1 to 60 characters"));
+        }
+        Ok(Config {
+            common,
+            services,
+            sections,
+            chrome,
+            default_section,
+            session_service,
+            fragment_timeout: timeouts.fragment,
+            page_budget: timeouts.page,
+            proxy_timeout: timeouts.proxy,
+            manifest_refresh: timeouts.refresh,
+            public_origin,
+            brand,
+            workers: self.workers,
+            admin_addr,
+        })
+    }
+
+    /// The services: the file's, then `SHELL_SERVICES` replaces URLs by name or adds
+    /// services; the three local ones when neither lists any.
+    fn services(&self, listed: &[FileService]) -> Result<Vec<ServiceConfig>, SettingError> {
+        let mut services = file_services(listed)?;
+        let pairs = match (&self.services, listed.is_empty()) {
             (Some(p), _) => parse_pairs(p)?,
             (None, true) => parse_pairs(DEFAULT_SERVICES)?,
             (None, false) => Vec::new(),
         };
         let mut from_pairs = HashSet::new();
         for (name, raw) in pairs {
-            check_service_name(SERVICES_SETTING, &name)?;
+            let name = service_name(SERVICES_SETTING, &name)?;
             if !from_pairs.insert(name.clone()) {
                 return Err(bad(
                     SERVICES_SETTING,
                     format!("service `{name}` is listed twice"),
                 ));
             }
-            let url = parse_service_url(&raw)
-                .map_err(|e| bad(SERVICES_SETTING, format!("service `{name}`: {e}")))?;
+            let url = service_url(SERVICES_SETTING, &name, &raw)?;
             match services.iter_mut().find(|s| s.name == name) {
                 Some(existing) => existing.url = url,
                 None => services.push(ServiceConfig {
@@ -366,76 +360,33 @@ impl Settings {
                 }),
             }
         }
+        Ok(services)
+    }
 
-        let sections = file.sections.unwrap_or_else(default_sections);
-        let chrome = file.chrome.unwrap_or_else(default_chrome);
-        let known = |name: &str| services.iter().any(|s| s.name == name);
-        check_sections(&sections, &known)?;
-        let mut chrome_slots = HashSet::new();
-        for c in &chrome {
-            if !valid_name(&c.slot) || !chrome_slots.insert(c.slot.clone()) {
-                return Err(bad(
-                    CONFIG_SETTING,
-                    format!("chrome slot `{}` is not a name or is listed twice", c.slot),
-                ));
-            }
-            check_slot(
-                &format!("chrome `{}`", c.slot),
-                &c.service,
-                &c.fragment,
-                &known,
-            )?;
-        }
-
-        let default_section = file
-            .default_section
-            .unwrap_or_else(|| sections[0].id.clone());
-        if !sections.iter().any(|s| s.id == default_section) {
-            return Err(bad(
-                CONFIG_SETTING,
-                format!("default_section `{default_section}` is not a section"),
-            ));
-        }
-        let session_service = match file.session_service {
-            Some(name) if name.is_empty() => None,
-            Some(name) if known(&name) => Some(name),
-            Some(name) => {
-                return Err(bad(
-                    CONFIG_SETTING,
-                    format!("session_service `{name}` is not a registered service"),
-                ))
-            }
-            None => known("accounts").then(|| "accounts".to_owned()),
-        };
-        let public_origin = match file.public_origin {
-            None => None,
-            Some(o) => Some(
-                origin_of(&o).map_err(|e| bad(CONFIG_SETTING, format!("public_origin: {e}")))?,
-            ),
-        };
-
-        let fragment_timeout_ms = self
+    /// The fragment timeout, the page budget, the proxy timeout and the manifest refresh.
+    fn timeouts(&self, file: &FileConfig) -> Result<Timeouts, SettingError> {
+        let fragment_ms = self
             .fragment_timeout_ms
             .or(file.fragment_timeout_ms)
             .unwrap_or(1000);
-        if !(10..=60_000).contains(&fragment_timeout_ms) {
+        if !(10..=60_000).contains(&fragment_ms) {
             return Err(bad(
                 "--fragment-timeout-ms / SHELL_FRAGMENT_TIMEOUT_MS",
                 "must be between 10 and 60000",
             ));
         }
-        let page_budget_ms = self
+        let page_ms = self
             .page_budget_ms
             .or(file.page_budget_ms)
-            .unwrap_or(fragment_timeout_ms + 1000);
-        if page_budget_ms < fragment_timeout_ms || page_budget_ms > 120_000 {
+            .unwrap_or(fragment_ms + 1000);
+        if page_ms < fragment_ms || page_ms > 120_000 {
             return Err(bad(
                 "--page-budget-ms / SHELL_PAGE_BUDGET_MS",
                 "must be at least the fragment timeout and at most 120000",
             ));
         }
-        let proxy_timeout_ms = file.proxy_timeout_ms.unwrap_or(10_000);
-        if !(100..=120_000).contains(&proxy_timeout_ms) {
+        let proxy_ms = file.proxy_timeout_ms.unwrap_or(10_000);
+        if !(100..=120_000).contains(&proxy_ms) {
             return Err(bad(
                 CONFIG_SETTING,
                 "proxy_timeout_ms must be 100 to 120000",
@@ -451,7 +402,17 @@ impl Settings {
                 "must be between 1 and 86400",
             ));
         }
-        let admin_addr = std::net::SocketAddr::new(common.addr.ip(), self.admin_port);
+        Ok(Timeouts {
+            fragment: Duration::from_millis(fragment_ms),
+            page: Duration::from_millis(page_ms),
+            proxy: Duration::from_millis(proxy_ms),
+            refresh: Duration::from_secs(refresh),
+        })
+    }
+
+    /// Where the admin listener binds: the bind address, the admin port (never the public
+    /// port).
+    fn admin_addr(&self, common: &Common) -> Result<SocketAddr, SettingError> {
         if self.admin_port != 0 && self.admin_port == common.addr.port() {
             return Err(bad(
                 "--admin-port / ADMIN_PORT",
@@ -461,45 +422,104 @@ impl Settings {
                 ),
             ));
         }
-        if self.workers == 0 || self.workers > 64 {
-            return Err(bad("--workers / SHELL_WORKERS", "must be 1 to 64"));
-        }
-        let brand = file.brand.unwrap_or_else(|| "Mosaic".to_owned());
-        if brand.trim().is_empty() || brand.len() > 60 {
-            return Err(bad(CONFIG_SETTING, "brand must be 1 to 60 characters"));
-        }
-
-        Ok(Config {
-            common,
-            services,
-            sections,
-            chrome,
-            default_section,
-            session_service,
-            fragment_timeout: Duration::from_millis(fragment_timeout_ms),
-            page_budget: Duration::from_millis(page_budget_ms),
-            proxy_timeout: Duration::from_millis(proxy_timeout_ms),
-            manifest_refresh: Duration::from_secs(refresh),
-            public_origin,
-            brand,
-            workers: self.workers,
-            admin_addr,
-        })
+        Ok(SocketAddr::new(common.addr.ip(), self.admin_port))
     }
 }
 
-fn check_service_name(setting: &'static str, name: &str) -> Result<(), SettingError> {
-    if valid_name(name) {
-        Ok(())
-    } else {
-        Err(bad(
-            setting,
-            format!(
-                "service name `{}` must be 1 to 40 of a-z, 0-9 and `-`, starting with a letter",
-                name.escape_default()
-            ),
-        ))
+/// The file of `--config`, or the defaults when none is given.
+fn read_file(path: Option<&Path>) -> Result<FileConfig, SettingError> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        bad(
+            CONFIG_SETTING,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    toml::from_str(&text).map_err(|e| bad(CONFIG_SETTING, format!("{}: {e}", path.display())))
+}
+
+/// The services of the file, checked.
+fn file_services(listed: &[FileService]) -> Result<Vec<ServiceConfig>, SettingError> {
+    let mut services: Vec<ServiceConfig> = Vec::new();
+    for s in listed {
+        let name = service_name(CONFIG_SETTING, &s.name)?;
+        if services.iter().any(|known| known.name == name) {
+            return Err(bad(
+                CONFIG_SETTING,
+                format!("service `{name}` is listed twice"),
+            ));
+        }
+        let url = service_url(CONFIG_SETTING, &name, &s.url)?;
+        let public_url =
+            match &s.public_url {
+                None => None,
+                Some(p) => Some(origin_of(p).map_err(|e| {
+                    bad(CONFIG_SETTING, format!("service `{name}` public_url: {e}"))
+                })?),
+            };
+        services.push(ServiceConfig {
+            name,
+            url,
+            public_url,
+        });
     }
+    Ok(services)
+}
+
+fn service_name(setting: &'static str, name: &str) -> Result<String, SettingError> {
+    match name.parse::<ServiceName>() {
+        Ok(name) => Ok(name.into_string()),
+        Err(e) => Err(bad(setting, format!("service name {e}"))),
+    }
+}
+
+fn service_url(setting: &'static str, name: &str, raw: &str) -> Result<String, SettingError> {
+    match raw.parse::<ServiceUrl>() {
+        Ok(url) => Ok(url.into_string()),
+        Err(e) => Err(bad(setting, format!("service `{name}`: {e}"))),
+    }
+}
+
+fn origin_of(raw: &str) -> Result<String, ServiceUrlError> {
+    raw.parse::<ServiceUrl>().map(|url| url.origin())
+}
+
+/// The service answering `GET /internal/session`: the file's (empty: none), else
+/// `accounts` when it is registered.
+fn session_service(
+    named: Option<String>,
+    known: &dyn Fn(&str) -> bool,
+) -> Result<Option<String>, SettingError> {
+    match named {
+        Some(name) if name.is_empty() => Ok(None),
+        Some(name) if known(&name) => Ok(Some(name)),
+        Some(name) => Err(bad(
+            CONFIG_SETTING,
+            format!("session_service `{name}` is not a registered service"),
+        )),
+        None => Ok(known("accounts").then(|| "accounts".to_owned())),
+    }
+}
+
+fn check_chrome(chrome: &[ChromeConfig], known: &dyn Fn(&str) -> bool) -> Result<(), SettingError> {
+    let mut slots = HashSet::new();
+    for c in chrome {
+        if !is_name(&c.slot) || !slots.insert(c.slot.clone()) {
+            return Err(bad(
+                CONFIG_SETTING,
+                format!("chrome slot `{}` is not a name or is listed twice", c.slot),
+            ));
+        }
+        check_slot(
+            &format!("chrome `{}`", c.slot),
+            &c.service,
+            &c.fragment,
+            known,
+        )?;
+    }
+    Ok(())
 }
 
 fn check_slot(
@@ -517,7 +537,7 @@ fn check_slot(
             ),
         ));
     }
-    if !valid_name(fragment) {
+    if !is_name(fragment) {
         return Err(bad(
             CONFIG_SETTING,
             format!(
@@ -540,7 +560,7 @@ fn check_sections(
     let mut paths = HashSet::new();
     for s in sections {
         let place = format!("section `{}`", s.id.escape_default());
-        if !valid_name(&s.id) || !ids.insert(s.id.clone()) {
+        if !is_name(&s.id) || !ids.insert(s.id.clone()) {
             return Err(bad(
                 CONFIG_SETTING,
                 format!("{place}: the id must be a name and unique"),

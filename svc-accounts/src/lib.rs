@@ -34,7 +34,9 @@ pub mod startup;
 pub mod storage;
 pub mod views;
 
-use shared_ui::kit::{Common, Service, StartError, Team};
+use shared_ui::kit::{Service, Team};
+use shared_ui::server::StartError;
+use shared_ui::settings::Common;
 
 /// The `svc-accounts` binary.
 #[derive(Debug)]

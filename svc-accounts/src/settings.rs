@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use shared_ui::kit::Cli;
 pub use shared_ui::kit::Command;
-use shared_ui::service::{Common, SettingError};
+use shared_ui::settings::{Common, SettingError};
 
 use crate::domain::PlanList;
 use crate::mail::Mailer;

@@ -4,8 +4,8 @@
 
 use actix_web::dev::ServerHandle;
 use actix_web::web;
-pub use shared_ui::kit::StartError;
 use shared_ui::kit::{self, Service};
+pub use shared_ui::server::StartError;
 
 use crate::metrics::AccountsMetrics;
 use crate::routes::{self, AppState};

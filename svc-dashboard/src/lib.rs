@@ -26,7 +26,9 @@ pub mod settings;
 pub mod startup;
 pub mod views;
 
-use shared_ui::kit::{Common, NoSettings, Service, StartError, Team};
+use shared_ui::kit::{NoSettings, Service, Team};
+use shared_ui::server::StartError;
+use shared_ui::settings::Common;
 
 /// The service name in the manifest and in the shell's URLs (`/svc/dashboard`).
 pub const SERVICE_NAME: &str = "dashboard";

@@ -1,7 +1,8 @@
 //! [`Application::build`]: the kit's application for svc-dashboard from its command line
 //! (port 0 picks a free one, as the tests do).
 
-use shared_ui::kit::{self, StartError};
+use shared_ui::kit;
+use shared_ui::server::StartError;
 
 use crate::settings::Settings;
 use crate::Dashboard;

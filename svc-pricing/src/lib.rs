@@ -27,7 +27,9 @@ pub mod settings;
 pub mod startup;
 pub mod views;
 
-use shared_ui::kit::{Common, Service, StartError, Team};
+use shared_ui::kit::{Service, Team};
+use shared_ui::server::StartError;
+use shared_ui::settings::Common;
 
 /// The service name in the manifest and in the shell's URLs (`/svc/pricing`).
 pub const SERVICE_NAME: &str = "pricing";

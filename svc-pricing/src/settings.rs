@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use shared_ui::kit::{Cli, SettingError};
+use shared_ui::kit::Cli;
+use shared_ui::settings::SettingError;
 
 use crate::domain::Catalog;
 use crate::BUILT_IN_CATALOG;

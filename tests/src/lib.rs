@@ -49,7 +49,7 @@ pub const FAST_HASH_ARGS: [&str; 4] = ["--argon2-memory-kib", "64", "--argon2-it
 
 fn init_logs() {
     if std::env::var("TEST_LOG").is_ok() {
-        shared_ui::service::init_tracing();
+        shared_ui::logging::init_tracing();
     }
 }
 
@@ -678,10 +678,10 @@ impl FakeService {
                 .app_data(h.clone())
                 .app_data(t.clone())
                 .app_data(s.clone())
-                .configure(shared_ui::service::configure)
+                .configure(shared_ui::health::configure)
                 .route("/manifest.json", web::get().to(fake_manifest))
                 .route("/fragments/{id}", web::get().to(fake_fragment))
-                .default_service(web::to(shared_ui::service::not_found))
+                .default_service(web::to(shared_ui::respond::not_found))
         })
         .workers(1)
         .shutdown_timeout(0)

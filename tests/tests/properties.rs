@@ -10,11 +10,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use actix_web::http::header::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
-use shared_ui::contract::{is_safe_path, FragmentSpec, Manifest, ManifestAssets};
+use shared_ui::contract::{is_safe_path, FragmentSpec, Manifest, ManifestAssets, ServiceUrl};
 use shared_ui::proxies::TrustedProxies;
-use shared_ui::service::Secret;
+use shared_ui::settings::Secret;
 use shell::proxy::{is_site_path, parse_target, Target};
-use shell::settings::{parse_pairs, parse_service_url, valid_name};
+use shell::settings::{parse_pairs, valid_name};
 use svc_accounts::domain::{Email, Name};
 use svc_accounts::routes::form;
 
@@ -243,7 +243,7 @@ proptest! {
         prop_assert_eq!(parsed.len(), pairs.len());
         for ((n, url), (name, host, _)) in parsed.iter().zip(&pairs) {
             prop_assert_eq!(n, name);
-            let kept = parse_service_url(url).unwrap();
+            let kept = url.parse::<ServiceUrl>().unwrap().into_string();
             prop_assert!(kept.starts_with(&format!("{scheme}://{host}")), "{}", kept);
             prop_assert!(!kept.ends_with('/'));
         }

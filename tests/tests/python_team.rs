@@ -19,7 +19,7 @@ use mf_tests::browser::{fragment_document, nu_validate, shows, Browser};
 use mf_tests::{free_port, get_with, post_form, Stack, StackOptions, SECRET};
 use reqwest::StatusCode;
 use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
-use shared_ui::service::Secret;
+use shared_ui::settings::Secret;
 
 /// The example's folder.
 fn example_dir() -> PathBuf {

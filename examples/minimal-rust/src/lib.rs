@@ -2,7 +2,9 @@
 
 use maud::html;
 use shared_ui::context::current_user;
-use shared_ui::kit::{Common, NoSettings, Service, StartError, Team};
+use shared_ui::kit::{NoSettings, Service, Team};
+use shared_ui::server::StartError;
+use shared_ui::settings::Common;
 
 /// The `minimal-rust` binary.
 #[derive(Debug)]

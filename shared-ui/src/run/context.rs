@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::headers;
-use crate::service::Secret;
+use crate::settings::Secret;
 
 /// The signed-in user as the other teams see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

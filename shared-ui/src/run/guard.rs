@@ -2,8 +2,8 @@
 //! binary (`docs/SECURITY.md`, "Deadlines and limits").
 //!
 //! - [`Limits`]: the header deadline, the body deadline, idle keep-alive and the connection
-//!   cap, from [`crate::service::CommonSettings`]; [`with_limits!`](crate::with_limits)
-//!   applies them to an `HttpServer`.
+//!   cap, from [`crate::settings::CommonSettings`]; [`crate::server::Server`] applies them
+//!   to the `HttpServer`.
 //! - [`guard`]: middleware that refuses request heads past nginx's default sizes
 //!   ([`head_too_large`]: 414, 431), refuses `Upgrade: websocket` (nothing here upgrades, and
 //!   actix-web would otherwise treat the rest of the connection as the request body) and
@@ -69,25 +69,6 @@ impl Limits {
     pub fn per_worker(&self, workers: usize) -> usize {
         (self.max_connections / workers.max(1)).max(1)
     }
-}
-
-/// Applies [`Limits`] to an `HttpServer` (workers, header deadline, keep-alive, connection
-/// cap) and raises the open-files limit: `with_limits!(server, limits, workers)`.
-///
-/// A macro rather than a function because `HttpServer`'s type parameters carry a page of
-/// bounds; the expansion is four builder calls.
-#[macro_export]
-macro_rules! with_limits {
-    ($server:expr, $limits:expr, $workers:expr) => {{
-        let limits: $crate::guard::Limits = $limits;
-        $crate::guard::raise_open_files_limit();
-        $server
-            .workers($workers)
-            .client_request_timeout(limits.header_timeout)
-            .client_disconnect_timeout(::std::time::Duration::from_secs(1))
-            .keep_alive(limits.keep_alive)
-            .max_connections(limits.per_worker($workers))
-    }};
 }
 
 /// Lifts the soft limit on open files to the hard limit (capped at 65,536), so that the

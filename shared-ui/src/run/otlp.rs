@@ -1,13 +1,13 @@
 //! Optional OTLP trace export, off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 //!
-//! When it is set (e.g. `http://otel-collector:4318`), [`crate::service::init_tracing`] adds
+//! When it is set (e.g. `http://otel-collector:4318`), [`crate::logging::init_tracing`] adds
 //! a `tracing-opentelemetry` layer whose spans go, in batches, as OTLP/HTTP protobuf to
 //! `<endpoint>/v1/traces` (the standard `OTEL_EXPORTER_OTLP_*` and `OTEL_BSP_*` variables
 //! apply; `OTEL_SERVICE_NAME` names the service, else the binary's name). Every request
 //! span is exported at `info` level whatever `RUST_LOG` says (it filters the log lines
 //! only).
 //!
-//! [`join`] ties a request's span to its trace: the exported span takes the incoming
+//! `join` ties a request's span to its trace: the exported span takes the incoming
 //! `traceparent`'s trace id and has its span as parent, and the ids the exporter gives the
 //! span become the request's [`TraceContext`], so what the shell sends upstream, what every
 //! log line says and what the collector receives are the same ids.

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use actix_web::http::header::HeaderMap;
 
-use crate::service::SettingError;
+use crate::settings::SettingError;
 
 /// One trusted network: an address and a prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

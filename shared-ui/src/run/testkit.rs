@@ -19,8 +19,9 @@ use crate::context::{ContextKey, UserContext};
 use crate::contract::check::{self, Report};
 use crate::contract::Manifest;
 use crate::headers;
-use crate::kit::{self, Application, Cli, StartError, Team};
-use crate::service::Secret;
+use crate::kit::{self, Application, Cli, Team};
+use crate::server::StartError;
+use crate::settings::Secret;
 
 /// The context secret every test app is started with.
 pub const SECRET: &str = "test-context-secret-0123456789";
@@ -55,7 +56,7 @@ impl Drop for TestApp {
 
 fn init_test_log() {
     if std::env::var_os("TEST_LOG").is_some() {
-        crate::service::init_tracing();
+        crate::logging::init_tracing();
     }
 }
 

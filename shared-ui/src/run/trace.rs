@@ -1,6 +1,6 @@
 //! W3C Trace Context (`traceparent`, <https://www.w3.org/TR/trace-context/>), written once.
 //!
-//! Every binary's request middleware ([`crate::service::request_id`]) reads the incoming
+//! Every binary's request middleware ([`crate::request_id::request_id`]) reads the incoming
 //! `traceparent`: a valid one keeps its trace id (so one page's requests share one trace
 //! across every team), anything else (absent, malformed, an unknown version, an all-zero
 //! id) starts a fresh trace. Each request then gets its own span id, and the

@@ -2,6 +2,7 @@
 //! pass to go into a page (2xx, `text/html`, at most [`MAX_FRAGMENT_BYTES`], UTF-8, not a
 //! whole document).
 
+use shared_ui::contract::contains_document;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,23 +90,6 @@ where
     })
 }
 
-/// Whether HTML holds `<html` (any case): a whole document, not a fragment. Looks only
-/// where a tag name starts with `h` or `H` (two vectorised substring searches, `<h` and
-/// `<H`): jumping from every `<` to the next cost a call per tag.
-pub fn contains_document(body: &str) -> bool {
-    use memchr::memmem::Finder;
-    use std::sync::LazyLock;
-    static LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"<h"));
-    static UPPER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"<H"));
-    let bytes = body.as_bytes();
-    let html_at = |at: usize| {
-        bytes
-            .get(at + 2..at + 5)
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"tml"))
-    };
-    LOWER.find_iter(bytes).any(html_at) || UPPER.find_iter(bytes).any(html_at)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,16 +129,5 @@ mod tests {
         ] {
             assert_eq!(answer.unwrap_err().reason(), reason);
         }
-    }
-
-    #[test]
-    fn whole_documents_are_spotted_in_any_case() {
-        assert!(contains_document("<!doctype html><HTML lang=en>"));
-        assert!(contains_document("<p>a</p><html"));
-        assert!(!contains_document("<p>a</p><htm"));
-        assert!(!contains_document("<<<"));
-        assert!(!contains_document(
-            "<section data-fragment=\"a/b\">html</section>"
-        ));
     }
 }

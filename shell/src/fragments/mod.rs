@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use error::FragmentError;
-pub use fetch::contains_document;
 
 use self::cache::{cache_key, Cached, FragmentCache};
 use self::fetch::FragmentAnswer;

@@ -9,12 +9,12 @@
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use shared_ui::contract::contains_document;
 use shared_ui::headers;
 
 use super::check::Checked;
 use super::send::Answer;
 use crate::compose::Prefilled;
-use crate::fragments::contains_document;
 use crate::settings::valid_name;
 use crate::slot::{Filled, Status};
 use crate::state::Shell;

@@ -7,8 +7,8 @@
 //! | `/svc/{service}/{path…}` | [`proxy::proxy`]: the safe same-origin proxy |
 //! | `GET /registry.json` | [`registry_json`]: the browser-facing registry |
 //! | `GET /assets/{file}` | [`assets`]: the loader and the shell's CSS |
-//! | `GET /assets/shared/{file}`, `/healthz`, `/readyz` | `shared_ui::service::configure` |
-//! | `GET /metrics`, on the admin port only | `shared_ui::metrics::serve` ([`crate::admin`]) |
+//! | `GET /assets/shared/{file}`, `/healthz`, `/readyz` | `shared_ui::health::configure` |
+//! | `GET /metrics`, on the admin port only | `shared_ui::metrics::serve` ([`shared_ui::admin`]) |
 //! | anything else | [`pages::not_found`]: the 404 page inside the chrome |
 
 pub mod pages;
@@ -48,11 +48,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String]) {
         cfg.route(path, web::get().to(pages::section))
             .route(path, web::head().to(pages::section));
     }
-    cfg.configure(shared_ui::service::configure)
+    cfg.configure(shared_ui::health::configure)
         .route(
             "/metrics",
-            shared_ui::service::read()
-                .guard(actix_web::guard::fn_guard(crate::admin::on_admin_port))
+            shared_ui::respond::read()
+                .guard(actix_web::guard::fn_guard(shared_ui::admin::on_admin_port))
                 .to(shared_ui::metrics::serve),
         )
         .route("/registry.json", web::get().to(registry_json))

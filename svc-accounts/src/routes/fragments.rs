@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use shared_ui::service;
+use shared_ui::respond;
 
 use super::{binding, page_response, recovery, signed_in, AppState, STYLESHEET};
 use crate::error::AppError;
@@ -167,7 +167,7 @@ async fn fragment(
 ) -> Result<HttpResponse, AppError> {
     let signed = signed_in(state, req).await?;
     let account = signed.as_ref().map(|s| &s.account);
-    let base = service::base_path(req);
+    let base = respond::base_path(req);
     let csrf = state.csrf.issue(binding(signed.as_ref()));
     let ctx = ViewContext {
         base: &base,
@@ -181,7 +181,7 @@ async fn fragment(
     } else {
         views::user_menu(&ctx, account)
     };
-    Ok(service::fragment_response(
+    Ok(respond::fragment_response(
         &state.version,
         "private, no-store",
         markup,

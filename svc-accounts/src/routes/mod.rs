@@ -13,7 +13,7 @@ mod recovery;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use shared_ui::kit::Service;
-use shared_ui::service;
+use shared_ui::respond;
 
 use crate::domain::{Account, PlanList};
 use crate::error::AppError;
@@ -93,7 +93,7 @@ pub fn declare(service: Service) -> Service {
         .routes(|cfg| {
             cfg.route(
                 "/internal/session",
-                shared_ui::service::read().to(internal::session),
+                shared_ui::respond::read().to(internal::session),
             );
         })
         .preview_with(fragments::preview)
@@ -167,7 +167,7 @@ fn binding(signed: Option<&Signed>) -> Binding {
 
 /// Whether the request came through the shell (it sends the base path).
 fn in_shell(req: &HttpRequest) -> bool {
-    !service::base_path(req).is_empty()
+    !respond::base_path(req).is_empty()
 }
 
 /// Renders the `account` fragment with `status`: a bare fragment through the shell or its
@@ -180,7 +180,7 @@ fn account_answer(
     account_state: &AccountState,
     notice: Option<&Notice>,
 ) -> HttpResponse {
-    let base = service::base_path(req);
+    let base = respond::base_path(req);
     let csrf = state.csrf.issue(binding(signed));
     let ctx = ViewContext {
         base: &base,
@@ -190,7 +190,7 @@ fn account_answer(
     };
     let fragment = views::account(&ctx, account_state, notice);
     let mut res = if ctx.in_shell || req.headers().contains_key(shared_ui::headers::LOADER) {
-        service::fragment_response(&state.version, "private, no-store", fragment)
+        respond::fragment_response(&state.version, "private, no-store", fragment)
     } else {
         let menu = views::user_menu(&ctx, signed.map(|s| &s.account));
         page_response(views::preview_page(STYLESHEET, fragment, menu))

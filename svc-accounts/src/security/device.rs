@@ -20,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use shared_ui::service::Secret;
+use shared_ui::settings::Secret;
 
 /// The cookie's name.
 pub const COOKIE_NAME: &str = "mf_device";

@@ -214,7 +214,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
-        shared_ui::service::init_tracing();
+        shared_ui::logging::init_tracing();
     }
     let db = TestDb::new();
     let mut args = test_args(&db.value);

@@ -12,8 +12,9 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 use serde::Deserialize;
 use shared_ui::context::current_user;
+use shared_ui::cors::CorsPolicy;
 use shared_ui::kit::{Fragment, HttpError};
-use shared_ui::service::{base_path, CorsPolicy};
+use shared_ui::respond::base_path;
 
 use super::STATS_PATH;
 use crate::domain::{Metrics, RefreshInterval};

@@ -103,7 +103,7 @@ async fn the_overview_says_clearly_when_nobody_is_signed_in() {
 #[tokio::test]
 async fn a_forged_or_expired_context_reads_as_signed_out() {
     let app = spawn_app().await;
-    let other = shared_ui::context::ContextKey::new(shared_ui::service::Secret::new(
+    let other = shared_ui::context::ContextKey::new(shared_ui::settings::Secret::new(
         "another-secret-0123456789".to_owned(),
     ));
     let forged = other.sign(&ada("pro"), std::time::Duration::from_secs(60));

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::Manifest;
+use super::{contains_document, Manifest, ServiceUrl};
 use crate::headers;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use reqwest::StatusCode;
@@ -106,10 +106,10 @@ pub async fn check(base: &str) -> Report {
         base: base.to_owned(),
         checks: Vec::new(),
     };
-    let base = match parse_service_url(base) {
-        Ok(b) => b,
+    let base = match base.parse::<ServiceUrl>() {
+        Ok(b) => b.into_string(),
         Err(e) => {
-            report.record("server URL", Err(e));
+            report.record("server URL", Err(e.to_string()));
             return report;
         }
     };
@@ -125,39 +125,10 @@ pub async fn check(base: &str) -> Report {
             return report;
         }
     };
-    let get = |path: &str| client.get(format!("{base}{path}"));
-
     // The manifest: everything else depends on it.
-    let manifest = match get("/manifest.json").send().await {
-        Err(e) => Err(format!("no answer: {e}")),
-        Ok(res) if res.status() != StatusCode::OK => Err(format!("answered {}", res.status())),
-        Ok(res) => match res.bytes().await {
-            Err(e) => Err(format!("body not read: {e}")),
-            Ok(body) => Manifest::parse(&body).map_err(|e| e.to_string()),
-        },
-    };
-    let manifest = match manifest {
-        Ok(m) => {
-            report.record(
-                "GET /manifest.json parses and validates",
-                Ok(format!(
-                    "{} {} ({} fragments)",
-                    m.name,
-                    m.version,
-                    m.fragments.len()
-                )),
-            );
-            Some(m)
-        }
-        Err(e) => {
-            report.record("GET /manifest.json parses and validates", Err(e));
-            None
-        }
-    };
-
-    if let Some(m) = &manifest {
+    if let Some(m) = check_manifest(&mut report, &client, &base).await {
         for f in &m.fragments {
-            check_fragment(&mut report, &client, &base, m, &f.id, &f.path).await;
+            check_fragment(&mut report, &client, &base, &m, &f.id, &f.path).await;
         }
         let assets = m
             .assets
@@ -168,7 +139,41 @@ pub async fn check(base: &str) -> Report {
             check_asset(&mut report, &client, &base, path).await;
         }
     }
+    check_routes(&mut report, &client, &base).await;
+    report
+}
 
+/// `GET /manifest.json` parses and validates; the manifest, when it does.
+async fn check_manifest(
+    report: &mut Report,
+    client: &reqwest::Client,
+    base: &str,
+) -> Option<Manifest> {
+    let manifest = match client.get(format!("{base}/manifest.json")).send().await {
+        Err(e) => Err(format!("no answer: {e}")),
+        Ok(res) if res.status() != StatusCode::OK => Err(format!("answered {}", res.status())),
+        Ok(res) => match res.bytes().await {
+            Err(e) => Err(format!("body not read: {e}")),
+            Ok(body) => Manifest::parse(&body).map_err(|e| e.to_string()),
+        },
+    };
+    let name = "GET /manifest.json parses and validates";
+    match manifest {
+        Ok(m) => {
+            let seen = format!("{} {} ({} fragments)", m.name, m.version, m.fragments.len());
+            report.record(name, Ok(seen));
+            Some(m)
+        }
+        Err(e) => {
+            report.record(name, Err(e));
+            None
+        }
+    }
+}
+
+/// `/healthz` and `/readyz` answer 200; an unknown route answers 404.
+async fn check_routes(report: &mut Report, client: &reqwest::Client, base: &str) {
+    let get = |path: &str| client.get(format!("{base}{path}"));
     for path in ["/healthz", "/readyz"] {
         let result = match get(path).send().await {
             Ok(res) if res.status() == StatusCode::OK => Ok(String::new()),
@@ -187,32 +192,6 @@ pub async fn check(base: &str) -> Report {
         Err(e) => Err(format!("no answer: {e}")),
     };
     report.record("an unknown route answers 404", result);
-    report
-}
-
-/// A server URL: http or https, a host, no user, query or fragment; without a trailing `/`.
-pub fn parse_service_url(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{raw}` must be an http:// or https:// URL"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{raw}` has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("`{raw}` must not carry a user name or password"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("`{raw}` must not have a query or fragment"));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-/// Whether HTML holds `<html` (any case): a whole document, not a fragment.
-fn contains_document(body: &str) -> bool {
-    body.as_bytes()
-        .windows(5)
-        .any(|w| w.eq_ignore_ascii_case(b"<html"))
 }
 
 async fn check_fragment(
@@ -241,34 +220,7 @@ async fn check_fragment(
     ) {
         return;
     }
-    let content_type = header_text(&res, CONTENT_TYPE).unwrap_or_default();
-    let normalised = content_type.to_ascii_lowercase().replace(' ', "");
-    report.record(
-        name("Content-Type is text/html; charset=utf-8"),
-        if normalised == "text/html;charset=utf-8" {
-            Ok(String::new())
-        } else {
-            Err(format!("got `{content_type}`"))
-        },
-    );
-    report.record(
-        name("has a Cache-Control"),
-        header_text(&res, CACHE_CONTROL)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| "the Cache-Control header is missing".to_owned()),
-    );
-    let version = header_text(&res, headers::FRAGMENT_VERSION);
-    report.record(
-        name("x-fragment-version matches the manifest"),
-        match version {
-            Some(v) if v == manifest.version => Ok(v),
-            Some(v) => Err(format!(
-                "x-fragment-version is `{v}`, the manifest says `{}`",
-                manifest.version
-            )),
-            None => Err("the x-fragment-version header is missing".to_owned()),
-        },
-    );
+    check_fragment_headers(report, &res, &manifest.version, &name);
     let body = match res.text().await {
         Ok(b) => b,
         Err(e) => {
@@ -291,6 +243,41 @@ async fn check_fragment(
             Ok(String::new())
         } else {
             Err(format!("no `{marker}` in the answer"))
+        },
+    );
+}
+
+/// A fragment answer's headers: the content type, a `Cache-Control`, the manifest's version.
+fn check_fragment_headers(
+    report: &mut Report,
+    res: &reqwest::Response,
+    manifest_version: &str,
+    name: &dyn Fn(&str) -> String,
+) {
+    let content_type = header_text(res, CONTENT_TYPE).unwrap_or_default();
+    let normalised = content_type.to_ascii_lowercase().replace(' ', "");
+    report.record(
+        name("Content-Type is text/html; charset=utf-8"),
+        if normalised == "text/html;charset=utf-8" {
+            Ok(String::new())
+        } else {
+            Err(format!("got `{content_type}`"))
+        },
+    );
+    report.record(
+        name("has a Cache-Control"),
+        header_text(res, CACHE_CONTROL)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| "the Cache-Control header is missing".to_owned()),
+    );
+    report.record(
+        name("x-fragment-version matches the manifest"),
+        match header_text(res, headers::FRAGMENT_VERSION) {
+            Some(v) if v == manifest_version => Ok(v),
+            Some(v) => Err(format!(
+                "x-fragment-version is `{v}`, the manifest says `{manifest_version}`"
+            )),
+            None => Err("the x-fragment-version header is missing".to_owned()),
         },
     );
 }

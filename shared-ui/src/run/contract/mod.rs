@@ -5,6 +5,10 @@
 //! [`Manifest::validate`]. Validation errors name the bad field (`fragments[1].path`), so a
 //! team sees at once what to fix.
 //!
+//! The rules every party applies: [`ServiceName`] (and [`is_name`], the rule of every name),
+//! [`ServiceUrl`], [`is_safe_path`] for the paths a manifest declares, and
+//! [`contains_document`] for a fragment that is a whole page.
+//!
 //! [`check`] (feature `check`): the checks of `shell check`, run against a live server.
 
 use std::collections::HashSet;
@@ -14,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "check")]
 pub mod check;
+mod service;
+
+pub use service::{is_name, NameError, ServiceName, ServiceUrl, ServiceUrlError, MAX_NAME_LEN};
 
 /// A service's manifest: who it is, which fragments it serves, what they need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,34 +167,16 @@ impl Manifest {
 }
 
 fn check_name(field: impl fmt::Display, value: &str) -> Result<(), ContractError> {
-    let ok = !value.is_empty()
-        && value.len() <= 40
-        && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(ContractError::new(
-            field,
-            format!(
-                "`{}` must be 1 to 40 of a-z, 0-9 and `-`, starting with a letter",
-                value.escape_default()
-            ),
-        ))
+    match value.parse::<ServiceName>() {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ContractError::new(field, e.to_string())),
     }
 }
 
 fn check_identifier(field: impl fmt::Display, value: &str) -> Result<(), ContractError> {
-    // Stimulus identifiers may hold `--` for namespaced controllers; otherwise a name.
-    let ok = !value.is_empty()
-        && value.len() <= 60
-        && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
+    // Stimulus identifiers may hold `--` for namespaced controllers; otherwise a name, up
+    // to 60 bytes.
+    if service::is_name_up_to(value, 60) {
         Ok(())
     } else {
         Err(ContractError::new(
@@ -232,6 +221,23 @@ pub fn is_safe_path(path: &str) -> bool {
             .split('/')
             .skip(1)
             .all(|seg| seg != ".." && seg != "." && !seg.is_empty() || path == "/")
+}
+
+/// Whether HTML holds `<html` (any case): a whole document, not a fragment. Looks only
+/// where a tag name starts with `h` or `H` (two vectorised substring searches, `<h` and
+/// `<H`): jumping from every `<` to the next cost a call per tag.
+pub fn contains_document(body: &str) -> bool {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"<h"));
+    static UPPER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"<H"));
+    let bytes = body.as_bytes();
+    let html_at = |at: usize| {
+        bytes
+            .get(at + 2..at + 5)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"tml"))
+    };
+    LOWER.find_iter(bytes).any(html_at) || UPPER.find_iter(bytes).any(html_at)
 }
 
 #[cfg(test)]
@@ -328,5 +334,16 @@ mod tests {
         for good in ["/", "/fragments/plans", "/assets/app-1.2.css", "/a/b_c~d"] {
             assert!(is_safe_path(good), "{good:?} should pass");
         }
+    }
+
+    #[test]
+    fn whole_documents_are_spotted_in_any_case() {
+        assert!(contains_document("<!doctype html><HTML lang=en>"));
+        assert!(contains_document("<p>a</p><html"));
+        assert!(!contains_document("<p>a</p><htm"));
+        assert!(!contains_document("<<<"));
+        assert!(!contains_document(
+            "<section data-fragment=\"a/b\">html</section>"
+        ));
     }
 }

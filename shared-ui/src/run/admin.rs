@@ -1,11 +1,11 @@
-//! The admin listener (`--admin-port` / `ADMIN_PORT`): the same server, a second socket on
-//! the same bind address, serving `GET /metrics` and nothing else. The public port never
-//! serves `/metrics` (it is the shell's 404 page there), and the proxy never reaches a
-//! service's `/metrics` (no manifest may declare it, and the proxy forwards declared paths
-//! only).
+//! The admin listener: a second socket of the same server ([`crate::server::Server::admin`]),
+//! serving `GET /metrics` and nothing else. The shell uses it (`--admin-port` /
+//! `ADMIN_PORT`): its public port never serves `/metrics` (it is the shell's 404 page
+//! there), and its proxy never reaches a service's `/metrics` (no manifest may declare it,
+//! and the proxy forwards declared paths only).
 //!
-//! [`split`] tells the two sockets apart by the local address each request came in on; the
-//! `/metrics` route of [`crate::routes::configure`] is guarded by [`on_admin_port`].
+//! [`split`] tells the two sockets apart by the local address each request came in on; a
+//! binary guards its `/metrics` route with [`on_admin_port`].
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

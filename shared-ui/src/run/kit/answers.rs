@@ -1,0 +1,248 @@
+//! What the kit answers with: [`Info`] (what its handlers know about the running service),
+//! the [`Fragment`] and [`Preview`] responders, [`HttpError`], and the kit's own handlers
+//! (the manifest, the assets, the unknown fragment, the default preview).
+
+use actix_web::body::BoxBody;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, Responder, ResponseError};
+use maud::{html, Markup};
+
+use super::service::{Render, Service};
+use crate::assets::AssetSet;
+use crate::components::{self, badge, site_header, NavItem, PageOptions, Tone};
+use crate::context::current_user;
+use crate::contract::Manifest;
+use crate::respond;
+use crate::server::StartError;
+
+/// What the kit's handlers and responders know about the running service (app data).
+#[derive(Debug)]
+pub struct Info {
+    /// The manifest, validated.
+    pub manifest: Manifest,
+    manifest_json: String,
+    assets: AssetSet,
+    preview_heading: String,
+    preview_intro: String,
+    /// Each fragment's path, title and render function (for the default preview).
+    renders: Vec<(String, String, Option<RenderDebug>)>,
+}
+
+struct RenderDebug(Render);
+
+impl std::fmt::Debug for RenderDebug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("render")
+    }
+}
+
+impl Info {
+    pub(super) fn new(spec: &Service, manifest: &Manifest) -> Result<Self, StartError> {
+        Ok(Self {
+            manifest_json: serde_json::to_string(manifest)
+                .map_err(|e| StartError::service(e.to_string()))?,
+            manifest: manifest.clone(),
+            assets: AssetSet::new(&spec.assets),
+            preview_heading: spec
+                .preview_heading
+                .clone()
+                .unwrap_or_else(|| spec.name.clone()),
+            preview_intro: spec
+                .preview_intro
+                .clone()
+                .unwrap_or_else(|| format!("svc-{} on its own, with no shell running.", spec.name)),
+            renders: spec
+                .fragments
+                .iter()
+                .map(|f| {
+                    let render = f.render.clone().map(RenderDebug);
+                    (f.spec.path.clone(), f.spec.title.clone(), render)
+                })
+                .collect(),
+        })
+    }
+
+    /// The manifest version, sent on every fragment.
+    pub fn version(&self) -> &str {
+        &self.manifest.version
+    }
+
+    /// The service's page around `body`: the shared chrome, its CSS and controllers, a
+    /// heading and an introduction.
+    pub fn preview_page(&self, req: &HttpRequest, body: Markup) -> HttpResponse {
+        let name = &self.manifest.name;
+        let mut opts = PageOptions::new(&format!("{} · svc-{name} preview", self.preview_heading));
+        opts.stylesheets = self.manifest.assets.css.clone();
+        opts.controllers = self.manifest.assets.controllers.clone();
+        let nav = [
+            NavItem {
+                href: "/".into(),
+                label: "Preview".into(),
+                current: true,
+            },
+            NavItem {
+                href: "/manifest.json".into(),
+                label: "Manifest".into(),
+                current: false,
+            },
+        ];
+        let aside = match current_user(req) {
+            Some(u) => html! { span class="muted" { "Signed in as " strong { (u.name) } } },
+            None => badge("Signed out", Tone::Info),
+        };
+        let page = components::page(
+            &opts,
+            html! {
+                (site_header(&format!("Mosaic {name}"), "/", &nav, aside))
+                main id="main" class=(format!("container {name}-preview")) {
+                    div class=(format!("{name}-preview__intro")) {
+                        h1 { (self.preview_heading) }
+                        p class="muted" { (self.preview_intro) }
+                    }
+                    (body)
+                }
+            },
+        );
+        HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(page.into_string())
+    }
+}
+
+fn info_of(req: &HttpRequest) -> Option<&Info> {
+    req.app_data::<web::Data<Info>>().map(|d| d.get_ref())
+}
+
+/// A fragment answer: its markup and an honest `Cache-Control`; the kit adds the content
+/// type, the manifest version header and `Vary`.
+#[derive(Debug)]
+pub struct Fragment {
+    cache_control: String,
+    markup: Markup,
+}
+
+impl Fragment {
+    /// A fragment with this `Cache-Control` (`public, max-age=30`, `private, no-store`, …).
+    pub fn new(cache_control: impl Into<String>, markup: Markup) -> Self {
+        Self {
+            cache_control: cache_control.into(),
+            markup,
+        }
+    }
+}
+
+impl Responder for Fragment {
+    type Body = BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let version = info_of(req).map_or("", Info::version);
+        respond::fragment_response(version, &self.cache_control, self.markup)
+    }
+}
+
+/// The content of the preview page; the kit puts it in the service's page.
+#[derive(Debug)]
+pub struct Preview(pub Markup);
+
+impl Responder for Preview {
+    type Body = BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        match info_of(req) {
+            Some(info) => info.preview_page(req, self.0),
+            None => HttpError::Internal("no kit::Info in app data".into()).error_response(),
+        }
+    }
+}
+
+/// Errors a handler answers with: a 400 page quoting the (escaped) problem, or a 500 page
+/// that says nothing internal.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The request is not acceptable; the message says why and is shown (escaped).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Something broke; the message is logged, not shown.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ResponseError for HttpError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::BadRequest(message) => {
+                tracing::info!(%message, "bad request");
+                respond::bad_request(message)
+            }
+            Self::Internal(message) => {
+                tracing::error!(error = %message, "internal error");
+                respond::error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    html! { p { "The service could not answer. Please try again in a moment." } },
+                )
+            }
+        }
+    }
+}
+
+pub(super) async fn manifest(info: web::Data<Info>) -> HttpResponse {
+    // `no-cache`: the shell may keep it but asks again, and notices a redeploy from the
+    // `x-fragment-version` header anyway.
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .content_type("application/json")
+        .body(info.manifest_json.clone())
+}
+
+pub(super) async fn own_asset(
+    req: HttpRequest,
+    file: web::Path<String>,
+    info: web::Data<Info>,
+) -> HttpResponse {
+    info.assets.respond(&req, &file)
+}
+
+pub(super) async fn unknown_fragment(id: web::Path<String>, info: web::Data<Info>) -> HttpResponse {
+    let ids: Vec<&str> = info
+        .manifest
+        .fragments
+        .iter()
+        .map(|f| f.id.as_str())
+        .collect();
+    let last = ids.len().saturating_sub(1);
+    respond::error_page(
+        StatusCode::NOT_FOUND,
+        "Fragment not found",
+        html! {
+            p {
+                "svc-" (info.manifest.name) " has no fragment called " code { (id) } ". It serves "
+                @for (i, known) in ids.iter().enumerate() {
+                    @if i > 0 { (if i == last { " and " } else { ", " }) }
+                    code { (known) }
+                }
+                "."
+            }
+        },
+    )
+}
+
+pub(super) async fn default_preview(req: HttpRequest, info: web::Data<Info>) -> HttpResponse {
+    let body = html! {
+        @for (path, title, render) in &info.renders {
+            @match render {
+                Some(render) => (render.0(&req)),
+                None => p { a href=(path) { (title) } },
+            }
+        }
+    };
+    info.preview_page(&req, body)
+}
