@@ -16,7 +16,7 @@
 //!   shared middleware, graceful stop), its [`server::StartError`] and [`server::main`].
 //! - [`settings`]: the settings every binary shares ([`settings::CommonSettings`]) and
 //!   [`settings::SettingError`].
-//! - [`contract`]: the fragment contract of `DESIGN.md`: the manifest as serde types with
+//! - [`contract`]: the fragment contract of `docs/DESIGN.md`: the manifest as serde types with
 //!   validation, [`contract::ServiceName`] and [`contract::ServiceUrl`], and (feature
 //!   `check`) `contract::check`, the checks behind `shell check`.
 //! - [`context`]: the signed user context (HMAC-SHA256 with an expiry) that the shell sends and

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use shared_ui::contract::{is_name, is_safe_path, ServiceName, ServiceUrl, ServiceUrlError};
 use shared_ui::settings::{Common, CommonSettings, SettingError};
 
-/// The shell's port (`DESIGN.md`).
+/// The shell's port (`docs/DESIGN.md#ports-and-settings`).
 pub const DEFAULT_PORT: u16 = 8000;
 /// The admin port (`GET /metrics`), on the same bind address.
 pub const DEFAULT_ADMIN_PORT: u16 = 9000;
@@ -70,7 +70,7 @@ pub struct Settings {
 pub enum Command {
     /// Exit 0 when a shell on --port (default 8000) answers /healthz with 200, else 1
     Healthcheck,
-    /// Check a fragment server (any language) against the contract of DESIGN.md and print a
+    /// Check a fragment server (any language) against the contract of `docs/DESIGN.md` and print a
     /// report; exits 1 when a check fails
     Check {
         /// The server's base URL, e.g. http://127.0.0.1:1313

@@ -4,7 +4,7 @@
 //! or PostgreSQL, with sessions in an `HttpOnly` cookie and the `GET /internal/session`
 //! endpoint that the shell calls to learn who is signed in (it then signs that context for
 //! the other teams).
-//! It serves two fragments, `account` and `user-menu`, per the contract in `DESIGN.md`.
+//! It serves two fragments, `account` and `user-menu`, per the contract in `docs/DESIGN.md`.
 //!
 //! Where things live:
 //! - [`settings`]: flags and environment, checked into a [`settings::Config`].

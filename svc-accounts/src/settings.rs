@@ -1,4 +1,4 @@
-//! The service's settings: the shared ones of `DESIGN.md` (from the kit,
+//! The service's settings: the shared ones of `docs/DESIGN.md#ports-and-settings` (from the kit,
 //! `shared_ui::kit::Cli`) plus its own, [`AccountsSettings`]: the database path, the plan ids,
 //! the cookie flag and the argon2id cost. [`AccountsSettings::resolve`] turns them into a
 //! checked [`Config`] or a [`SettingError`] that names the bad setting.
@@ -15,7 +15,7 @@ use crate::security::password::HashCost;
 use crate::security::rate_limit::{self, Limits, Rule};
 use crate::storage::Database;
 
-/// The port svc-accounts listens on unless told otherwise (`DESIGN.md`).
+/// The port svc-accounts listens on unless told otherwise (`docs/DESIGN.md#ports-and-settings`).
 pub const DEFAULT_PORT: u16 = 4000;
 
 /// The command line of `svc-accounts`: the shared settings, [`AccountsSettings`] and

@@ -1,6 +1,6 @@
 //! svc-dashboard: the dashboard team's HTML-fragment server (port 3000).
 //!
-//! It serves two fragments of the contract in `DESIGN.md`: `overview` (greets the user of
+//! It serves two fragments of the contract in `docs/DESIGN.md`: `overview` (greets the user of
 //! the verified context, or says clearly that nobody is signed in, and embeds the live
 //! figures) and `stats` (the live figures alone, which the `auto-refresh` Stimulus
 //! controller polls). The figures are real: the kit calls the service's observer after every
@@ -32,7 +32,7 @@ use shared_ui::settings::Common;
 
 /// The service name in the manifest and in the shell's URLs (`/svc/dashboard`).
 pub const SERVICE_NAME: &str = "dashboard";
-/// The port of `DESIGN.md`.
+/// The port of `docs/DESIGN.md#ports-and-settings`.
 pub const DEFAULT_PORT: u16 = 3000;
 
 /// The `svc-dashboard` binary.

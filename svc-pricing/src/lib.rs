@@ -1,6 +1,6 @@
 //! svc-pricing: the pricing team's HTML-fragment server (port 1313).
 //!
-//! It serves the plans catalogue as two fragments of the contract in `DESIGN.md`:
+//! It serves the plans catalogue as two fragments of the contract in `docs/DESIGN.md`:
 //! `plans` (the plans as cards with a monthly/yearly toggle, the `pricing-toggle`
 //! Stimulus controller) and `teaser` (a compact upgrade box other pages embed). A signed-in
 //! user (read with `shared_ui::context::current_user`) sees their plan highlighted and is
@@ -33,7 +33,7 @@ use shared_ui::settings::Common;
 
 /// The service name in the manifest and in the shell's URLs (`/svc/pricing`).
 pub const SERVICE_NAME: &str = "pricing";
-/// The port of `DESIGN.md`.
+/// The port of `docs/DESIGN.md#ports-and-settings`.
 pub const DEFAULT_PORT: u16 = 1313;
 /// The catalogue compiled into the binary (`svc-pricing/catalog.toml`).
 pub const BUILT_IN_CATALOG: &str = include_str!("../catalog.toml");

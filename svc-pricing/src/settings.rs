@@ -1,5 +1,5 @@
 //! The service's own setting, the catalogue, flattened by the kit beside the shared ones of
-//! `DESIGN.md` (`shared_ui::kit::Cli`). [`PricingSettings::catalog`] checks it and names it.
+//! `docs/DESIGN.md` (`shared_ui::kit::Cli`). [`PricingSettings::catalog`] checks it and names it.
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! CORS for direct mode (`DESIGN.md`): only the configured shell origins may read a
+//! CORS for direct mode (`docs/DESIGN.md`): only the configured shell origins may read a
 //! service's answers from the browser. [`CorsPolicy`] is parsed from `CORS_ORIGINS`;
 //! [`cors`] is the middleware that applies it.
 

@@ -1,4 +1,4 @@
-//! Header names of the fragment contract (`DESIGN.md`), so that the shell and the services
+//! Header names of the fragment contract (`docs/DESIGN.md`), so that the shell and the services
 //! spell them the same way.
 
 /// The request id, accepted from the caller or made, echoed on every response and put in

@@ -1,4 +1,4 @@
-//! The settings every binary shares (`DESIGN.md`), written once: [`CommonSettings`] is
+//! The settings every binary shares (`docs/DESIGN.md`), written once: [`CommonSettings`] is
 //! flattened into each binary's clap struct (`--port/PORT`, `--bind/BIND`,
 //! `--context-secret/CONTEXT_SECRET`, CORS origins, trusted proxies, deadlines, the
 //! shutdown grace) and [`CommonSettings::resolve`] checks it into a [`Common`]. A bad
@@ -50,7 +50,7 @@ impl std::str::FromStr for Secret {
     }
 }
 
-/// Settings every binary shares (`DESIGN.md`). Flatten into a binary's clap struct.
+/// Settings every binary shares (`docs/DESIGN.md`). Flatten into a binary's clap struct.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonSettings {
     /// TCP port to listen on (0 picks a free one) [default: the service's port]

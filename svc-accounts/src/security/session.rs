@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-/// The cookie's name (`DESIGN.md`).
+/// The cookie's name (`docs/DESIGN.md#sessions`).
 pub const COOKIE_NAME: &str = "mf_session";
 
 /// A fresh session token (what the cookie carries).

@@ -1,5 +1,5 @@
 //! The contract checks behind `shell check URL` and every team's contract test: checks any
-//! fragment server, in any language, against the contract of `DESIGN.md` and reports one
+//! fragment server, in any language, against the contract of `docs/DESIGN.md` and reports one
 //! line per check.
 //!
 //! [`run`] (also named [`check`]) returns a [`Report`] (so tests can assert on it); [`Report`]'s `Display` is the

@@ -1,4 +1,4 @@
-//! The fragment contract of `DESIGN.md` as serde types.
+//! The fragment contract of `docs/DESIGN.md#the-manifest` as serde types.
 //!
 //! Services build a [`Manifest`] and publish it at `GET /manifest.json`; the shell and
 //! `shell check` parse it back with [`Manifest::parse`], which also runs

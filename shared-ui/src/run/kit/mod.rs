@@ -76,7 +76,7 @@ pub trait Team {
     const ABOUT: &'static str;
     /// The crate version (`env!("CARGO_PKG_VERSION")`), for `--version` and the manifest.
     const VERSION: &'static str;
-    /// The default port (`DESIGN.md`).
+    /// The default port (`docs/DESIGN.md#ports-and-settings`).
     const PORT: u16;
     /// The service's own settings, a `clap::Args` struct flattened beside
     /// [`CommonSettings`]; [`NoSettings`] when it has none.
