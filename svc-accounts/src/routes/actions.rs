@@ -4,7 +4,8 @@
 //! 303 (through the shell: to a shell section; standalone: to `/`).
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{dev, web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 
 use super::form::{self, Form};
 use super::{
@@ -18,7 +19,7 @@ use crate::security::csrf::check_origin;
 use crate::security::device;
 use crate::security::rate_limit::{Limited, SignInAttempt};
 use crate::security::session::{self, Token};
-use crate::storage::{now_secs, CreateAccountError, NewAccount};
+use crate::storage::{now_secs, CreateAccountError, NewAccount, NewSession, ProfileUpdate};
 use crate::views::{AccountState, Notice, ProfileForm, SignInForm, SignUpForm};
 
 /// Shown when the CSRF token is missing, forged, expired or belongs to another session.
@@ -26,25 +27,42 @@ pub const FORM_EXPIRED: &str =
     "Your form expired or did not come from this site, so nothing was saved. Please try again.";
 
 /// A POST that passed the body and origin checks: its form, its session (if any), and
-/// whether its CSRF token is good for that session.
-pub(super) struct Post<'a> {
-    pub(super) req: &'a HttpRequest,
-    pub(super) state: &'a AppState,
+/// whether its CSRF token is good for that session. An extractor: an action takes it as its
+/// one argument, and a body, origin or database failure answers before the action runs.
+pub(super) struct Post {
+    pub(super) req: HttpRequest,
+    pub(super) state: web::Data<AppState>,
     pub(super) form: Form,
     pub(super) signed: Option<Signed>,
     pub(super) csrf_ok: bool,
 }
 
-impl<'a> Post<'a> {
+impl FromRequest for Post {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
+        let state = web::Data::<AppState>::extract(req);
+        let payload = web::Payload::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state.await?;
+            let payload = payload.await?;
+            Ok(Post::begin(req, payload, state).await?)
+        })
+    }
+}
+
+impl Post {
     /// The common start of every action: body, origin, session, CSRF token.
-    pub(super) async fn begin(
-        req: &'a HttpRequest,
+    async fn begin(
+        req: HttpRequest,
         payload: web::Payload,
-        state: &'a AppState,
+        state: web::Data<AppState>,
     ) -> Result<Self, AppError> {
-        let form = form::read(req, payload).await?;
-        check_origin(req, &state.trusted_origins).map_err(AppError::CrossSite)?;
-        let signed = signed_in(state, req).await?;
+        let form = form::read(&req, payload).await?;
+        check_origin(&req, &state.trusted_origins).map_err(AppError::CrossSite)?;
+        let signed = signed_in(&state, &req).await?;
         let csrf_ok = state
             .csrf
             .verify(form.get("csrf_token"), binding(signed.as_ref()));
@@ -65,8 +83,8 @@ impl<'a> Post<'a> {
         notice: Option<Notice>,
     ) -> HttpResponse {
         account_answer(
-            self.state,
-            self.req,
+            &self.state,
+            &self.req,
             status,
             self.signed.as_ref(),
             account_state,
@@ -89,7 +107,7 @@ impl<'a> Post<'a> {
         shell_path: &'static str,
         standalone: &'static str,
     ) -> &'static str {
-        if in_shell(self.req) {
+        if in_shell(&self.req) {
             shell_path
         } else {
             standalone
@@ -107,7 +125,7 @@ impl<'a> Post<'a> {
     /// 303 after a sign-in to `email`: the new session's cookie, and the device cookie that
     /// makes this browser a known device for `email` from now on.
     pub(super) fn signed_in_home(&self, token: &Token, email: &str) -> HttpResponse {
-        let known = session::cookie_value(self.req, device::COOKIE_NAME);
+        let known = session::cookie_value(&self.req, device::COOKIE_NAME);
         let value = self.state.devices.renew(known.as_deref(), email);
         let mut res = self.home(Some(token));
         let set = device::set_cookie(&value, self.state.cookies.secure);
@@ -124,7 +142,7 @@ impl<'a> Post<'a> {
         email: &Email,
         client: std::net::IpAddr,
     ) -> Result<(SignInAttempt, bool), Limited> {
-        let cookie = session::cookie_value(self.req, device::COOKIE_NAME);
+        let cookie = session::cookie_value(&self.req, device::COOKIE_NAME);
         let known = self.state.devices.known(cookie.as_deref(), email.as_str());
         let limiter = &self.state.limiter;
         let attempt = limiter
@@ -133,8 +151,12 @@ impl<'a> Post<'a> {
         Ok((attempt, known.is_some()))
     }
 
-    pub(super) fn session_expiry(&self) -> i64 {
-        now_secs() + self.state.cookies.ttl.as_secs() as i64
+    /// A session for `token`, ending one cookie lifetime from now.
+    pub(super) fn new_session(&self, token: &Token) -> NewSession {
+        NewSession {
+            hash: token.hash(),
+            expires_at: now_secs() + self.state.cookies.ttl.as_secs() as i64,
+        }
     }
 }
 
@@ -163,12 +185,8 @@ fn signed_out_state(sign_up: SignUpForm, sign_in: SignInForm) -> AccountState {
 }
 
 /// `POST /actions/sign-up`: name, email, password, plan.
-pub async fn sign_up(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let mut post = Post::begin(&req, payload, &state).await?;
+pub async fn sign_up(mut post: Post) -> Result<HttpResponse, AppError> {
+    let state = post.state.clone();
     let password = post.form.take("password");
     let mut sign_up = SignUpForm {
         name: post.form.take("name"),
@@ -206,7 +224,7 @@ pub async fn sign_up(
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
 
-    let client = state.client_ip(&req);
+    let client = state.client_ip(&post.req);
     if let Err(limited) = state.limiter.begin_sign_up(client).await {
         tracing::warn!(%client, "sign-up refused: too many sign-ups");
         state.metrics.rate_limited(Action::SignUp);
@@ -231,16 +249,15 @@ pub async fn sign_up(
 /// (a 303 with a session cookie that was never stored), so the answer tells nobody who has
 /// an account. Both ways hash the password and run the insert, and mail in the background.
 async fn create_account(
-    post: &Post<'_>,
+    post: &Post,
     state: &web::Data<AppState>,
     new: NewAccount,
 ) -> Result<HttpResponse, AppError> {
     let token = Token::generate();
-    let (hash, expires_at) = (token.hash(), post.session_expiry());
+    let session = post.new_session(&token);
     let email = new.email.clone();
     let storage = state.storage.clone();
-    let created =
-        web::block(move || storage.create_account_with_session(&new, hash, expires_at)).await?;
+    let created = web::block(move || storage.create_account_with_session(&new, session)).await?;
     match created {
         Ok(account) => {
             tracing::info!(account_id = account.id, "account created");
@@ -259,12 +276,8 @@ async fn create_account(
 
 /// `POST /actions/sign-in`: email, password. Wrong credentials get one generic message;
 /// too many failures (per email, per client) get a 429.
-pub async fn sign_in(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let mut post = Post::begin(&req, payload, &state).await?;
+pub async fn sign_in(mut post: Post) -> Result<HttpResponse, AppError> {
+    let state = post.state.clone();
     let password = post.form.take("password");
     let mut sign_in = SignInForm {
         email: post.form.take("email"),
@@ -292,7 +305,7 @@ pub async fn sign_in(
     };
 
     // Counted now, before the password is checked, so concurrent guesses cannot outrun it.
-    let client = state.client_ip(&req);
+    let client = state.client_ip(&post.req);
     let (attempt, known) = match post.count_sign_in(&email, client).await {
         Ok(counted) => counted,
         Err(limited) => {
@@ -326,11 +339,8 @@ pub async fn sign_in(
 
     state.limiter.sign_in_succeeded(attempt).await;
     let token = Token::generate();
-    let (hash, expires_at) = (token.hash(), post.session_expiry());
-    db(&state, move |s| {
-        s.create_session(account_id, hash, expires_at)
-    })
-    .await?;
+    let session = post.new_session(&token);
+    db(&state, move |s| s.create_session(account_id, session)).await?;
     tracing::info!(account_id, known_device = known, "signed in");
     state.metrics.signed_in();
     Ok(post.signed_in_home(&token, email.as_str()))
@@ -338,12 +348,8 @@ pub async fn sign_in(
 
 /// `POST /actions/sign-out`: ends the session and clears the cookie. Signed out already,
 /// it just clears the cookie (there is nothing to forge).
-pub async fn sign_out(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let post = Post::begin(&req, payload, &state).await?;
+pub async fn sign_out(post: Post) -> Result<HttpResponse, AppError> {
+    let state = post.state.clone();
     let location = post.redirect_target("/accounts", "/");
     let Some(signed) = &post.signed else {
         return Ok(see_other(location, Some(state.cookies.clear())));
@@ -358,12 +364,8 @@ pub async fn sign_out(
 }
 
 /// `POST /actions/profile`: name and plan.
-pub async fn profile(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let mut post = Post::begin(&req, payload, &state).await?;
+pub async fn profile(mut post: Post) -> Result<HttpResponse, AppError> {
+    let state = post.state.clone();
     let Some(signed) = post.signed.clone() else {
         let form = signed_out_state(SignUpForm::default(), SignInForm::default());
         let notice = Notice::danger(
@@ -402,8 +404,12 @@ pub async fn profile(
     };
 
     let account_id = signed.account.id;
-    let name = name.as_str().to_owned();
-    let updated = db(&state, move |s| s.update_profile(account_id, &name, &plan)).await?;
+    let update = ProfileUpdate {
+        account_id,
+        name: name.as_str().to_owned(),
+        plan,
+    };
+    let updated = db(&state, move |s| s.update_profile(&update)).await?;
     if updated.is_none() {
         post.signed = None;
         let form = signed_out_state(SignUpForm::default(), SignInForm::default());

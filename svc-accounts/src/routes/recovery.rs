@@ -16,7 +16,7 @@
 //! link when it is used, and refuses it after [`RESET_TTL`] or [`CONFIRM_TTL`].
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use super::actions::{with_retry_after, Post};
 use super::{db, hashing, AppState};
@@ -25,7 +25,7 @@ use crate::error::AppError;
 use crate::mail::Mail;
 use crate::metrics::HashOp;
 use crate::security::session::{self, Token};
-use crate::storage::{now_secs, LinkPurpose, PasswordReset};
+use crate::storage::{now_secs, LinkPurpose, NewLink, PasswordReset};
 use crate::views::{AccountState, RecoveryForm};
 
 /// How long a password-reset link works, in seconds.
@@ -48,11 +48,13 @@ fn link(state: &AppState, param: &str, token: &Token) -> String {
 pub fn mail_confirmation(state: web::Data<AppState>, account_id: i64, email: String) {
     actix_web::rt::spawn(async move {
         let token = Token::generate();
-        let (hash, expires_at) = (token.hash(), now_secs() + CONFIRM_TTL);
-        let stored = db(&state, move |s| {
-            s.create_link(account_id, LinkPurpose::Confirm, hash, expires_at)
-        })
-        .await;
+        let new_link = NewLink {
+            account_id,
+            purpose: LinkPurpose::Confirm,
+            hash: token.hash(),
+            expires_at: now_secs() + CONFIRM_TTL,
+        };
+        let stored = db(&state, move |s| s.create_link(new_link)).await;
         if let Err(e) = stored {
             tracing::error!(error = %e, account_id, "confirmation link not stored");
             return;
@@ -90,12 +92,8 @@ fn recovery(form: RecoveryForm) -> AccountState {
 }
 
 /// `POST /actions/request-reset`: email.
-pub async fn request_reset(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let mut post = Post::begin(&req, payload, &state).await?;
+pub async fn request_reset(mut post: Post) -> Result<HttpResponse, AppError> {
+    let state = post.state.clone();
     let mut form = RecoveryForm {
         email: post.form.take("email"),
         ..RecoveryForm::default()
@@ -106,7 +104,7 @@ pub async fn request_reset(
     let Ok(email) = Email::parse(&form.email).map_err(|e| form.email_error = Some(e)) else {
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &recovery(form), None));
     };
-    let client = state.client_ip(&req);
+    let client = state.client_ip(&post.req);
     if let Err(limited) = state.limiter.begin_reset(email.as_str(), client).await {
         tracing::warn!(%client, "reset request refused: too many requests");
         form.alert = Some(limited.reset_message());
@@ -131,7 +129,12 @@ async fn send_reset_link(state: web::Data<AppState>, email: String) {
         let Some(account) = s.account_by_email(&lookup)? else {
             return Ok(false);
         };
-        s.create_link(account.id, LinkPurpose::Reset, hash, expires_at)?;
+        s.create_link(NewLink {
+            account_id: account.id,
+            purpose: LinkPurpose::Reset,
+            hash,
+            expires_at,
+        })?;
         Ok(true)
     })
     .await;
@@ -153,12 +156,8 @@ async fn send_reset_link(state: web::Data<AppState>, email: String) {
 }
 
 /// `POST /actions/reset-password`: token, password.
-pub async fn reset_password(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let mut post = Post::begin(&req, payload, &state).await?;
+pub async fn reset_password(mut post: Post) -> Result<HttpResponse, AppError> {
+    let state = post.state.clone();
     let token = post.form.take("token");
     let password = post.form.take("password");
     let link = session::parse(&token);
@@ -181,8 +180,7 @@ pub async fn reset_password(
     let reset = PasswordReset {
         link,
         password_hash,
-        session: session.hash(),
-        session_expires_at: post.session_expiry(),
+        session: post.new_session(&session),
     };
     let Some(account_id) = db(&state, move |s| s.reset_password(&reset)).await? else {
         form.reset_token = None;

@@ -148,9 +148,40 @@ pub struct PasswordReset {
     /// The new argon2id PHC string.
     pub password_hash: String,
     /// The session to start.
-    pub session: TokenHash,
-    /// When it ends.
-    pub session_expires_at: i64,
+    pub session: NewSession,
+}
+
+/// A session to start: the hash of its token, and when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewSession {
+    /// `sha256(token)`.
+    pub hash: TokenHash,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// An emailed link to store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewLink {
+    /// The account it acts on.
+    pub account_id: i64,
+    /// What it does.
+    pub purpose: LinkPurpose,
+    /// `sha256(token)`.
+    pub hash: TokenHash,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// An account's new name and plan, already validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    /// The account to change.
+    pub account_id: i64,
+    /// Display name.
+    pub name: String,
+    /// Plan id.
+    pub plan: String,
 }
 
 /// Where the accounts live: the checked value of `--database / ACCOUNTS_DATABASE`.
@@ -362,10 +393,9 @@ impl Storage {
     pub fn create_account_with_session(
         &self,
         new: &NewAccount,
-        session: TokenHash,
-        expires_at: i64,
+        session: NewSession,
     ) -> Result<Account, CreateAccountError> {
-        dispatch!(self.create_account_with_session(new, session, expires_at))
+        dispatch!(self.create_account_with_session(new, session))
     }
 
     /// The account id and password hash for a normalised email.
@@ -374,13 +404,8 @@ impl Storage {
     }
 
     /// Starts a session; also sweeps expired ones.
-    pub fn create_session(
-        &self,
-        account_id: i64,
-        session: TokenHash,
-        expires_at: i64,
-    ) -> Result<(), StorageError> {
-        dispatch!(self.create_session(account_id, session, expires_at))
+    pub fn create_session(&self, account_id: i64, session: NewSession) -> Result<(), StorageError> {
+        dispatch!(self.create_session(account_id, session))
     }
 
     /// The account of a live session.
@@ -394,24 +419,13 @@ impl Storage {
     }
 
     /// Changes an account's name and plan; `None` if the account is gone.
-    pub fn update_profile(
-        &self,
-        account_id: i64,
-        name: &str,
-        plan: &str,
-    ) -> Result<Option<Account>, StorageError> {
-        dispatch!(self.update_profile(account_id, name, plan))
+    pub fn update_profile(&self, update: &ProfileUpdate) -> Result<Option<Account>, StorageError> {
+        dispatch!(self.update_profile(update))
     }
 
     /// Stores an emailed link's hash (and sweeps expired links).
-    pub fn create_link(
-        &self,
-        account_id: i64,
-        purpose: LinkPurpose,
-        link: TokenHash,
-        expires_at: i64,
-    ) -> Result<(), StorageError> {
-        dispatch!(self.create_link(account_id, purpose, link, expires_at))
+    pub fn create_link(&self, link: NewLink) -> Result<(), StorageError> {
+        dispatch!(self.create_link(link))
     }
 
     /// Uses up a live confirmation link and marks its account's address confirmed; the
@@ -439,6 +453,29 @@ impl Storage {
     /// The account with this email, if any (tests and operators).
     pub fn account_by_email(&self, email: &str) -> Result<Option<Account>, StorageError> {
         dispatch!(self.account_by_email(email))
+    }
+}
+
+/// Values the backends' tests share.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{NewSession, ProfileUpdate, TokenHash};
+
+    /// A session of the token hash `bytes` that ends at `expires_at`.
+    pub(crate) fn session(bytes: [u8; 32], expires_at: i64) -> NewSession {
+        NewSession {
+            hash: TokenHash(bytes),
+            expires_at,
+        }
+    }
+
+    /// Ada's account renamed "Ada L." and moved to the team plan.
+    pub(crate) fn renamed(account_id: i64) -> ProfileUpdate {
+        ProfileUpdate {
+            account_id,
+            name: "Ada L.".into(),
+            plan: "team".into(),
+        }
     }
 }
 

@@ -32,7 +32,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use super::{
-    now_secs, CreateAccountError, LinkPurpose, NewAccount, PasswordReset, StorageError, MIGRATIONS,
+    now_secs, CreateAccountError, LinkPurpose, NewAccount, NewLink, NewSession, PasswordReset,
+    ProfileUpdate, StorageError, MIGRATIONS,
 };
 use crate::domain::Account;
 use crate::security::session::TokenHash;
@@ -253,9 +254,8 @@ async fn take_link(
 async fn insert_session(
     client: &impl GenericClient,
     account_id: i64,
-    session: TokenHash,
+    session: NewSession,
     now: i64,
-    expires_at: i64,
 ) -> Result<(), tokio_postgres::Error> {
     let sweep = client
         .prepare_cached("DELETE FROM sessions WHERE expires_at <= $1")
@@ -268,7 +268,10 @@ async fn insert_session(
         )
         .await?;
     client
-        .execute(&insert, &[&&session.0[..], &account_id, &now, &expires_at])
+        .execute(
+            &insert,
+            &[&&session.hash.0[..], &account_id, &now, &session.expires_at],
+        )
         .await?;
     Ok(())
 }
@@ -482,8 +485,7 @@ impl PgStorage {
     pub fn create_account_with_session(
         &self,
         new: &NewAccount,
-        session: TokenHash,
-        expires_at: i64,
+        session: NewSession,
     ) -> Result<Account, CreateAccountError> {
         let new = new.clone();
         self.with_client(move |mut client| async move {
@@ -509,7 +511,7 @@ impl PgStorage {
                 }
                 Err(e) => return Err(StorageError::from(e).into()),
             };
-            insert_session(&tx, id, session, now, expires_at)
+            insert_session(&tx, id, session, now)
                 .await
                 .map_err(StorageError::from)?;
             tx.commit().await.map_err(StorageError::from)?;
@@ -537,15 +539,10 @@ impl PgStorage {
     }
 
     /// Starts a session; also sweeps expired ones.
-    pub fn create_session(
-        &self,
-        account_id: i64,
-        session: TokenHash,
-        expires_at: i64,
-    ) -> Result<(), StorageError> {
+    pub fn create_session(&self, account_id: i64, session: NewSession) -> Result<(), StorageError> {
         self.with_client(move |mut client| async move {
             let tx = client.transaction().await?;
-            insert_session(&tx, account_id, session, now_secs(), expires_at).await?;
+            insert_session(&tx, account_id, session, now_secs()).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -580,13 +577,8 @@ impl PgStorage {
     }
 
     /// Changes an account's name and plan; `None` if the account is gone.
-    pub fn update_profile(
-        &self,
-        account_id: i64,
-        name: &str,
-        plan: &str,
-    ) -> Result<Option<Account>, StorageError> {
-        let (name, plan) = (name.to_owned(), plan.to_owned());
+    pub fn update_profile(&self, update: &ProfileUpdate) -> Result<Option<Account>, StorageError> {
+        let update = update.clone();
         self.with_client(move |client| async move {
             let query = client
                 .prepare_cached(
@@ -595,20 +587,17 @@ impl PgStorage {
                 )
                 .await?;
             let row = client
-                .query_opt(&query, &[&name, &plan, &now_secs(), &account_id])
+                .query_opt(
+                    &query,
+                    &[&update.name, &update.plan, &now_secs(), &update.account_id],
+                )
                 .await?;
             Ok(row.as_ref().map(account_from_row))
         })
     }
 
     /// Stores an emailed link's hash (and sweeps expired links).
-    pub fn create_link(
-        &self,
-        account_id: i64,
-        purpose: LinkPurpose,
-        link: TokenHash,
-        expires_at: i64,
-    ) -> Result<(), StorageError> {
+    pub fn create_link(&self, link: NewLink) -> Result<(), StorageError> {
         self.with_client(move |mut client| async move {
             let tx = client.transaction().await?;
             let sweep = tx
@@ -621,8 +610,12 @@ impl PgStorage {
                      VALUES ($1, $2, $3, $4)",
                 )
                 .await?;
-            let values: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-                [&&link.0[..], &account_id, &purpose.as_str(), &expires_at];
+            let values: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
+                &&link.hash.0[..],
+                &link.account_id,
+                &link.purpose.as_str(),
+                &link.expires_at,
+            ];
             tx.execute(&insert, &values).await?;
             tx.commit().await?;
             Ok(())
@@ -674,14 +667,7 @@ impl PgStorage {
                 )
                 .await?;
             tx.execute(&end, &[&account_id]).await?;
-            insert_session(
-                &tx,
-                account_id,
-                reset.session,
-                now,
-                reset.session_expires_at,
-            )
-            .await?;
+            insert_session(&tx, account_id, reset.session, now).await?;
             tx.commit().await?;
             Ok(Some(account_id))
         })
@@ -820,6 +806,7 @@ pub mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::fixtures::{renamed, session};
 
     #[test]
     fn the_url_is_shown_without_its_password() {
@@ -856,10 +843,10 @@ mod tests {
             plan: "pro".into(),
         };
         let ada = a
-            .create_account_with_session(&new("ada@example.com"), TokenHash([1; 32]), far)
+            .create_account_with_session(&new("ada@example.com"), session([1; 32], far))
             .unwrap();
         assert!(matches!(
-            b.create_account_with_session(&new("ADA@example.com"), TokenHash([2; 32]), far),
+            b.create_account_with_session(&new("ADA@example.com"), session([2; 32], far)),
             Err(CreateAccountError::EmailTaken)
         ));
         assert_eq!(
@@ -872,12 +859,12 @@ mod tests {
         );
         a.delete_session(TokenHash([1; 32])).unwrap();
         assert_eq!(b.account_for_session(TokenHash([1; 32])).unwrap(), None);
-        b.create_session(ada.id, TokenHash([3; 32]), now_secs() - 1)
+        b.create_session(ada.id, session([3; 32], now_secs() - 1))
             .unwrap();
-        a.create_session(ada.id, TokenHash([4; 32]), far).unwrap();
+        a.create_session(ada.id, session([4; 32], far)).unwrap();
         // The expired session was swept when the new one was made.
         assert_eq!(a.count_sessions().unwrap(), 1);
-        let updated = b.update_profile(ada.id, "Ada L.", "team").unwrap().unwrap();
+        let updated = b.update_profile(&renamed(ada.id)).unwrap().unwrap();
         assert_eq!(
             a.account_by_email("ada@example.com").unwrap(),
             Some(updated)

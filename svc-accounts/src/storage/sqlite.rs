@@ -25,7 +25,8 @@ use crate::domain::Account;
 use crate::security::session::TokenHash;
 
 use super::{
-    now_secs, CreateAccountError, LinkPurpose, NewAccount, PasswordReset, StorageError, MIGRATIONS,
+    now_secs, CreateAccountError, LinkPurpose, NewAccount, NewLink, NewSession, PasswordReset,
+    ProfileUpdate, StorageError, MIGRATIONS,
 };
 
 const READERS: usize = 3;
@@ -203,8 +204,7 @@ impl SqliteStorage {
     pub fn create_account_with_session(
         &self,
         new: &NewAccount,
-        session: TokenHash,
-        expires_at: i64,
+        session: NewSession,
     ) -> Result<Account, CreateAccountError> {
         let now = now_secs();
         let mut conn = self.writer();
@@ -222,7 +222,7 @@ impl SqliteStorage {
             Err(e) => return Err(StorageError::from(e).into()),
         }
         let id = tx.last_insert_rowid();
-        insert_session(&tx, id, session, now, expires_at).map_err(StorageError::from)?;
+        insert_session(&tx, id, session, now).map_err(StorageError::from)?;
         tx.commit().map_err(StorageError::from)?;
         Ok(Account {
             id,
@@ -245,15 +245,10 @@ impl SqliteStorage {
     }
 
     /// Starts a session; also sweeps expired ones.
-    pub fn create_session(
-        &self,
-        account_id: i64,
-        session: TokenHash,
-        expires_at: i64,
-    ) -> Result<(), StorageError> {
+    pub fn create_session(&self, account_id: i64, session: NewSession) -> Result<(), StorageError> {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        insert_session(&tx, account_id, session, now_secs(), expires_at)?;
+        insert_session(&tx, account_id, session, now_secs())?;
         tx.commit()?;
         Ok(())
     }
@@ -283,31 +278,20 @@ impl SqliteStorage {
     }
 
     /// Changes an account's name and plan; `None` if the account is gone.
-    pub fn update_profile(
-        &self,
-        account_id: i64,
-        name: &str,
-        plan: &str,
-    ) -> Result<Option<Account>, StorageError> {
+    pub fn update_profile(&self, update: &ProfileUpdate) -> Result<Option<Account>, StorageError> {
         let conn = self.writer();
         Ok(conn
             .query_row(
                 "UPDATE accounts SET name = ?1, plan = ?2, updated_at = ?3 WHERE id = ?4
                  RETURNING id, name, email, plan",
-                params![name, plan, now_secs(), account_id],
+                params![update.name, update.plan, now_secs(), update.account_id],
                 account_from_row,
             )
             .optional()?)
     }
 
     /// Stores an emailed link's hash (and sweeps expired links).
-    pub fn create_link(
-        &self,
-        account_id: i64,
-        purpose: LinkPurpose,
-        link: TokenHash,
-        expires_at: i64,
-    ) -> Result<(), StorageError> {
+    pub fn create_link(&self, link: NewLink) -> Result<(), StorageError> {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
@@ -317,7 +301,12 @@ impl SqliteStorage {
         tx.execute(
             "INSERT INTO email_links (token_hash, account_id, purpose, expires_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![&link.0[..], account_id, purpose.as_str(), expires_at],
+            params![
+                &link.hash.0[..],
+                link.account_id,
+                link.purpose.as_str(),
+                link.expires_at
+            ],
         )?;
         tx.commit()?;
         Ok(())
@@ -359,13 +348,7 @@ impl SqliteStorage {
             "DELETE FROM email_links WHERE account_id = ?1 AND purpose = 'reset'",
             [account_id],
         )?;
-        insert_session(
-            &tx,
-            account_id,
-            reset.session,
-            now,
-            reset.session_expires_at,
-        )?;
+        insert_session(&tx, account_id, reset.session, now)?;
         tx.commit()?;
         Ok(Some(account_id))
     }
@@ -417,15 +400,14 @@ fn take_link(
 fn insert_session(
     tx: &rusqlite::Transaction<'_>,
     account_id: i64,
-    session: TokenHash,
+    session: NewSession,
     now: i64,
-    expires_at: i64,
 ) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
     tx.execute(
         "INSERT INTO sessions (token_hash, account_id, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4)",
-        params![&session.0[..], account_id, now, expires_at],
+        params![&session.hash.0[..], account_id, now, session.expires_at],
     )?;
     Ok(())
 }
@@ -433,6 +415,7 @@ fn insert_session(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::fixtures::{renamed, session};
 
     fn new_account(email: &str) -> NewAccount {
         NewAccount {
@@ -450,13 +433,12 @@ mod tests {
         let storage = SqliteStorage::open(&path).unwrap();
         let far = now_secs() + 60;
         let ada = storage
-            .create_account_with_session(&new_account("ada@example.com"), TokenHash([1; 32]), far)
+            .create_account_with_session(&new_account("ada@example.com"), session([1; 32], far))
             .unwrap();
         assert!(matches!(
             storage.create_account_with_session(
                 &new_account("ADA@example.com"),
-                TokenHash([2; 32]),
-                far
+                session([2; 32], far)
             ),
             Err(CreateAccountError::EmailTaken)
         ));
@@ -470,10 +452,7 @@ mod tests {
 
         let again = SqliteStorage::open(&path).unwrap();
         assert_eq!(again.count_accounts().unwrap(), 1);
-        let updated = again
-            .update_profile(ada.id, "Ada L.", "team")
-            .unwrap()
-            .unwrap();
+        let updated = again.update_profile(&renamed(ada.id)).unwrap().unwrap();
         assert_eq!(
             (updated.name.as_str(), updated.plan.as_str()),
             ("Ada L.", "team")
@@ -490,8 +469,7 @@ mod tests {
         let ada = storage
             .create_account_with_session(
                 &new_account("ada@example.com"),
-                TokenHash([1; 32]),
-                now_secs() - 1,
+                session([1; 32], now_secs() - 1),
             )
             .unwrap();
         assert_eq!(
@@ -499,7 +477,7 @@ mod tests {
             None
         );
         storage
-            .create_session(ada.id, TokenHash([3; 32]), now_secs() + 60)
+            .create_session(ada.id, session([3; 32], now_secs() + 60))
             .unwrap();
         // The expired session was swept when the new one was made.
         assert_eq!(storage.count_sessions().unwrap(), 1);
