@@ -8,6 +8,7 @@ mod actions;
 pub mod form;
 mod fragments;
 mod internal;
+mod post;
 mod recovery;
 
 use actix_web::http::{header, StatusCode};

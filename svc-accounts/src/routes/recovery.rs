@@ -18,7 +18,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::actions::{with_retry_after, Post};
+use super::post::{with_retry_after, Post};
 use super::{db, hashing, AppState};
 use crate::domain::{Email, Password};
 use crate::error::AppError;

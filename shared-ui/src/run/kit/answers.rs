@@ -2,33 +2,37 @@
 //! the [`Fragment`] and [`Preview`] responders, [`HttpError`], and the kit's own handlers
 //! (the manifest, the assets, the unknown fragment, the default preview).
 
+use std::sync::Arc;
+
 use actix_web::body::BoxBody;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, Responder, ResponseError};
 use maud::{html, Markup};
 
-use super::service::{Render, Service};
 use crate::assets::AssetSet;
 use crate::components::{self, badge, site_header, NavItem, PageOptions, Tone};
 use crate::context::current_user;
 use crate::contract::Manifest;
 use crate::respond;
-use crate::server::StartError;
 
 /// What the kit's handlers and responders know about the running service (app data).
 #[derive(Debug)]
 pub struct Info {
     /// The manifest, validated.
     pub manifest: Manifest,
-    manifest_json: String,
-    assets: AssetSet,
-    preview_heading: String,
-    preview_intro: String,
+    pub(super) manifest_json: String,
+    pub(super) assets: AssetSet,
+    pub(super) preview_heading: String,
+    pub(super) preview_intro: String,
     /// Each fragment's path, title and render function (for the default preview).
-    renders: Vec<(String, String, Option<RenderDebug>)>,
+    pub(super) renders: Vec<(String, String, Option<RenderDebug>)>,
 }
 
-struct RenderDebug(Render);
+/// How a fragment renders its body for a request (the default preview calls it too).
+pub(super) type Render = Arc<dyn Fn(&HttpRequest) -> Markup + Send + Sync>;
+
+/// A render function in [`Info`], which prints as `render`.
+pub(super) struct RenderDebug(pub(super) Render);
 
 impl std::fmt::Debug for RenderDebug {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,31 +41,6 @@ impl std::fmt::Debug for RenderDebug {
 }
 
 impl Info {
-    pub(super) fn new(spec: &Service, manifest: &Manifest) -> Result<Self, StartError> {
-        Ok(Self {
-            manifest_json: serde_json::to_string(manifest)
-                .map_err(|e| StartError::service(e.to_string()))?,
-            manifest: manifest.clone(),
-            assets: AssetSet::new(&spec.assets),
-            preview_heading: spec
-                .preview_heading
-                .clone()
-                .unwrap_or_else(|| spec.name.clone()),
-            preview_intro: spec
-                .preview_intro
-                .clone()
-                .unwrap_or_else(|| format!("svc-{} on its own, with no shell running.", spec.name)),
-            renders: spec
-                .fragments
-                .iter()
-                .map(|f| {
-                    let render = f.render.clone().map(RenderDebug);
-                    (f.spec.path.clone(), f.spec.title.clone(), render)
-                })
-                .collect(),
-        })
-    }
-
     /// The manifest version, sent on every fragment.
     pub fn version(&self) -> &str {
         &self.manifest.version

@@ -9,7 +9,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App};
 
-use super::answers::Info;
 use super::service::{Observer, Outcome, Service};
 use super::{Cli, Team};
 use crate::context::ContextKey;
@@ -74,7 +73,7 @@ impl Application {
         for register in std::mem::take(&mut spec.metrics) {
             register(metrics.registry());
         }
-        let info = web::Data::new(Info::new(&spec, &manifest)?);
+        let info = web::Data::new(spec.info(&manifest)?);
         let server = Server::bind(common)?
             .workers(spec.workers)
             .content_security_policy(security::service_csp())

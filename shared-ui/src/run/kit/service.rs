@@ -9,16 +9,19 @@ use actix_web::{web, FromRequest, Handler, HttpRequest, Responder};
 use maud::Markup;
 use sha2::{Digest, Sha256};
 
-use super::answers::{default_preview, manifest, own_asset, unknown_fragment, Fragment};
+use super::answers::{
+    default_preview, manifest, own_asset, unknown_fragment, Fragment, Info, Render, RenderDebug,
+};
 use crate::assets::Asset;
+use crate::assets::AssetSet;
 use crate::contract::{ContractError, ControllerAsset, FragmentSpec, Manifest, ManifestAssets};
 use crate::health::{self, Readiness};
 use crate::metrics::{self, prometheus_client};
 use crate::respond;
+use crate::server::StartError;
 
 pub(super) type Configure = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 pub(super) type MakeRoute = Arc<dyn Fn() -> actix_web::Route + Send + Sync>;
-pub(super) type Render = Arc<dyn Fn(&HttpRequest) -> Markup + Send + Sync>;
 pub(super) type Observer = Arc<dyn Fn(&Outcome<'_>) + Send + Sync>;
 pub(super) type RegisterMetrics =
     Box<dyn FnOnce(&mut prometheus_client::registry::Registry) + Send + Sync>;
@@ -317,6 +320,33 @@ impl Service {
         }
         let digest = hex::encode(hash.finalize());
         format!("{}+{}", self.crate_version, &digest[..12])
+    }
+
+    /// What the kit's handlers know about the running service, from this declaration and
+    /// its validated `manifest`.
+    pub(super) fn info(&self, manifest: &Manifest) -> Result<Info, StartError> {
+        Ok(Info {
+            manifest_json: serde_json::to_string(manifest)
+                .map_err(|e| StartError::service(e.to_string()))?,
+            manifest: manifest.clone(),
+            assets: AssetSet::new(&self.assets),
+            preview_heading: self
+                .preview_heading
+                .clone()
+                .unwrap_or_else(|| self.name.clone()),
+            preview_intro: self
+                .preview_intro
+                .clone()
+                .unwrap_or_else(|| format!("svc-{} on its own, with no shell running.", self.name)),
+            renders: self
+                .fragments
+                .iter()
+                .map(|f| {
+                    let render = f.render.clone().map(RenderDebug);
+                    (f.spec.path.clone(), f.spec.title.clone(), render)
+                })
+                .collect(),
+        })
     }
 
     /// The manifest of the declarations, validated.
