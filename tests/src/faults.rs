@@ -242,7 +242,7 @@ async fn serve_fault(
         }
         Fault::Huge => {
             let chunk = vec![b'x'; 64 * 1024];
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 let head = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: {html}\r\n{version}cache-control: no-store\r\ncontent-length: {HUGE_BYTES}\r\nconnection: close\r\n\r\n"
                 );
