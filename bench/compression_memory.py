@@ -19,18 +19,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+
+# The RSS sampler and /proc reader of bench/memory.py (this script runs from bench/).
+from memory import Sampler, status_kib
 import time
 
 HOST = "127.0.0.1"
 PORTS = {"svc-pricing": 19313, "svc-dashboard": 19300, "svc-accounts": 19400, "shell": 19000}
-
-
-def status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def mib(kib):
@@ -68,28 +63,6 @@ def wait_ready(name, port, seconds=30):
             pass
         time.sleep(0.1)
     sys.exit(f"error: {name} did not answer /readyz on port {port} within {seconds} s")
-
-
-class Sampler:
-    """Samples VmRSS every `every` seconds while running; keeps the peak."""
-
-    def __init__(self, pid, every=0.01):
-        self.pid, self.every, self.peak = pid, every, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, status_kib(self.pid, "VmRSS"))
-            time.sleep(self.every)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def burst(port, count, coding):
@@ -173,7 +146,7 @@ def run_once(bin_dir, count, coding):
         time.sleep(1)
         shell = procs["shell"].pid
         idle = mib(status_kib(shell, "VmRSS"))
-        with Sampler(shell) as sampler:
+        with Sampler(shell, every=0.01) as sampler:
             answers, seconds = burst(PORTS["shell"], count, coding)
         time.sleep(0.5)
         row = {
