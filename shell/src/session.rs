@@ -15,7 +15,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use shared_ui::context::{ContextKey, UserContext, DEFAULT_TTL};
-use shared_ui::headers;
+use shared_ui::headers::{self, SESSION_COOKIE};
 use shared_ui::trace::TRACEPARENT;
 use tokio::sync::OnceCell;
 
@@ -24,8 +24,6 @@ use crate::forwarded::Forwarded;
 use crate::metrics::{Cache, ShellMetrics};
 use crate::registry::{Registry, Service};
 
-/// The session service's cookie (svc-accounts' `security::session::COOKIE_NAME`).
-pub const SESSION_COOKIE: &str = "mf_session";
 /// How long a session lookup is reused.
 pub const SESSION_CACHE_TTL: Duration = Duration::from_secs(2);
 /// Time a session lookup gets.

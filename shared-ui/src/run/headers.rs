@@ -13,3 +13,6 @@ pub const USER_CONTEXT: &str = "x-mf-user";
 pub const FRAGMENT_VERSION: &str = "x-fragment-version";
 /// Set by the shell's browser loader on its fetches: the answer may be a bare fragment.
 pub const LOADER: &str = "x-mf-loader";
+/// The session service's cookie: svc-accounts sets it, the shell reads its token for the
+/// session lookup (`docs/DESIGN.md#sessions`).
+pub const SESSION_COOKIE: &str = "mf_session";

@@ -13,8 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-/// The cookie's name (`docs/DESIGN.md#sessions`).
-pub const COOKIE_NAME: &str = "mf_session";
+/// The cookie's name (`docs/DESIGN.md#sessions`), the one the shell reads.
+pub const COOKIE_NAME: &str = shared_ui::headers::SESSION_COOKIE;
 
 /// A fresh session token (what the cookie carries).
 pub struct Token(String);
