@@ -132,7 +132,7 @@ pub fn refused(status: StatusCode, message: &str) -> HttpResponse {
 
 /// A page of the overrides: the shell's stylesheet, no fragment, never cached.
 fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
-    let mut options = PageOptions::new(&format!("{title} · overrides"));
+    let mut options = PageOptions::new(title);
     options.stylesheets = vec![SHELL_CSS_URL.to_owned()];
     let markup = components::page(
         &options,
