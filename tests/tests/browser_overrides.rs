@@ -98,7 +98,17 @@ async fn one_browser_sees_its_override_everywhere_while_the_other_sees_the_regis
     assert_eq!(set.status(), 303);
     let (_, _, html) = stack.page("/pricing").await;
     assert!(html.contains(MARKER) && html.contains("mf-overrides"));
-    let errors = nu_validate(&[("overridden /pricing".to_owned(), html)]);
+    // And the overrides' own pages: the list, a shared link's confirmation, a refusal.
+    let mut docs = vec![("overridden /pricing".to_owned(), html)];
+    for path in [
+        "/_mosaic/overrides".to_owned(),
+        format!("/_mosaic/overrides?service=pricing&url={}", marked.url),
+        "/_mosaic/overrides?service=accounts&url=http://localhost:1".to_owned(),
+    ] {
+        let res = stack.client.get(site(&path)).send().await.unwrap();
+        docs.push((path, res.text().await.unwrap()));
+    }
+    let errors = nu_validate(&docs);
     assert!(errors.is_empty(), "{errors:#?}");
 
     // The banner's button clears it: back on the same section, the registered pricing.

@@ -207,6 +207,12 @@ async fn the_proxy_ssrf_corpus_as_override_urls_is_refused_every_time_and_nothin
     let http = client();
     let port = canary.authority.rsplit(':').next().unwrap().to_owned();
     let urls = corpus_as_override_urls(&canary.authority, &port);
+    assert_eq!(urls.len(), 9 * proxy_escapes(&canary.authority).len());
+    assert!(
+        urls.len() >= 200,
+        "the corpus is whole: {} URLs",
+        urls.len()
+    );
     let mut refused = 0;
     for url in &urls {
         let link = stack

@@ -122,7 +122,9 @@ impl Overrides {
     }
 
     /// The services this request uses instead of registered ones, their manifests read
-    /// when not known yet. Empty when overrides are off, whatever cookie comes.
+    /// when not known yet (waiting at most the fragment timeout: a read that takes longer
+    /// goes on in the background, and the service's slots fall back meanwhile). Empty when
+    /// overrides are off, whatever cookie comes.
     pub async fn for_request(&self, req: &HttpRequest) -> Lineup {
         if !self.is_enabled() {
             return Lineup::default();
@@ -132,12 +134,18 @@ impl Overrides {
             .into_iter()
             .map(|choice| self.service(&choice))
             .collect();
-        let client = crate::client::http();
-        let unknown = services
+        let reads: Vec<_> = services
             .iter()
             .filter(|s| s.manifest().is_none() && s.may_refresh())
-            .map(|s| s.refresh(&client));
-        futures_util::future::join_all(unknown).await;
+            .map(|s| {
+                let (service, client) = (Arc::clone(s), crate::client::http());
+                tokio::spawn(async move { service.refresh(&client).await })
+            })
+            .collect();
+        if !reads.is_empty() {
+            let wait = self.registry.config.fragment_timeout;
+            let _ = tokio::time::timeout(wait, futures_util::future::join_all(reads)).await;
+        }
         Lineup { services }
     }
 
