@@ -357,3 +357,38 @@ async fn with_overrides_off_a_forged_or_foreign_cookie_changes_nothing() {
     on.stop().await;
     off.stop().await;
 }
+
+#[tokio::test]
+async fn an_override_whose_manifest_names_another_service_is_not_used() {
+    let stack = stack_allowing("localhost").await;
+    let http = client();
+    // Pricing pointed at the dashboard service (an allowed host): stored, but its manifest
+    // names `dashboard`, so no pricing slot, asset or proxied path comes from it.
+    let dashboard = stack
+        .service_url("dashboard")
+        .replace("127.0.0.1", "localhost");
+    let res = post(
+        &stack,
+        &http,
+        &[("service", "pricing"), ("url", &dashboard)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = http.get(stack.url("/pricing")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(BANNER));
+    assert_eq!(
+        slot_status(&html, "pricing/plans").as_deref(),
+        Some("unavailable")
+    );
+    assert!(!html.contains("data-fragment=\"dashboard/"), "{html}");
+    let res = http
+        .get(stack.url("/svc/pricing/fragments/overview"))
+        .header("x-mf-loader", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    stack.stop().await;
+}
