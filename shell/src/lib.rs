@@ -16,6 +16,7 @@
 //! The modules, bottom up. Layers run one way: a module uses only modules listed before it
 //! (routes -> compose / proxy -> fragments, session, forwarded, views -> metrics ->
 //! registry -> settings), so each can be read knowing only what came before.
+//! - [`hosts`]: the hosts a per-browser override may point at (`--allow-overrides`).
 //! - [`settings`]: `SHELL_SERVICES`, `--config shell.toml` (see `shell.example.toml`),
 //!   timeouts; a bad registry entry is refused at start with a message naming it.
 //! - [`slot`]: what a slot is and how it was filled ([`slot::Status`], [`slot::Filled`]).
@@ -27,6 +28,8 @@
 //! - [`session`]: the signed-in user, looked up once per session token and cached.
 //! - [`fragments`]: filling one slot: fetch, checks, cache, fallbacks, `FragmentError`.
 //! - [`views`]: the page template and the slot markup (maud).
+//! - [`overrides`]: per-browser overrides: the signed cookie, the services a request uses
+//!   instead of registered ones ([`overrides::Overrides::for_request`]), their pages.
 //! - [`compose`]: the composition engine: templates, their cache, the streaming of a page.
 //! - [`state`]: [`state::Shell`], what app data holds.
 //! - [`proxy`]: the same-origin proxy `/svc/{service}/…`, in four steps (check, navigate,
@@ -45,7 +48,9 @@ pub mod client;
 pub mod compose;
 pub mod forwarded;
 pub mod fragments;
+pub mod hosts;
 pub mod metrics;
+pub mod overrides;
 pub mod proxy;
 pub mod registry;
 pub mod routes;

@@ -10,6 +10,15 @@
 //! | `shell_cache_hits_total`, `shell_cache_misses_total` | counter | `cache` (`fragment`, `session`) |
 //! | `shell_manifest_reads_total` | counter | `service`, `result` (`ok`, `error`) |
 //! | `shell_manifest_info` | gauge (always 1) | `service`, `version` |
+//! | `shell_overridden_requests_total` | counter | `service`, `route` (`page`, `registry`, `proxy`) |
+//! | `shell_override_fragment_outcomes_total` | counter | `service`, `fragment`, `status` |
+//! | `shell_override_fragment_failures_total` | counter | `service`, `fragment`, `reason` |
+//!
+//! A browser's override (`crate::overrides`) is counted apart: requests that used one in
+//! `shell_overridden_requests_total`, and its slots in the `shell_override_fragment_*`
+//! series instead of `shell_fragment_*` (nor its proxied answers in
+//! `shell_proxy_requests_total`), so a developer's service never moves the shared site's
+//! figures and alerts.
 //!
 //! Every label value comes from the configuration or a registered service's manifest
 //! (services, fragments of the configured slots), never from a client, so the number of
@@ -64,6 +73,33 @@ struct ProxyLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OverriddenLabels {
+    service: String,
+    route: &'static str,
+}
+
+/// Which kind of request used an override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overridden {
+    /// A composed page.
+    Page,
+    /// `/registry.json`.
+    Registry,
+    /// A request through `/svc/{service}/…`.
+    Proxy,
+}
+
+impl Overridden {
+    fn label(self) -> &'static str {
+        match self {
+            Overridden::Page => "page",
+            Overridden::Registry => "registry",
+            Overridden::Proxy => "proxy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct CacheLabels {
     cache: &'static str,
 }
@@ -102,6 +138,9 @@ pub struct ShellMetrics {
     proxy_requests: Family<ProxyLabels, Counter>,
     cache_hits: Family<CacheLabels, Counter>,
     cache_misses: Family<CacheLabels, Counter>,
+    overridden_requests: Family<OverriddenLabels, Counter>,
+    override_outcomes: Family<OutcomeLabels, Counter>,
+    override_failures: Family<FailureLabels, Counter>,
     /// The series of `cache_hits` and `cache_misses`, by [`Cache`], once created.
     hit_handles: [OnceLock<Counter>; 2],
     miss_handles: [OnceLock<Counter>; 2],
@@ -117,6 +156,9 @@ impl ShellMetrics {
             proxy_requests: Family::default(),
             cache_hits: Family::default(),
             cache_misses: Family::default(),
+            overridden_requests: Family::default(),
+            override_outcomes: Family::default(),
+            override_failures: Family::default(),
             hit_handles: Default::default(),
             miss_handles: Default::default(),
         }
@@ -156,6 +198,21 @@ impl ShellMetrics {
             "Lookups a cache could not answer, by cache (fragment, session)",
             self.cache_misses.clone(),
         );
+        registry.register(
+            "shell_overridden_requests",
+            "Requests that used a browser's override, by overridden service and route (page, registry, proxy)",
+            self.overridden_requests.clone(),
+        );
+        registry.register(
+            "shell_override_fragment_outcomes",
+            "Page slots filled from a browser's override, by service, fragment and how (ok, fallback, unavailable)",
+            self.override_outcomes.clone(),
+        );
+        registry.register(
+            "shell_override_fragment_failures",
+            "Fragment fetches from a browser's override that failed, by service, fragment and reason",
+            self.override_failures.clone(),
+        );
         registry.register_collector(Box::new(ManifestCollector(services)));
     }
 
@@ -171,6 +228,27 @@ impl ShellMetrics {
             duration: OnceLock::new(),
             by_status: Default::default(),
         }
+    }
+
+    /// The metric handles of a slot filled from a browser's override: its outcomes and
+    /// failures in the overrides' own series; its time is not kept.
+    pub fn for_overridden_fragment(&self, service: &str, fragment: &str) -> FragmentMetrics {
+        FragmentMetrics {
+            durations: duration_family(),
+            outcomes: self.override_outcomes.clone(),
+            failures: self.override_failures.clone(),
+            ..self.for_fragment(service, fragment)
+        }
+    }
+
+    /// A request that used a browser's override of `service`.
+    pub fn overridden(&self, service: &str, route: Overridden) {
+        self.overridden_requests
+            .get_or_create(&OverriddenLabels {
+                service: service.to_owned(),
+                route: route.label(),
+            })
+            .inc();
     }
 
     /// A request proxied to a registered service, answered with `status`.

@@ -48,6 +48,9 @@ pub struct Service {
     last_attempt: Mutex<Option<Instant>>,
     /// Manifest reads so far (`shell_manifest_reads_total`).
     pub reads: ManifestReads,
+    /// Whether this is a browser's override of a registered service ([`Self::overriding`]),
+    /// not the registered service itself.
+    overriding: bool,
 }
 
 /// Manifest reads of one service, good and failed.
@@ -73,7 +76,28 @@ impl Service {
             refreshing: AtomicBool::new(false),
             last_attempt: Mutex::new(None),
             reads: ManifestReads::default(),
+            overriding: false,
         }
+    }
+
+    /// A browser's override of the registered service `config.name` (`crate::overrides`):
+    /// the same name and `/svc/` base path, its own URL, manifest and generation, no
+    /// direct mode. Its manifest must name the service; it is never the session service.
+    pub fn overriding(name: &str, url: &str) -> Self {
+        let config = ServiceConfig {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            public_url: None,
+        };
+        Self {
+            overriding: true,
+            ..Self::new(config, Arc::new(AtomicU64::new(1)))
+        }
+    }
+
+    /// Whether this is a browser's override rather than the registered service.
+    pub fn is_override(&self) -> bool {
+        self.overriding
     }
 
     /// The service name.
@@ -172,6 +196,10 @@ impl Service {
         }
         let result = fetch_manifest(client, &self.config.url).await;
         match result {
+            Ok(manifest) if self.overriding && manifest.name != self.config.name => {
+                self.reads.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(service = %self.config.name, url = %self.config.url, manifest_name = %manifest.name, "the override's manifest names another service; not used");
+            }
             Ok(manifest) => {
                 self.reads.ok.fetch_add(1, Ordering::Relaxed);
                 if manifest.name != self.config.name {
@@ -339,9 +367,40 @@ impl Registry {
             .and_then(|name| self.service(name))
     }
 
-    /// Whether `service` is the session service.
+    /// Whether `service` is the session service (a browser's override never is).
     pub fn is_session_service(&self, service: &Service) -> bool {
-        self.config.session_service.as_deref() == Some(service.name())
+        !service.is_override() && self.config.session_service.as_deref() == Some(service.name())
+    }
+
+    /// The service called `name` for a request whose browser uses `lineup` instead of some
+    /// registered services (`crate::overrides`; empty for everyone else).
+    pub fn service_in<'a>(
+        &'a self,
+        name: &str,
+        lineup: &'a [Arc<Service>],
+    ) -> Option<&'a Arc<Service>> {
+        self.service(name).map(|s| self.pick(s, lineup))
+    }
+
+    /// `service`, or the service of `lineup` that stands in for it.
+    fn pick<'a>(
+        &'a self,
+        service: &'a Arc<Service>,
+        lineup: &'a [Arc<Service>],
+    ) -> &'a Arc<Service> {
+        lineup
+            .iter()
+            .find(|o| o.name() == service.name())
+            .unwrap_or(service)
+    }
+
+    /// Every service in configuration order, with `lineup`'s in place of the ones it
+    /// overrides.
+    pub fn services_in<'a>(
+        &'a self,
+        lineup: &'a [Arc<Service>],
+    ) -> impl Iterator<Item = &'a Arc<Service>> + 'a {
+        self.services.iter().map(move |s| self.pick(s, lineup))
     }
 
     /// The section at `path` (`/` is the default section).
@@ -380,8 +439,12 @@ impl Registry {
 
     /// Stylesheets of every service with a manifest, as `/svc/` URLs.
     pub fn stylesheets(&self) -> Vec<String> {
-        self.services
-            .iter()
+        self.stylesheets_in(&[])
+    }
+
+    /// [`Self::stylesheets`], with `lineup`'s services in place of those they override.
+    pub fn stylesheets_in(&self, lineup: &[Arc<Service>]) -> Vec<String> {
+        self.services_in(lineup)
             .filter_map(|s| s.manifest().map(|m| (s, m)))
             .flat_map(|(s, m)| {
                 m.assets
@@ -395,8 +458,12 @@ impl Registry {
 
     /// Controllers of every service with a manifest, as `/svc/` URLs.
     pub fn controllers(&self) -> Vec<ControllerAsset> {
-        self.services
-            .iter()
+        self.controllers_in(&[])
+    }
+
+    /// [`Self::controllers`], with `lineup`'s services in place of those they override.
+    pub fn controllers_in(&self, lineup: &[Arc<Service>]) -> Vec<ControllerAsset> {
+        self.services_in(lineup)
             .filter_map(|s| s.manifest().map(|m| (s, m)))
             .flat_map(|(s, m)| {
                 m.assets
@@ -419,8 +486,8 @@ impl Registry {
             .collect()
     }
 
-    fn slot_json(&self, service: &str, fragment: &str) -> Value {
-        let svc = self.service(service);
+    fn slot_json(&self, service: &str, fragment: &str, lineup: &[Arc<Service>]) -> Value {
+        let svc = self.service_in(service, lineup);
         let title = svc
             .and_then(|s| s.fragment(fragment))
             .map(|f| f.title)
@@ -438,6 +505,12 @@ impl Registry {
     /// Fragment URLs go through `/svc/` unless the service has a public URL (direct mode);
     /// CSS and controllers always go through `/svc/`, so the CSP stays `'self'`.
     pub fn browser_json(&self) -> Value {
+        self.browser_json_in(&[])
+    }
+
+    /// [`Self::browser_json`] for a browser that uses `lineup` instead of some registered
+    /// services; each of those is marked `"overridden": true`.
+    pub fn browser_json_in(&self, lineup: &[Arc<Service>]) -> Value {
         let sections: Vec<Value> = self
             .config
             .sections
@@ -445,7 +518,7 @@ impl Registry {
             .map(|s| {
                 json!({
                     "id": s.id, "title": s.title, "path": s.path,
-                    "slots": s.slots.iter().map(|sl| self.slot_json(&sl.service, &sl.fragment)).collect::<Vec<_>>(),
+                    "slots": s.slots.iter().map(|sl| self.slot_json(&sl.service, &sl.fragment, lineup)).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -454,14 +527,14 @@ impl Registry {
             .chrome
             .iter()
             .map(|c| {
-                let mut v = self.slot_json(&c.service, &c.fragment);
+                let mut v = self.slot_json(&c.service, &c.fragment, lineup);
                 v["slot"] = json!(c.slot);
                 v["title"] = json!(c.title);
                 v
             })
             .collect();
         let mut services = serde_json::Map::new();
-        for s in &self.services {
+        for s in self.services_in(lineup) {
             let manifest = s.manifest();
             let proxy = s.proxy_base();
             services.insert(
@@ -469,6 +542,7 @@ impl Registry {
                 json!({
                     "base": s.browser_base(),
                     "direct": s.config.public_url.is_some(),
+                    "overridden": s.is_override(),
                     "available": manifest.is_some(),
                     "version": manifest.as_ref().map(|m| m.version.clone()),
                     "css": manifest.as_ref().map(|m| m.assets.css.iter().map(|c| format!("{proxy}{c}")).collect::<Vec<_>>()).unwrap_or_default(),

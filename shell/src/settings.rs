@@ -13,6 +13,8 @@ use serde::Deserialize;
 use shared_ui::contract::{is_name, is_safe_path, ServiceName, ServiceUrl, ServiceUrlError};
 use shared_ui::settings::{Common, CommonSettings, SettingError};
 
+use crate::hosts::{self, HostPatterns};
+
 /// The shell's port (`docs/DESIGN.md#ports-and-settings`).
 pub const DEFAULT_PORT: u16 = 8000;
 /// The admin port (`GET /metrics`), on the same bind address.
@@ -53,6 +55,11 @@ pub struct Settings {
     /// Seconds between manifest refreshes [default: 30]
     #[arg(long, env = "SHELL_MANIFEST_REFRESH_SECS", value_name = "SECS")]
     pub manifest_refresh_secs: Option<u64>,
+    /// Per-browser overrides: the hosts a browser may point a service at, comma separated
+    /// (`localhost`, `pricing.dev.example`, `*.dev.example`); empty: off. `--dev` allows the
+    /// loopback hosts
+    #[arg(long, env = "ALLOW_OVERRIDES", value_name = "HOSTS")]
+    pub allow_overrides: Option<String>,
     /// HTTP worker threads
     #[arg(long, env = "SHELL_WORKERS", default_value_t = 2)]
     pub workers: usize,
@@ -158,6 +165,8 @@ pub struct Config {
     pub workers: usize,
     /// Where the admin listener (`/metrics`) binds: the bind address, the admin port.
     pub admin_addr: SocketAddr,
+    /// The hosts a browser may point a service at (per-browser overrides); none: off.
+    pub allow_overrides: HostPatterns,
 }
 
 /// The file form (`--config shell.toml`); every key is optional.
@@ -230,6 +239,7 @@ pub fn default_chrome() -> Vec<ChromeConfig> {
 /// Paths the shell keeps for itself; a section cannot take them.
 const RESERVED: &[&str] = &[
     "/svc",
+    "/_mosaic",
     "/assets",
     "/registry.json",
     "/healthz",
@@ -310,6 +320,11 @@ impl Settings {
         if self.workers == 0 || self.workers > 64 {
             return Err(bad("--workers / SHELL_WORKERS", "must be 1 to 64"));
         }
+        let allow_overrides = HostPatterns::parse(
+            self.allow_overrides.as_deref().unwrap_or_default(),
+            self.common.dev,
+        )
+        .map_err(|e| bad(hosts::SETTING, e.to_string()))?;
         let brand = file.brand.take().unwrap_or_else(|| "Mosaic".to_owned());
         if brand.trim().is_empty() || brand.len() > 60 {
             return Err(bad(CONFIG_SETTING, "brand must be 1 to 60 characters"));
@@ -329,6 +344,7 @@ impl Settings {
             brand,
             workers: self.workers,
             admin_addr,
+            allow_overrides,
         })
     }
 
@@ -630,6 +646,17 @@ mod tests {
         assert_eq!(err.name, "--admin-port / ADMIN_PORT");
         let c = parse(&["--port", "0", "--admin-port", "0", "--bind", "::1"]).unwrap();
         assert_eq!(c.admin_addr.to_string(), "[::1]:0");
+    }
+
+    #[test]
+    fn overrides_are_off_unless_hosts_are_allowed_or_dev_allows_loopback() {
+        assert!(!parse(&[]).unwrap().allow_overrides.is_enabled());
+        let c = parse(&["--allow-overrides", "localhost,*.dev.example"]).unwrap();
+        assert!(c.allow_overrides.is_enabled());
+        assert!(parse(&["--dev"]).unwrap().allow_overrides.is_enabled());
+        let err = parse(&["--allow-overrides", "*"]).unwrap_err();
+        assert_eq!(err.name, hosts::SETTING);
+        assert!(err.to_string().contains("every host"), "{err}");
     }
 
     #[test]

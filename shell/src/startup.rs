@@ -55,6 +55,7 @@ impl Application {
             .register(metrics.registry(), Arc::clone(&registry));
         let config = &registry.config;
         let sections: Vec<String> = config.sections.iter().map(|s| s.path.clone()).collect();
+        let overrides = upstream.overrides.is_enabled();
         let server = Server::bind(&config.common)?
             .admin(config.admin_addr)?
             .workers(config.workers);
@@ -63,7 +64,7 @@ impl Application {
             let sections = sections.clone();
             App::new()
                 .app_data(data.clone())
-                .configure(move |cfg| routes::configure(cfg, &sections))
+                .configure(move |cfg| routes::configure(cfg, &sections, overrides))
                 .default_service(web::to(routes::pages::not_found))
         })?;
         let ready: Vec<_> = registry

@@ -12,6 +12,7 @@ use shared_ui::context::ContextKey;
 use crate::compose::{Composer, Prefilled};
 use crate::forwarded::Forwarded;
 use crate::metrics::ShellMetrics;
+use crate::overrides::{Lineup, Overrides};
 use crate::registry::{Registry, Service};
 use crate::session::Sessions;
 use crate::settings::SectionConfig;
@@ -27,6 +28,8 @@ pub struct Shell {
     pub composer: Arc<Composer>,
     /// The shell's own metrics (registered by [`crate::startup`]).
     pub metrics: Arc<ShellMetrics>,
+    /// Per-browser overrides (off unless `--allow-overrides` or `--dev`).
+    pub overrides: Arc<Overrides>,
 }
 
 impl Shell {
@@ -43,11 +46,16 @@ impl Shell {
             Arc::clone(&sessions),
             Arc::clone(&metrics),
         ));
+        let overrides = Arc::new(Overrides::new(
+            Arc::clone(&registry),
+            registry.config.common.context_secret.clone(),
+        ));
         Self {
             registry,
             sessions,
             composer,
             metrics,
+            overrides,
         }
     }
 
@@ -81,14 +89,21 @@ impl Shell {
         service.notice_version(version);
     }
 
-    /// Composes and streams a page ([`Composer::page`]).
+    /// The services this request's browser uses instead of registered ones
+    /// ([`Overrides::for_request`]); empty for most.
+    pub async fn lineup(&self, req: &HttpRequest) -> Lineup {
+        self.overrides.for_request(req).await
+    }
+
+    /// Composes and streams a page ([`Composer::page`]) with the browser's `lineup`.
     pub fn page(
         &self,
         req: &HttpRequest,
         section: Option<&SectionConfig>,
         status: StatusCode,
         prefilled: Option<Prefilled>,
+        lineup: Lineup,
     ) -> HttpResponse {
-        self.composer.page(req, section, status, prefilled)
+        self.composer.page(req, section, status, prefilled, lineup)
     }
 }

@@ -45,6 +45,8 @@ pub struct PageSpec<'a> {
     pub controllers: Vec<ControllerAsset>,
     /// `lang` from `Accept-Language` (default `en`).
     pub lang: String,
+    /// The overrides' banner, for a browser that overrides services.
+    pub banner: Option<Markup>,
 }
 
 /// The page cut at its slots: `segments.len() == slots.len() + 1`.
@@ -94,6 +96,7 @@ pub fn page_template(spec: &PageSpec<'_>) -> PageTemplate {
             }
             body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json" {
                 a class="skip-link" href="#main" { "Skip to content" }
+                @if let Some(banner) = &spec.banner { (banner) }
                 div class="mf-progress" data-fragment-loader-target="progress" hidden {}
                 (header)
                 main id="main" class="container shell-main" tabindex="-1"

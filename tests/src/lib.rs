@@ -6,6 +6,8 @@
 //!   stopped and started again on the same port.
 //! - [`FakeService`]: a fragment server the tests shape (slow, broken, whole documents…).
 //! - [`BlackHole`]: accepts TCP connections and never answers.
+//! - [`MarkedPricing`]: a second svc-pricing whose plans carry a marker (a team's working
+//!   copy, for per-browser overrides).
 //! - [`Canary`]: answers anything and counts every hit (it must never be reached through
 //!   the shell's proxy).
 //! - [`get_with`], [`get_text`], [`get_status`], [`post_form`] (and [`Stack::get_with`],
@@ -140,6 +142,61 @@ impl Running {
     async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.task.await;
+    }
+}
+
+/// A team's working copy of svc-pricing: a second process (in this test's runtime) whose
+/// catalogue gives the recommended plan `marker` as its tagline, so its plans and its teaser
+/// show it. Reached as `http://localhost:{port}` (a host name, as a developer's machine).
+pub struct MarkedPricing {
+    /// `http://localhost:{port}`.
+    pub url: String,
+    running: Running,
+    _dir: tempfile::TempDir,
+}
+
+impl MarkedPricing {
+    /// Starts one on a free port.
+    pub async fn start(marker: &str) -> MarkedPricing {
+        const BUILT_IN: &str = include_str!("../../svc-pricing/catalog.toml");
+        const TAGLINE: &str = "For professionals who ship every week.";
+        assert!(
+            BUILT_IN.contains(TAGLINE),
+            "the catalogue changed: pick another line"
+        );
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let catalog = dir.path().join("catalog.toml");
+        std::fs::write(&catalog, BUILT_IN.replace(TAGLINE, marker)).expect("write a catalogue");
+        let catalog = catalog.display().to_string();
+        let args = [
+            "svc-pricing",
+            "--port",
+            "0",
+            "--context-secret",
+            SECRET,
+            "--catalog",
+            catalog.as_str(),
+        ];
+        let app = svc_pricing::startup::Application::build(
+            svc_pricing::settings::Settings::try_parse_from(args).unwrap(),
+        )
+        .await
+        .expect("the marked svc-pricing starts");
+        let running = Running {
+            port: app.port(),
+            handle: app.handle(),
+            task: tokio::spawn(app.run_until_stopped()),
+        };
+        MarkedPricing {
+            url: format!("http://localhost:{}", running.port),
+            running,
+            _dir: dir,
+        }
+    }
+
+    /// Stops it.
+    pub async fn stop(self) {
+        self.running.stop().await;
     }
 }
 
@@ -899,6 +956,45 @@ impl Drop for Canary {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The proxy's SSRF corpus: request targets that try to leave a service's declared paths or
+/// reach another host (`canary` is a `host:port` that must never be reached): unknown
+/// services, undeclared and internal paths, traversal plain and encoded, absolute URLs and
+/// hosts smuggled into the path, backslashes and NUL bytes. The proxy tests send them as
+/// paths; the overrides tests send them as override URLs.
+pub fn proxy_escapes(canary: &str) -> Vec<String> {
+    let c = canary;
+    vec![
+        // Unknown service, undeclared paths, the internal session endpoint.
+        "/svc/nope/fragments/plans".into(),
+        "/svc/pricing/internal/session".into(),
+        "/svc/accounts/internal/session".into(),
+        "/svc/pricing/".into(),
+        "/svc/pricing/manifest.json.bak".into(),
+        // Traversal, plain and encoded once and twice, encoded slashes.
+        "/svc/pricing/../accounts/internal/session".into(),
+        "/svc/pricing/fragments/../../accounts/internal/session".into(),
+        "/svc/pricing/%2e%2e/accounts/internal/session".into(),
+        "/svc/pricing/%2E%2E%2Faccounts%2Finternal%2Fsession".into(),
+        "/svc/pricing/%252e%252e/%252e%252e/internal/session".into(),
+        "/svc/pricing/fragments%2fplans".into(),
+        "/svc/pricing/.%2e/x".into(),
+        // Absolute URLs and hosts smuggled into the path.
+        format!("/svc/pricing/http://{c}/"),
+        format!("/svc/pricing/http:%2f%2f{c}/"),
+        format!("/svc/pricing//{c}/"),
+        format!("/svc/pricing/@{c}/"),
+        format!("/svc/pricing/user@{c}/fragments/plans"),
+        format!("/svc/pricing%40{c}/fragments/plans"),
+        format!("/svc/{c}/fragments/plans"),
+        // Backslashes and NUL bytes.
+        format!("/svc/pricing/\\\\{c}\\fragments"),
+        "/svc/pricing/fragments\\plans".into(),
+        "/svc/pricing/fragments/plans%00".into(),
+        "/svc/pricing/fragments/plans%2500".into(),
+        "/svc/pricing/fragments/plans%5c".into(),
+    ]
 }
 
 /// The answer to a [`raw_request`]: status, the head as text, the body.

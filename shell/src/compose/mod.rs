@@ -28,6 +28,7 @@ use self::stream::PageRun;
 use crate::forwarded::Forwarded;
 use crate::fragments::Fragments;
 use crate::metrics::ShellMetrics;
+use crate::overrides::Lineup;
 use crate::registry::Registry;
 use crate::session::Sessions;
 use crate::settings::SectionConfig;
@@ -73,18 +74,29 @@ impl Composer {
     }
 
     /// Composes and streams a page with `status`: `section`, or the 404 page when `None`;
-    /// `prefilled` stands in one slot.
+    /// `prefilled` stands in one slot. A browser with overrides (`lineup` not empty) gets
+    /// a page of its own, rendered for it and never cached, with the overrides' banner.
     pub fn page(
         self: &Arc<Self>,
         req: &HttpRequest,
         section: Option<&SectionConfig>,
         status: StatusCode,
         prefilled: Option<Prefilled>,
+        lineup: Lineup,
     ) -> HttpResponse {
         let started = Instant::now();
-        let template = self.pages.get(section, self.registry.generation(), || {
-            template::render(&self.registry, &self.metrics, section)
-        });
+        let template = if lineup.is_empty() {
+            self.pages.get(section, self.registry.generation(), || {
+                template::render(&self.registry, &self.metrics, section, &lineup)
+            })
+        } else {
+            Arc::new(template::render(
+                &self.registry,
+                &self.metrics,
+                section,
+                &lineup,
+            ))
+        };
         let csp = template.csp.clone();
         let run = PageRun {
             composer: Arc::clone(self),
@@ -93,6 +105,7 @@ impl Composer {
             query: forwardable_query(req),
             prefilled,
             deadline: started + self.registry.config.page_budget,
+            lineup,
         };
         let mut res = HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")

@@ -14,6 +14,7 @@ use super::template::Template;
 use super::{Composer, Prefilled};
 use crate::forwarded::Forwarded;
 use crate::fragments::FragmentRequest;
+use crate::overrides::Lineup;
 use crate::slot::Filled;
 
 /// One page being composed: what every slot of it shares.
@@ -28,6 +29,8 @@ pub(super) struct PageRun {
     pub prefilled: Option<Prefilled>,
     /// When the page's budget ends.
     pub deadline: Instant,
+    /// The services this browser uses instead of registered ones.
+    pub lineup: Lineup,
 }
 
 impl PageRun {
@@ -39,7 +42,11 @@ impl PageRun {
             .prefilled
             .as_ref()
             .filter(|p| p.service == slot.service && p.fragment == slot.fragment);
-        let filled = match (prefilled, self.composer.registry.service(&slot.service)) {
+        let registry = &self.composer.registry;
+        let filled = match (
+            prefilled,
+            registry.service_in(&slot.service, self.lineup.services()),
+        ) {
             (Some(p), _) => p.filled.clone(),
             (None, Some(service)) => {
                 let ask = FragmentRequest {

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use shared_ui::components::NavItem;
 
 use crate::metrics::{FragmentMetrics, ShellMetrics};
+use crate::overrides::{self, Lineup};
 use crate::registry::Registry;
 use crate::settings::SectionConfig;
 use crate::slot::{Filled, SlotRef};
@@ -76,11 +77,13 @@ impl SlotPlan {
     }
 }
 
-/// Renders the page of `section`, or the 404 page when `None`.
+/// Renders the page of `section`, or the 404 page when `None`, for a browser that uses
+/// `lineup` instead of some registered services (its assets, and a banner naming them).
 pub fn render(
     registry: &Registry,
     metrics: &ShellMetrics,
     section: Option<&SectionConfig>,
+    lineup: &Lineup,
 ) -> Template {
     let generation = registry.generation();
     let config = &registry.config;
@@ -109,8 +112,11 @@ pub fn render(
         chrome,
         main,
         main_body: section.is_none().then(views::not_found),
-        stylesheets: registry.stylesheets(),
-        controllers: registry.controllers(),
+        stylesheets: registry.stylesheets_in(lineup.services()),
+        controllers: registry.controllers_in(lineup.services()),
+        banner: (!lineup.is_empty()).then(|| {
+            overrides::views::banner(&lineup.names(), section.map_or("/", |s| s.path.as_str()))
+        }),
         // The chrome is English; services answer in English too, whatever Accept-Language
         // says, so the document language stays `en`.
         lang: "en".to_owned(),
@@ -120,7 +126,7 @@ pub fn render(
     let plans = slots
         .into_iter()
         .zip(segments)
-        .map(|(slot, after)| plan(registry, metrics, slot, after))
+        .map(|(slot, after)| plan(registry, metrics, slot, after, lineup))
         .collect();
     Template {
         generation,
@@ -139,7 +145,15 @@ fn slot_ref(service: &str, fragment: &str, chrome: bool) -> SlotRef {
     }
 }
 
-fn plan(registry: &Registry, metrics: &ShellMetrics, slot: SlotRef, after: String) -> SlotPlan {
+/// One slot's plan; an overridden service's slot counts in the overrides' own metric
+/// series, never in the shared site's.
+fn plan(
+    registry: &Registry,
+    metrics: &ShellMetrics,
+    slot: SlotRef,
+    after: String,
+    lineup: &Lineup,
+) -> SlotPlan {
     let title = registry
         .service(&slot.service)
         .map(|s| s.display_name())
@@ -149,7 +163,11 @@ fn plan(registry: &Registry, metrics: &ShellMetrics, slot: SlotRef, after: Strin
         open: SlotOpen::new(&slot),
         close_and_after: Bytes::from(format!("{}{after}", views::SLOT_CLOSE)),
         after: Bytes::from(after),
-        metrics: metrics.for_fragment(&slot.service, &slot.fragment),
+        metrics: if lineup.overrides(&slot.service) {
+            metrics.for_overridden_fragment(&slot.service, &slot.fragment)
+        } else {
+            metrics.for_fragment(&slot.service, &slot.fragment)
+        },
         slot,
     }
 }

@@ -86,6 +86,17 @@ impl Fragments {
             Some(q) => format!("{}?{q}", service.upstream(&path)),
             None => service.upstream(&path),
         };
+        // A browser's override never reads nor fills the shared cache (nor its last good
+        // copies): its fragments are for that browser alone.
+        if service.is_override() {
+            return match self.fetch(ask, url).await {
+                Ok(answer) => {
+                    service.notice_version(answer.version.as_deref());
+                    Filled::with(answer.body, Status::Ok)
+                }
+                Err(error) => self.failed(ask, metrics, &error, None),
+            };
+        }
         let key = cache_key(&url, ask.fwd.user_id, ask.fwd.language());
         // Held until this fetch ends: the refresh of a stale copy (see `cache`).
         let _refresh = match self.cache.lookup(&key) {
@@ -104,13 +115,23 @@ impl Fragments {
                 }
                 Filled::with(answer.body, Status::Ok)
             }
-            Err(error) => {
-                let reason = error.reason();
-                metrics.failed(reason);
-                tracing::warn!(service = %service.name(), fragment = ask.fragment, reason, %error, "fragment failed");
-                self.fallback(service, ask.fragment, Some(&key))
-            }
+            Err(error) => self.failed(ask, metrics, &error, Some(&key)),
         }
+    }
+
+    /// A fetch that failed: counted, logged, and its slot filled by a fallback (the last
+    /// good copy under `key` first, when there is one).
+    fn failed(
+        &self,
+        ask: &FragmentRequest<'_>,
+        metrics: &FragmentMetrics,
+        error: &FragmentError,
+        key: Option<&str>,
+    ) -> Filled {
+        let reason = error.reason();
+        metrics.failed(reason);
+        tracing::warn!(service = %ask.service.name(), fragment = ask.fragment, reason, %error, "fragment failed");
+        self.fallback(ask.service, ask.fragment, key)
     }
 
     /// `GET url` within `min(fragment timeout, time left before the deadline)`.

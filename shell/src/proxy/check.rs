@@ -13,6 +13,7 @@ use actix_web::HttpRequest;
 use shared_ui::contract::is_safe_path;
 
 use super::error::{PathRefusal, ProxyError, Refusal};
+use crate::overrides::Lineup;
 use crate::registry::Service;
 use crate::settings::valid_name;
 use crate::state::Shell;
@@ -70,14 +71,19 @@ pub struct Checked {
 impl Checked {
     /// Checks the method, the path (read from the raw URI: percent-escapes are not
     /// decoded, so `%2e%2e` or `%2f` cannot turn into something the checks did not see),
-    /// the service and the query, in that order.
-    pub fn new(req: &HttpRequest, up: &Shell) -> Result<Self, Refusal> {
+    /// the service (the browser's override of it, in `lineup`, if any) and the query, in
+    /// that order.
+    pub fn new(req: &HttpRequest, up: &Shell, lineup: &Lineup) -> Result<Self, Refusal> {
         let method = req.method().clone();
         if !matches!(method, Method::GET | Method::HEAD | Method::POST) {
             return Err(Refusal::Method);
         }
         let target = parse_target(req.uri().path())?;
-        let Some(service) = up.registry.service(target.service).cloned() else {
+        let Some(service) = up
+            .registry
+            .service_in(target.service, lineup.services())
+            .cloned()
+        else {
             return Err(Refusal::UnknownService {
                 service: target.service.to_owned(),
             });

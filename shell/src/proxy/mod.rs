@@ -41,24 +41,32 @@ use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use shared_ui::headers;
+use tracing::Instrument;
 
 pub use check::{parse_target, Target};
 pub use error::{ProxyError, Refusal};
 pub use relay::is_site_path;
 
+use crate::metrics::Overridden;
+use crate::overrides::Lineup;
 use crate::state::Shell;
 use check::Checked;
 use error::Stop;
 use navigate::{is_navigation, FormAnswer};
 
-/// The proxy handler, for every method (anything but GET, HEAD and POST is a 405). Counts
-/// the answers to requests for a registered service (`shell_proxy_requests_total`).
+/// The proxy handler, for every method (anything but GET, HEAD and POST is a 405), with
+/// the browser's overrides. Counts the answers to requests for a registered service
+/// (`shell_proxy_requests_total`), or, for an overridden one, the request as overridden.
 pub async fn proxy(req: HttpRequest, payload: web::Payload, up: web::Data<Shell>) -> HttpResponse {
-    let res = forward(&req, payload, &up)
+    let lineup = up.lineup(&req).await;
+    let res = forward(&req, payload, &up, &lineup)
+        .instrument(lineup.span())
         .await
         .unwrap_or_else(|stop| stop.error_response());
     if let Ok(target) = parse_target(req.uri().path()) {
-        if up.registry.service(target.service).is_some() {
+        if lineup.overrides(target.service) {
+            up.metrics.overridden(target.service, Overridden::Proxy);
+        } else if up.registry.service(target.service).is_some() {
             up.metrics.proxied(target.service, res.status().as_u16());
         }
     }
@@ -70,9 +78,10 @@ async fn forward(
     req: &HttpRequest,
     payload: web::Payload,
     up: &web::Data<Shell>,
+    lineup: &Lineup,
 ) -> Result<HttpResponse, Stop> {
     let started = Instant::now();
-    let checked = Checked::new(req, up)?;
+    let checked = Checked::new(req, up, lineup)?;
     if let Some(file) = checked.shared_asset() {
         return Ok(shared_ui::assets::shared().respond(req, file));
     }
@@ -91,7 +100,7 @@ async fn forward(
         Ok(answer) => answer,
         Err(error) if form => {
             let failed = FormAnswer::Failed(error.status());
-            return Ok(navigate::form_page(req, up, &checked, failed, ms));
+            return Ok(navigate::form_page(req, up, &checked, failed, ms, lineup));
         }
         Err(error) => return Err(error.into()),
     };
@@ -112,7 +121,7 @@ async fn forward(
     }
     if form && !answer.status.is_redirection() {
         let answered = FormAnswer::Answered(&answer);
-        let mut res = navigate::form_page(req, up, &checked, answered, ms);
+        let mut res = navigate::form_page(req, up, &checked, answered, ms, lineup);
         relay::finish(&mut res, req, up, &checked, &answer.headers, ms);
         return Ok(res);
     }

@@ -15,6 +15,7 @@ use shared_ui::headers;
 use super::check::Checked;
 use super::send::Answer;
 use crate::compose::Prefilled;
+use crate::overrides::Lineup;
 use crate::settings::valid_name;
 use crate::slot::{Filled, Status};
 use crate::state::Shell;
@@ -129,6 +130,7 @@ pub fn form_page(
     checked: &Checked,
     answer: FormAnswer<'_>,
     ms: f64,
+    lineup: &Lineup,
 ) -> HttpResponse {
     let service = checked.service.name();
     let SlotAnswer {
@@ -162,7 +164,13 @@ pub fn form_page(
         fragment,
         filled,
     };
-    up.page(req, section.as_ref(), status, Some(prefilled))
+    up.page(
+        req,
+        section.as_ref(),
+        status,
+        Some(prefilled),
+        lineup.clone(),
+    )
 }
 
 /// Whether an answer says it is HTML.

@@ -83,6 +83,13 @@ pub fn finish(
     ms: f64,
 ) {
     relay_cookies(up, req, checked, upstream_headers, res);
+    // A browser's override answers for that browser alone: no cache may keep it.
+    if checked.service.is_override() {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
     let timing = format!("upstream;desc=\"{}\";dur={ms:.1}", checked.service.name());
     if let Ok(v) = HeaderValue::from_str(&timing) {
         res.headers_mut()

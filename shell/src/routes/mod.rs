@@ -6,11 +6,13 @@
 //! | `GET`/`HEAD /`, `<section path>` | [`pages::section`]: the composed, streamed page |
 //! | `/svc/{service}/{path…}` | [`proxy::proxy`]: the safe same-origin proxy |
 //! | `GET /registry.json` | [`registry_json`]: the browser-facing registry |
+//! | `GET`, `POST /_mosaic/overrides` | [`overrides`]: per-browser overrides (only when on) |
 //! | `GET /assets/{file}` | [`assets`]: the loader and the shell's CSS |
 //! | `GET /assets/shared/{file}`, `/healthz`, `/readyz` | `shared_ui::health::configure` |
 //! | `GET /metrics`, on the admin port only | `shared_ui::metrics::serve` ([`shared_ui::admin`]) |
 //! | anything else | [`pages::not_found`]: the 404 page inside the chrome |
 
+pub mod overrides;
 pub mod pages;
 use crate::proxy;
 
@@ -20,6 +22,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use shared_ui::assets::{Asset, AssetSet};
 
+use crate::metrics::Overridden;
 use crate::state::Shell;
 
 const LOADER_JS: &[u8] = include_bytes!("../../assets/fragment-loader.js");
@@ -36,8 +39,9 @@ pub fn shell_assets() -> &'static AssetSet {
     })
 }
 
-/// Mounts every route. `sections` are the section paths (besides `/`).
-pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String]) {
+/// Mounts every route. `sections` are the section paths (besides `/`); the overrides page
+/// only when `overrides` are on (else its path is the 404 page).
+pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String], overrides: bool) {
     // The pages first: their paths are static, matched by comparison, while the routes
     // with parameters below are matched by regular expression, tried in order (three of
     // them, about 4,400 instructions a page, when the pages came last). A section cannot
@@ -58,6 +62,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String]) {
         .route("/registry.json", web::get().to(registry_json))
         .route("/assets/{file}", web::get().to(assets))
         .service(web::resource("/svc/{tail:.*}").to(proxy::proxy));
+    if overrides {
+        cfg.configure(self::overrides::configure);
+    }
 }
 
 /// `GET /assets/{file}`.
@@ -65,15 +72,21 @@ pub async fn assets(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
     shell_assets().respond(&req, &file)
 }
 
-/// `GET /registry.json`: sections, chrome, services (the article's `remoteEndpoints`).
-/// Services whose manifest is still unknown are asked again (in the background, spaced).
-pub async fn registry_json(shell: web::Data<Shell>) -> HttpResponse {
+/// `GET /registry.json`: sections, chrome, services (the article's `remoteEndpoints`), with
+/// the browser's overrides in place of the services they override. Services whose manifest
+/// is still unknown are asked again (in the background, spaced).
+pub async fn registry_json(req: HttpRequest, shell: web::Data<Shell>) -> HttpResponse {
     for service in shell.registry.services() {
         if service.manifest().is_none() {
             service.notice_version(None);
         }
     }
+    let lineup = shell.lineup(&req).await;
+    for service in lineup.names() {
+        shell.metrics.overridden(service, Overridden::Registry);
+    }
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .json(shell.registry.browser_json())
+        .insert_header((header::VARY, "Cookie"))
+        .json(shell.registry.browser_json_in(lineup.services()))
 }
