@@ -72,6 +72,11 @@ impl Composer {
         }
     }
 
+    /// The fragment fetches and their cache (the proxy's stand-ins share them).
+    pub fn fragments(&self) -> &Fragments {
+        &self.fragments
+    }
+
     /// Composes and streams a page with `status`: `section`, or the 404 page when `None`;
     /// `prefilled` stands in one slot.
     pub fn page(
