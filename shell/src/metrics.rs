@@ -7,6 +7,7 @@
 //! | `shell_fragment_outcomes_total` | counter | `service`, `fragment`, `status` (`ok`, `cached`, `fallback`, `unavailable`) |
 //! | `shell_fragment_failures_total` | counter | `service`, `fragment`, `reason` (`timeout`, `status`, `not_html`, `too_large`, `not_utf8`, `whole_document`, `transport`) |
 //! | `shell_proxy_requests_total` | counter | `service`, `status` |
+//! | `shell_asset_copies_total` | counter | `service`, `source` (`warm`, `proxy`) |
 //! | `shell_proxy_stand_ins_total` | counter | `service`, `kind` (`asset`, `fragment`), `status` (`cached`, `fallback`, `unavailable`) |
 //! | `shell_cache_hits_total`, `shell_cache_misses_total` | counter | `cache` (`fragment`, `session`) |
 //! | `shell_manifest_reads_total` | counter | `service`, `result` (`ok`, `error`) |
@@ -62,6 +63,12 @@ struct FailureLabels {
 struct ProxyLabels {
     service: String,
     status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CopyLabels {
+    service: String,
+    source: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -127,6 +134,7 @@ pub struct ShellMetrics {
     fragment_failures: Family<FailureLabels, Counter>,
     proxy_requests: Family<ProxyLabels, Counter>,
     stand_ins: Family<StandInLabels, Counter>,
+    asset_copies: Family<CopyLabels, Counter>,
     cache_hits: Family<CacheLabels, Counter>,
     cache_misses: Family<CacheLabels, Counter>,
     /// The series of `cache_hits` and `cache_misses`, by [`Cache`], once created.
@@ -143,6 +151,7 @@ impl ShellMetrics {
             fragment_failures: Family::default(),
             proxy_requests: Family::default(),
             stand_ins: Family::default(),
+            asset_copies: Family::default(),
             cache_hits: Family::default(),
             cache_misses: Family::default(),
             hit_handles: Default::default(),
@@ -178,6 +187,11 @@ impl ShellMetrics {
             "shell_proxy_stand_ins",
             "Proxied GETs a service failed (no answer, too late, 5xx) that the shell answered itself, by service, kind (asset, fragment) and how (cached, fallback, unavailable)",
             self.stand_ins.clone(),
+        );
+        registry.register(
+            "shell_asset_copies",
+            "Copies of a service's declared asset stored in the asset cache (new, or a new version or ETag), by service and source (warm, proxy)",
+            self.asset_copies.clone(),
         );
         registry.register(
             "shell_cache_hits",
@@ -223,6 +237,16 @@ impl ShellMetrics {
                 service: service.to_owned(),
                 kind: kind.label(),
                 status: status.as_str(),
+            })
+            .inc();
+    }
+
+    /// A copy of one of `service`'s assets stored, from `source` (`warm` or `proxy`).
+    pub fn asset_copied(&self, service: &str, source: &'static str) {
+        self.asset_copies
+            .get_or_create(&CopyLabels {
+                service: service.to_owned(),
+                source,
             })
             .inc();
     }

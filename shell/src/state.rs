@@ -46,7 +46,10 @@ impl Shell {
             Arc::clone(&sessions),
             Arc::clone(&metrics),
         ));
-        let assets = Arc::new(AssetCache::new(registry.config.asset_cache_bytes));
+        let assets = Arc::new(AssetCache::new(
+            registry.config.asset_cache_bytes,
+            Arc::clone(&metrics),
+        ));
         Self {
             registry,
             sessions,

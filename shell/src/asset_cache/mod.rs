@@ -25,6 +25,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 use shared_ui::assets::{content_type, if_none_match_hits};
 
+use crate::metrics::ShellMetrics;
 use crate::registry::Service;
 use crate::slot::{Status, STATUS_HEADER};
 
@@ -120,23 +121,46 @@ pub fn is_declared_asset(service: &Service, path: &str) -> bool {
     })
 }
 
+/// Where a copy came from (the `source` of `shell_asset_copies_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The background warming ([`warm`]).
+    Warm,
+    /// A good answer the proxy relayed.
+    Proxy,
+}
+
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::Warm => "warm",
+            Source::Proxy => "proxy",
+        }
+    }
+}
+
 /// The last good copies, by service and path, bounded by bytes.
 #[derive(Debug)]
 pub struct AssetCache {
     entries: moka::sync::Cache<String, Arc<StoredAsset>>,
     max_bytes: u64,
+    metrics: Arc<ShellMetrics>,
 }
 
 impl AssetCache {
     /// An empty cache that holds at most `max_bytes` (0: holds nothing).
-    pub fn new(max_bytes: u64) -> Self {
+    pub fn new(max_bytes: u64, metrics: Arc<ShellMetrics>) -> Self {
         let entries = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|key: &String, asset: &Arc<StoredAsset>| {
                 u32::try_from(key.len() + asset.weight()).unwrap_or(u32::MAX)
             })
             .build();
-        Self { entries, max_bytes }
+        Self {
+            entries,
+            max_bytes,
+            metrics,
+        }
     }
 
     /// Whether it keeps anything at all.
@@ -148,11 +172,12 @@ impl AssetCache {
     /// held already has the same manifest version and `ETag`. Returns whether it stored it.
     pub fn keep(
         &self,
+        source: Source,
         service: &Service,
         path: &str,
-        headers: &reqwest::header::HeaderMap,
-        body: &Bytes,
+        answer: (&reqwest::header::HeaderMap, &Bytes),
     ) -> bool {
+        let (headers, body) = answer;
         let Some(manifest) = service.manifest() else {
             return false;
         };
@@ -166,6 +191,7 @@ impl AssetCache {
         });
         if !same {
             self.entries.insert(key, Arc::new(copy));
+            self.metrics.asset_copied(service.name(), source.label());
         }
         !same
     }

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use shared_ui::contract::Manifest;
 use shared_ui::headers;
 
-use super::AssetCache;
+use super::{AssetCache, Source};
 use crate::body::{read_capped, BodyError};
 use crate::registry::{Registry, Service};
 
@@ -74,7 +74,7 @@ async fn warm_service(cache: &AssetCache, service: &Service, manifest: &Manifest
             Ok((headers, body)) => {
                 bytes += body.len();
                 fetched += 1;
-                cache.keep(service, path, &headers, &body);
+                cache.keep(Source::Warm, service, path, (&headers, &body));
             }
             Err(error) => {
                 failed += 1;

@@ -22,6 +22,7 @@ use super::check::Checked;
 use super::error::ProxyError;
 use super::navigate::section_path;
 use super::send::Answer;
+use crate::asset_cache::Source;
 use crate::fragments::cache::{cache_key, cacheable_for};
 use crate::fragments::fetch::read_fragment;
 use crate::metrics::StandIn;
@@ -63,8 +64,8 @@ pub async fn keep(req: &HttpRequest, up: &Shell, checked: &Checked, answer: &Ans
     }
     let service = &checked.service;
     if service.fragment_at(&checked.path).is_none() {
-        up.assets
-            .keep(service, &checked.path, &answer.headers, &answer.body);
+        let copy = (&answer.headers, &answer.body);
+        up.assets.keep(Source::Proxy, service, &checked.path, copy);
         return;
     }
     let cacheable = answer
