@@ -22,6 +22,10 @@ use crate::registry::{Registry, Service};
 pub const WARM_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest asset kept, in bytes (the proxy's cap on any answer).
 pub const MAX_ASSET_BYTES: usize = 4 * 1024 * 1024;
+/// The `x-request-id` of every warming request, so a service's log tells them from the
+/// browsers' requests (they carry no user, no cookie and no `X-Forwarded-*`: no browser
+/// asked).
+pub const WARM_REQUEST_ID: &str = "asset-warming";
 
 /// Why one asset was not warmed (logged, then tried again at the next change).
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +98,8 @@ async fn warm_service(cache: &AssetCache, service: &Service, manifest: &Manifest
     failed == 0
 }
 
-/// `GET` of one asset, as the proxy would ask it (with the service's base path).
+/// `GET` of one asset with the service's base path, as the shell's own request
+/// ([`WARM_REQUEST_ID`]).
 async fn fetch(
     service: &Service,
     path: &str,
@@ -102,6 +107,7 @@ async fn fetch(
     let res = crate::client::http()
         .get(service.upstream(path))
         .header(headers::BASE_PATH, service.base_path_header().as_bytes())
+        .header(headers::REQUEST_ID, WARM_REQUEST_ID)
         .timeout(WARM_TIMEOUT)
         .send()
         .await?;
