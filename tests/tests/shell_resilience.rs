@@ -468,3 +468,26 @@ async fn a_loader_fetch_with_no_copy_and_no_fallback_gets_the_unavailable_box() 
     assert!(body.contains(r#"href="/gone">Retry</a>"#), "{body}");
     assert!(page.contains(&body), "the same box as the page's");
 }
+
+#[tokio::test]
+async fn a_loader_fetch_of_a_slow_fragment_gets_its_fallback_within_the_page_budget() {
+    let mut spec = FakeSpec::new("sloth", &["nap"]);
+    spec.delay = Duration::from_secs(5);
+    spec.fallback = Some("<p data-fragment=\"sloth/nap\">Resting.</p>".into());
+    let fake = FakeService::start(spec).await;
+    let stack = Stack::start_with(StackOptions {
+        shell_args: vec!["--page-budget-ms".into(), "1500".into()],
+        ..StackOptions::with_section("sloth", &fake.url, "sloth", &["sloth/nap"])
+    })
+    .await;
+    let (_, _, page) = stack.page("/sloth").await;
+    assert_eq!(slot_status(&page, "sloth/nap").as_deref(), Some("fallback"));
+    let started = Instant::now();
+    let swap = stack
+        .get_with("/svc/sloth/fragments/nap", &[("x-mf-loader", "1")])
+        .await;
+    let took = started.elapsed();
+    assert_eq!(header(&swap, STAND_IN), "fallback");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    assert!(page.contains(&swap.text().await.unwrap()));
+}
