@@ -314,6 +314,58 @@ async fn dead_service_shows_its_fallback_and_its_retry_link_swaps_in_place_once_
     browser.quit_without_console_errors().await;
 }
 
+#[tokio::test]
+async fn a_fragment_with_no_copy_and_no_fallback_shows_the_pages_box_whose_retry_swaps_in_place() {
+    let fake = FakeService::start(FakeSpec::new("gone", &["widget"])).await;
+    let port: u16 = fake.url.rsplit(':').next().unwrap().parse().unwrap();
+    let site = Stack::start_with(StackOptions::with_section(
+        "gone",
+        &fake.url,
+        "gone",
+        &["gone/widget"],
+    ))
+    .await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    mark_window(&browser).await;
+    fake.stop().await;
+
+    browser.click("header nav a[href='/gone']").await;
+    let unavailable = "main [data-slot='gone/widget'][data-fragment-status='unavailable']";
+    browser
+        .wait_until(
+            &format!("document.querySelector(\"{unavailable}\") && !document.querySelector('main').hasAttribute('aria-busy')"),
+            "the unavailable box",
+        )
+        .await;
+    let message = browser.text(unavailable).await;
+    assert!(
+        message.contains("Gone is unavailable right now."),
+        "{message}"
+    );
+
+    let _back = FakeService::start_on(FakeSpec::new("gone", &["widget"]), port).await;
+    browser
+        .click(&format!("{unavailable} a[href='/gone']"))
+        .await;
+    browser
+        .wait_until(
+            "document.querySelector(\"main [data-slot='gone/widget'][data-fragment-status='ok']\")",
+            "the fragment after Retry",
+        )
+        .await;
+    assert!(browser.text("main").await.contains("Fake widget fragment"));
+    assert!(
+        marker_survived(&browser).await,
+        "the retry was a swap in place"
+    );
+    // Only the failed fetch of the stopped service may have been logged (its 502).
+    browser
+        .assert_no_console_errors_except(|e| e.contains("/svc/gone/"))
+        .await;
+    browser.quit().await;
+}
+
 /// The computed style of the pricing cards (a card's box and the list that holds them),
 /// and the plans' slot: its status and text. `null` when the cards are not there.
 const PLANS_PROBE: &str = r#"
