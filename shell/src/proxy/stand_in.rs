@@ -26,7 +26,7 @@ use crate::asset_cache::Source;
 use crate::fragments::cache::{cache_key, cacheable_for};
 use crate::fragments::fetch::read_fragment;
 use crate::metrics::StandIn;
-use crate::slot::{Filled, STATUS_HEADER};
+use crate::slot::{Filled, Status, STATUS_HEADER};
 use crate::state::Shell;
 
 /// The shell's own answer for a `GET` the service failed, when it has one (a fragment
@@ -52,7 +52,7 @@ pub async fn instead(
     let copy = up.assets.last_good(service.name(), &checked.path)?;
     tracing::warn!(service = %service.name(), path = %checked.path, "served the last good copy of an asset");
     up.metrics
-        .stood_in(service.name(), StandIn::Asset, crate::slot::Status::Cached);
+        .stood_in(service.name(), StandIn::Asset, Status::Cached);
     Some(copy.respond(req))
 }
 
