@@ -135,10 +135,12 @@ export default class FragmentLoader extends Controller {
     let section = this.sectionFor(url.pathname);
     if (!section || !this.hasMainTarget) return location.assign(url.href);
     // A slot without a URL is a service whose manifest the shell did not know yet when the
-    // registry was read: read it again (the service may be up by now).
+    // registry was read: read it again (the service may be up by now). Still unknown: load
+    // the page, which shows what a full load shows (the "unavailable" box).
     if (section.slots.some((slot) => !slot.url)) {
       await this.loadRegistry();
       section = this.sectionFor(url.pathname) || section;
+      if (section.slots.some((slot) => !slot.url)) return location.assign(url.href);
     }
     const signal = this.begin();
     if (push) this.saveScroll();

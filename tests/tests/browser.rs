@@ -727,6 +727,36 @@ async fn profile_change_and_sign_out_update_the_header_without_reload() {
 }
 
 #[tokio::test]
+async fn a_service_still_unknown_at_a_swap_gets_the_full_pages_unavailable_box() {
+    let site = Stack::start_with(StackOptions {
+        down_at_start: vec![mf_tests::Team::Pricing],
+        ..StackOptions::default()
+    })
+    .await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/accounts").await;
+    mark_window(&browser).await;
+    browser.click("header nav a[href='/pricing']").await;
+    let unavailable = "main [data-slot='pricing/plans'][data-fragment-status='unavailable']";
+    browser
+        .wait_until(
+            &format!("document.querySelector(\"{unavailable}\")"),
+            "the unavailable box",
+        )
+        .await;
+    let message = browser.text(unavailable).await;
+    assert!(
+        message.contains("Pricing is unavailable right now."),
+        "{message}"
+    );
+    assert!(
+        !marker_survived(&browser).await,
+        "the page was loaded, as a full load shows it"
+    );
+    browser.quit_without_console_errors().await;
+}
+
+#[tokio::test]
 async fn a_service_that_comes_up_after_the_page_loaded_is_shown_on_the_next_navigation() {
     let mut site = Stack::start_with(StackOptions {
         down_at_start: vec![mf_tests::Team::Pricing],
