@@ -21,6 +21,7 @@ const TIMEOUT_MS = 8000; // a fetch that takes longer shows the error state (tim
 const PROGRESS_DELAY_MS = 100; // fast swaps never flash the progress bar
 const CACHE_ENTRIES = 24; // fragment answers kept for Back/Forward
 const CSS_WAIT_MS = 3000; // show the fragment even if a stylesheet never loads
+const STAND_IN_HEADER = "x-mf-status"; // the shell answered for a failed service (shell/src/slot.rs)
 
 export default class FragmentLoader extends Controller {
   static targets = ["main", "chrome", "progress", "announcer"];
@@ -134,10 +135,12 @@ export default class FragmentLoader extends Controller {
     let section = this.sectionFor(url.pathname);
     if (!section || !this.hasMainTarget) return location.assign(url.href);
     // A slot without a URL is a service whose manifest the shell did not know yet when the
-    // registry was read: read it again (the service may be up by now).
+    // registry was read: read it again (the service may be up by now). Still unknown: load
+    // the page, which shows what a full load shows (the "unavailable" box).
     if (section.slots.some((slot) => !slot.url)) {
       await this.loadRegistry();
       section = this.sectionFor(url.pathname) || section;
+      if (section.slots.some((slot) => !slot.url)) return location.assign(url.href);
     }
     const signal = this.begin();
     if (push) this.saveScroll();
@@ -178,7 +181,10 @@ export default class FragmentLoader extends Controller {
     return url.href;
   }
 
-  // Fetches one slot's fragment. A failure (network, non-2xx, timeout) becomes
+  // Fetches one slot's fragment. When the service failed, the shell answers what the full
+  // page would show instead (its last good copy, its fallback, or the "unavailable" box,
+  // with a Retry link to the section) and says which in x-mf-status: that becomes
+  // { ok: true, html, status }. Any other failure (network, non-2xx, timeout) becomes
   // { ok: false, reason }; only an abort by a newer request throws.
   async fetchSlot(slot, url, signal) {
     const direct = this.registry.services?.[slot.service]?.direct;
@@ -190,11 +196,12 @@ export default class FragmentLoader extends Controller {
         // Direct mode: the service's own origin answers CORS for the shell; no cookies go there.
         ...(direct ? { mode: "cors", credentials: "omit" } : { credentials: "same-origin" }),
       });
-      if (!response.ok) return { slot, ok: false, reason: `the service answered ${response.status}` };
+      const standIn = response.headers.get(STAND_IN_HEADER);
+      if (!response.ok && !standIn) return { slot, ok: false, reason: `the service answered ${response.status}` };
       const html = await response.text();
       if (isDocument(html)) return { slot, ok: false, reason: "the service answered a whole page" };
-      this.remember(url, html);
-      return { slot, ok: true, html };
+      if (!standIn) this.remember(url, html); // Back and Forward ask again for a stand-in
+      return { slot, ok: true, html, status: standIn || "ok" };
     } catch (error) {
       if (signal.reason?.name === "TimeoutError") return { slot, ok: false, reason: "the service took too long" };
       if (signal.aborted) throw error;
@@ -215,11 +222,11 @@ export default class FragmentLoader extends Controller {
     main.dataset.section = section.id;
     this.renderedPath = location.pathname + location.search;
     main.replaceChildren(
-      ...results.map(({ slot, ok, html, reason }) => {
+      ...results.map(({ slot, ok, html, reason, status }) => {
         const wrapper = document.createElement("div");
         wrapper.className = "slot";
         wrapper.dataset.slot = `${slot.service}/${slot.fragment}`;
-        wrapper.dataset.fragmentStatus = ok ? "ok" : "unavailable";
+        wrapper.dataset.fragmentStatus = ok ? status || "ok" : "unavailable";
         if (ok) wrapper.innerHTML = html;
         else wrapper.append(this.errorBox(`${slot.title} could not be loaded: ${reason}.`, retry));
         return wrapper;
@@ -231,7 +238,7 @@ export default class FragmentLoader extends Controller {
       if (current) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
-    const failed = results.filter((r) => !r.ok).length;
+    const failed = results.filter((r) => !r.ok || r.status === "unavailable").length;
     this.focusIn(main);
     this.announce(failed ? `${section.title} loaded with ${failed} part(s) unavailable` : `${section.title} loaded`);
   }
@@ -322,7 +329,8 @@ export default class FragmentLoader extends Controller {
         const slot = this.chromeTargets.find((el) => el.dataset.slot === `${entry.service}/${entry.fragment}`);
         if (!slot) return;
         const result = await this.fetchSlot(entry, this.fragmentUrl(entry.url, ""), AbortSignal.timeout(TIMEOUT_MS));
-        if (!result.ok) return; // keep the old menu rather than an error in the header
+        // Keep the old menu rather than an error or a stand-in in the header.
+        if (!result.ok || result.status !== "ok") return;
         await this.ensureAssets([entry.service]);
         slot.innerHTML = result.html;
       })

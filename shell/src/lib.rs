@@ -14,8 +14,8 @@
 //! page order as they are ready.
 //!
 //! The modules, bottom up. Layers run one way: a module uses only modules listed before it
-//! (routes -> compose / proxy -> fragments, session, forwarded, views -> metrics ->
-//! registry -> settings), so each can be read knowing only what came before.
+//! (routes -> compose / proxy -> fragments, asset_cache, session, forwarded, views ->
+//! metrics -> registry -> settings), so each can be read knowing only what came before.
 //! - [`hosts`]: the hosts a per-browser override may point at (`--allow-overrides`).
 //! - [`settings`]: `SHELL_SERVICES`, `--config shell.toml` (see `shell.example.toml`),
 //!   timeouts; a bad registry entry is refused at start with a message naming it.
@@ -26,6 +26,8 @@
 //! - [`metrics`]: the shell's Prometheus metrics (fragments, proxy, caches, manifests).
 //! - [`forwarded`]: what every upstream request of one incoming request carries.
 //! - [`session`]: the signed-in user, looked up once per session token and cached.
+//! - [`asset_cache`]: the last good copy of each service's declared CSS and controllers,
+//!   warmed in the background, for the proxy to serve while the service is down.
 //! - [`fragments`]: filling one slot: fetch, checks, cache, fallbacks, `FragmentError`.
 //! - [`views`]: the page template and the slot markup (maud).
 //! - [`overrides`]: per-browser overrides: the signed cookie, the services a request uses
@@ -42,6 +44,7 @@
 //!   /metrics` only, and the start-up errors, `shared_ui::server::StartError`) and runs it.
 //! - [`check`]: `shell check URL`, the contract checker.
 
+pub mod asset_cache;
 pub mod body;
 pub mod check;
 pub mod client;

@@ -7,6 +7,8 @@
 //! | `shell_fragment_outcomes_total` | counter | `service`, `fragment`, `status` (`ok`, `cached`, `fallback`, `unavailable`) |
 //! | `shell_fragment_failures_total` | counter | `service`, `fragment`, `reason` (`timeout`, `status`, `not_html`, `too_large`, `not_utf8`, `whole_document`, `transport`) |
 //! | `shell_proxy_requests_total` | counter | `service`, `status` |
+//! | `shell_asset_copies_total` | counter | `service`, `source` (`warm`, `proxy`) |
+//! | `shell_proxy_stand_ins_total` | counter | `service`, `kind` (`asset`, `fragment`), `status` (`cached`, `fallback`, `unavailable`) |
 //! | `shell_cache_hits_total`, `shell_cache_misses_total` | counter | `cache` (`fragment`, `session`) |
 //! | `shell_manifest_reads_total` | counter | `service`, `result` (`ok`, `error`) |
 //! | `shell_manifest_info` | gauge (always 1) | `service`, `version` |
@@ -100,6 +102,37 @@ impl Overridden {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CopyLabels {
+    service: String,
+    source: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StandInLabels {
+    service: String,
+    kind: &'static str,
+    status: &'static str,
+}
+
+/// What the proxy stood in for when a service failed a `GET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandIn {
+    /// A declared stylesheet or controller module: its last good copy.
+    Asset,
+    /// A fragment the loader fetched: what the page would show in its slot.
+    Fragment,
+}
+
+impl StandIn {
+    fn label(self) -> &'static str {
+        match self {
+            StandIn::Asset => "asset",
+            StandIn::Fragment => "fragment",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct CacheLabels {
     cache: &'static str,
 }
@@ -136,6 +169,8 @@ pub struct ShellMetrics {
     fragment_outcomes: Family<OutcomeLabels, Counter>,
     fragment_failures: Family<FailureLabels, Counter>,
     proxy_requests: Family<ProxyLabels, Counter>,
+    stand_ins: Family<StandInLabels, Counter>,
+    asset_copies: Family<CopyLabels, Counter>,
     cache_hits: Family<CacheLabels, Counter>,
     cache_misses: Family<CacheLabels, Counter>,
     overridden_requests: Family<OverriddenLabels, Counter>,
@@ -154,6 +189,8 @@ impl ShellMetrics {
             fragment_outcomes: Family::default(),
             fragment_failures: Family::default(),
             proxy_requests: Family::default(),
+            stand_ins: Family::default(),
+            asset_copies: Family::default(),
             cache_hits: Family::default(),
             cache_misses: Family::default(),
             overridden_requests: Family::default(),
@@ -187,6 +224,16 @@ impl ShellMetrics {
             "shell_proxy_requests",
             "Requests proxied through /svc/{service}/…, by registered service and answer status",
             self.proxy_requests.clone(),
+        );
+        registry.register(
+            "shell_proxy_stand_ins",
+            "Proxied GETs a service failed (no answer, too late, 5xx) that the shell answered itself, by service, kind (asset, fragment) and how (cached, fallback, unavailable)",
+            self.stand_ins.clone(),
+        );
+        registry.register(
+            "shell_asset_copies",
+            "Copies of a service's declared asset stored in the asset cache (new, or a new version or ETag), by service and source (warm, proxy)",
+            self.asset_copies.clone(),
         );
         registry.register(
             "shell_cache_hits",
@@ -257,6 +304,27 @@ impl ShellMetrics {
             .get_or_create(&ProxyLabels {
                 service: service.to_owned(),
                 status,
+            })
+            .inc();
+    }
+
+    /// A failed proxied `GET` of `service` answered by the shell: what, and how.
+    pub fn stood_in(&self, service: &str, kind: StandIn, status: Status) {
+        self.stand_ins
+            .get_or_create(&StandInLabels {
+                service: service.to_owned(),
+                kind: kind.label(),
+                status: status.as_str(),
+            })
+            .inc();
+    }
+
+    /// A copy of one of `service`'s assets stored, from `source` (`warm` or `proxy`).
+    pub fn asset_copied(&self, service: &str, source: &'static str) {
+        self.asset_copies
+            .get_or_create(&CopyLabels {
+                service: service.to_owned(),
+                source,
             })
             .inc();
     }

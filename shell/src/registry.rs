@@ -43,7 +43,7 @@ pub struct Service {
     /// The same as the `x-mf-base-path` value of every upstream request.
     base_path_header: HeaderValue,
     /// The registry's generation, moved on when this manifest changes.
-    generation: Arc<AtomicU64>,
+    generation: Arc<Generation>,
     refreshing: AtomicBool,
     last_attempt: Mutex<Option<Instant>>,
     /// Manifest reads so far (`shell_manifest_reads_total`).
@@ -63,7 +63,7 @@ pub struct ManifestReads {
 }
 
 impl Service {
-    fn new(config: ServiceConfig, generation: Arc<AtomicU64>) -> Self {
+    fn new(config: ServiceConfig, generation: Arc<Generation>) -> Self {
         let proxy_base = format!("/svc/{}", config.name);
         Self {
             // A valid name (a-z, 0-9, `-`) makes a valid header value.
@@ -91,7 +91,7 @@ impl Service {
         };
         Self {
             overriding: true,
-            ..Self::new(config, Arc::new(AtomicU64::new(1)))
+            ..Self::new(config, Arc::new(Generation::new()))
         }
     }
 
@@ -219,7 +219,7 @@ impl Service {
                     *slot = Some(Arc::new(manifest));
                 }
                 if changed {
-                    self.generation.fetch_add(1, Ordering::AcqRel);
+                    self.generation.advance();
                 }
             }
             Err(why) => {
@@ -311,19 +311,41 @@ async fn fetch_manifest(client: &reqwest::Client, base: &str) -> Result<Manifest
     Manifest::parse(&body).map_err(ManifestError::Invalid)
 }
 
+/// A number that moves on whenever a manifest changes, and a channel that says so to
+/// whoever waits for it (the asset warming, [`crate::asset_cache::warm`]).
+#[derive(Debug)]
+struct Generation {
+    number: AtomicU64,
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Generation {
+    fn new() -> Self {
+        Self {
+            number: AtomicU64::new(1),
+            changed: tokio::sync::watch::Sender::new(1),
+        }
+    }
+
+    fn advance(&self) {
+        let number = self.number.fetch_add(1, Ordering::AcqRel) + 1;
+        self.changed.send_replace(number);
+    }
+}
+
 /// The services of the configuration with their manifests.
 #[derive(Debug)]
 pub struct Registry {
     /// The checked configuration.
     pub config: Config,
     services: Vec<Arc<Service>>,
-    generation: Arc<AtomicU64>,
+    generation: Arc<Generation>,
 }
 
 impl Registry {
     /// A registry with no manifest read yet.
     pub fn new(config: Config) -> Self {
-        let generation = Arc::new(AtomicU64::new(1));
+        let generation = Arc::new(Generation::new());
         let services = config
             .services
             .iter()
@@ -340,7 +362,12 @@ impl Registry {
     /// A number that moves on whenever a service's manifest changes (what the sections'
     /// pages are rendered from: stylesheets, controllers, direct-mode origins).
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.generation.number.load(Ordering::Acquire)
+    }
+
+    /// A receiver that wakes whenever a service's manifest changes.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.changed.subscribe()
     }
 
     /// Every service, in configuration order.

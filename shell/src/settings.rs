@@ -19,6 +19,8 @@ use crate::hosts::{self, HostPatterns};
 pub const DEFAULT_PORT: u16 = 8000;
 /// The admin port (`GET /metrics`), on the same bind address.
 pub const DEFAULT_ADMIN_PORT: u16 = 9000;
+/// The memory of the asset cache when nothing else is configured, in MiB.
+pub const DEFAULT_ASSET_CACHE_MIB: u64 = 8;
 /// The services when nothing else is configured: the three local ports.
 pub const DEFAULT_SERVICES: &str =
     "pricing=http://127.0.0.1:1313,dashboard=http://127.0.0.1:3000,accounts=http://127.0.0.1:4000";
@@ -60,6 +62,10 @@ pub struct Settings {
     /// loopback hosts
     #[arg(long, env = "ALLOW_OVERRIDES", value_name = "HOSTS")]
     pub allow_overrides: Option<String>,
+    /// Memory for the last good copies of the services' CSS and controllers, served while a
+    /// service is down, in MiB; 0 keeps none [default: 8]
+    #[arg(long, env = "SHELL_ASSET_CACHE_MIB", value_name = "MIB")]
+    pub asset_cache_mib: Option<u64>,
     /// HTTP worker threads
     #[arg(long, env = "SHELL_WORKERS", default_value_t = 2)]
     pub workers: usize,
@@ -157,6 +163,8 @@ pub struct Config {
     pub proxy_timeout: Duration,
     /// Time between manifest refreshes.
     pub manifest_refresh: Duration,
+    /// Bytes of assets' last good copies kept ([`crate::asset_cache`]); 0 keeps none.
+    pub asset_cache_bytes: u64,
     /// The shell's public origin, for CORS of direct-mode services (informational).
     pub public_origin: Option<String>,
     /// The product name in the header and titles.
@@ -178,6 +186,7 @@ struct FileConfig {
     page_budget_ms: Option<u64>,
     proxy_timeout_ms: Option<u64>,
     manifest_refresh_secs: Option<u64>,
+    asset_cache_mib: Option<u64>,
     default_section: Option<String>,
     session_service: Option<String>,
     public_origin: Option<String>,
@@ -340,6 +349,7 @@ impl Settings {
             page_budget: timeouts.page,
             proxy_timeout: timeouts.proxy,
             manifest_refresh: timeouts.refresh,
+            asset_cache_bytes: self.asset_cache_bytes(&file)?,
             public_origin,
             brand,
             workers: self.workers,
@@ -424,6 +434,21 @@ impl Settings {
             proxy: Duration::from_millis(proxy_ms),
             refresh: Duration::from_secs(refresh),
         })
+    }
+
+    /// The bytes of the asset cache: `--asset-cache-mib`, else the file's, else 8 MiB.
+    fn asset_cache_bytes(&self, file: &FileConfig) -> Result<u64, SettingError> {
+        let mib = self
+            .asset_cache_mib
+            .or(file.asset_cache_mib)
+            .unwrap_or(DEFAULT_ASSET_CACHE_MIB);
+        if mib > 1024 {
+            return Err(bad(
+                "--asset-cache-mib / SHELL_ASSET_CACHE_MIB",
+                "must be between 0 and 1024",
+            ));
+        }
+        Ok(mib * 1024 * 1024)
     }
 
     /// Where the admin listener binds: the bind address, the admin port (never the public
@@ -638,6 +663,15 @@ mod tests {
         assert_eq!(c.session_service.as_deref(), Some("accounts"));
         assert_eq!(c.fragment_timeout, Duration::from_millis(1000));
         assert_eq!(c.admin_addr.port(), DEFAULT_ADMIN_PORT);
+        assert_eq!(c.asset_cache_bytes, 8 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_asset_cache_is_bounded_and_can_be_turned_off() {
+        let c = parse(&["--asset-cache-mib", "0"]).unwrap();
+        assert_eq!(c.asset_cache_bytes, 0);
+        let err = parse(&["--asset-cache-mib", "2048"]).unwrap_err();
+        assert_eq!(err.name, "--asset-cache-mib / SHELL_ASSET_CACHE_MIB");
     }
 
     #[test]

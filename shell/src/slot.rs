@@ -4,6 +4,11 @@
 
 use std::sync::Arc;
 
+/// The header on an answer the shell made itself for a service's failed `GET` through the
+/// proxy: how it stood in ([`Status::as_str`]: `cached`, `fallback`, `unavailable`). The
+/// loader writes it as the slot's `data-fragment-status`, as the page does.
+pub const STATUS_HEADER: &str = "x-mf-status";
+
 /// A slot in the page, in document order: which service's fragment goes there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotRef {

@@ -3,7 +3,7 @@
 //! [`crate::routes::configure`] on the shared server ([`shared_ui::server::Server`]: the
 //! listener, port 0 picking a free one as the tests do, and the admin listener, `GET
 //! /metrics` only). [`Application::run_until_stopped`] also runs the periodic manifest
-//! refresh.
+//! refresh and the warming of the asset cache ([`crate::asset_cache::warm`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use shared_ui::context::ContextKey;
 use shared_ui::metrics::Metrics;
 use shared_ui::server::{Running, Server, StartError};
 
+use crate::asset_cache;
 use crate::registry::{Registry, MANIFEST_TIMEOUT};
 use crate::routes;
 use crate::settings::Settings;
@@ -101,6 +102,10 @@ impl Application {
                 upstream.registry.refresh_all(&upstream.client()).await;
             }
         });
+        let warming = tokio::spawn(asset_cache::warm::run(
+            Arc::clone(&self.upstream.registry),
+            Arc::clone(&self.upstream.assets),
+        ));
         let unknown: Vec<_> = self
             .upstream
             .registry
@@ -115,6 +120,7 @@ impl Application {
             .collect();
         let result = self.running.run_until_stopped().await;
         refresher.abort();
+        warming.abort();
         for task in unknown {
             task.abort();
         }

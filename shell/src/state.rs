@@ -1,7 +1,7 @@
 //! What the shell keeps in app data, one [`Shell`] shared by the workers: the registry,
-//! the session lookups, the composer (with the fragment and template caches) and the
-//! metrics. Built once by [`crate::startup`]; the handlers of [`crate::routes`] and the
-//! proxy reach everything through it.
+//! the session lookups, the composer (with the fragment and template caches), the asset
+//! cache and the metrics. Built once by [`crate::startup`]; the handlers of
+//! [`crate::routes`] and the proxy reach everything through it.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use shared_ui::context::ContextKey;
 
+use crate::asset_cache::AssetCache;
 use crate::compose::{Composer, Prefilled};
 use crate::forwarded::Forwarded;
 use crate::metrics::ShellMetrics;
@@ -30,6 +31,8 @@ pub struct Shell {
     pub metrics: Arc<ShellMetrics>,
     /// Per-browser overrides (off unless `--allow-overrides` or `--dev`).
     pub overrides: Arc<Overrides>,
+    /// The last good copies of the services' assets.
+    pub assets: Arc<AssetCache>,
 }
 
 impl Shell {
@@ -50,12 +53,17 @@ impl Shell {
             Arc::clone(&registry),
             registry.config.common.context_secret.clone(),
         ));
+        let assets = Arc::new(AssetCache::new(
+            registry.config.asset_cache_bytes,
+            Arc::clone(&metrics),
+        ));
         Self {
             registry,
             sessions,
             composer,
             metrics,
             overrides,
+            assets,
         }
     }
 

@@ -447,6 +447,24 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.admin_port)
     }
 
+    /// The shell's metrics (Prometheus text from the admin port).
+    pub async fn metrics(&self) -> String {
+        get_text(&self.client, format!("{}/metrics", self.admin_url())).await
+    }
+
+    /// Waits (at most 10 s) until the shell's metrics hold a line starting with `series`
+    /// (`name{labels} value`); panics naming it otherwise.
+    pub async fn wait_for_metric(&self, series: &str) {
+        let started = Instant::now();
+        while !self.metrics().await.lines().any(|l| l.starts_with(series)) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no metric {series}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// A team's base URL.
     pub fn service_url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}", self.teams[&Team::from_name(name)].0)

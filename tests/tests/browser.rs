@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use mf_tests::browser::{shows, Browser};
+use mf_tests::faults::System;
 use mf_tests::{FakeService, FakeSpec, Stack, StackOptions};
 
 /// Loads `path` and waits until the loader is connected and has the registry.
@@ -267,54 +268,171 @@ async fn two_quick_clicks_end_on_the_second_section() {
 }
 
 #[tokio::test]
-async fn dead_service_shows_the_error_state_and_retry_works_once_it_is_back() {
+async fn dead_service_shows_its_fallback_and_its_retry_link_swaps_in_place_once_it_is_back() {
     let mut site = Stack::start().await;
     let browser = Browser::start().await;
     open(&browser, &site, "/dashboard").await;
     mark_window(&browser).await;
     site.stop_service("pricing").await;
 
+    // The plans were never fetched: the swap shows the service's declared fallback, as a
+    // full load of /pricing would.
     browser.click("header nav a[href='/pricing']").await;
+    let fallback = "main [data-slot='pricing/plans'][data-fragment-status='fallback']";
     browser
         .wait_until(
-            "document.querySelector('main [data-loader-error] button') && !document.querySelector('main').hasAttribute('aria-busy')",
-            "the error state",
+            &format!("document.querySelector(\"{fallback}\") && !document.querySelector('main').hasAttribute('aria-busy')"),
+            "the fallback",
         )
         .await;
     assert_eq!(browser.url().await.path(), "/pricing");
-    let message = browser.text("main [data-loader-error]").await;
-    assert!(message.contains("could not be loaded"), "{message}");
+    let message = browser.text(fallback).await;
+    assert!(message.contains("cannot be shown in full"), "{message}");
     browser
-        .screenshot(&std::env::temp_dir().join("mf-error-state.png"))
+        .screenshot(&std::env::temp_dir().join("mf-fallback-state.png"))
         .await;
     let violations = browser.axe_violations().await;
     assert!(
         violations.is_empty(),
-        "axe on the error state: {violations:?}"
+        "axe on the fallback state: {violations:?}"
     );
 
     site.start_service("pricing").await;
-    browser.click("main [data-loader-error] button").await;
+    browser
+        .click(&format!("{fallback} a[href='/pricing']"))
+        .await;
     browser
         .wait_until(
-            "document.querySelector('main [data-fragment=\"pricing/plans\"]')",
-            "the plans after Retry",
+            "document.querySelector(\"main [data-slot='pricing/plans'][data-fragment-status='ok'] .pricing__plans\")",
+            "the plans after the retry link",
         )
         .await;
-    assert!(marker_survived(&browser).await);
-    assert_eq!(
-        browser
-            .eval("return document.querySelectorAll('main [data-loader-error]').length;")
-            .await,
-        0
+    assert!(
+        marker_survived(&browser).await,
+        "the retry was a swap in place"
     );
-    // Only the failed fetches of the dead service may have been logged.
+    browser.quit_without_console_errors().await;
+}
+
+#[tokio::test]
+async fn a_fragment_with_no_copy_and_no_fallback_shows_the_pages_box_whose_retry_swaps_in_place() {
+    let fake = FakeService::start(FakeSpec::new("gone", &["widget"])).await;
+    let port: u16 = fake.url.rsplit(':').next().unwrap().parse().unwrap();
+    let site = Stack::start_with(StackOptions::with_section(
+        "gone",
+        &fake.url,
+        "gone",
+        &["gone/widget"],
+    ))
+    .await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/dashboard").await;
+    mark_window(&browser).await;
+    fake.stop().await;
+
+    browser.click("header nav a[href='/gone']").await;
+    let unavailable = "main [data-slot='gone/widget'][data-fragment-status='unavailable']";
     browser
-        .assert_no_console_errors_except(|e| {
-            e.contains("/svc/pricing/") && e.contains("Failed to load resource")
-        })
+        .wait_until(
+            &format!("document.querySelector(\"{unavailable}\") && !document.querySelector('main').hasAttribute('aria-busy')"),
+            "the unavailable box",
+        )
+        .await;
+    let message = browser.text(unavailable).await;
+    assert!(
+        message.contains("Gone is unavailable right now."),
+        "{message}"
+    );
+
+    let _back = FakeService::start_on(FakeSpec::new("gone", &["widget"]), port).await;
+    browser
+        .click(&format!("{unavailable} a[href='/gone']"))
+        .await;
+    browser
+        .wait_until(
+            "document.querySelector(\"main [data-slot='gone/widget'][data-fragment-status='ok']\")",
+            "the fragment after Retry",
+        )
+        .await;
+    assert!(browser.text("main").await.contains("Fake widget fragment"));
+    assert!(
+        marker_survived(&browser).await,
+        "the retry was a swap in place"
+    );
+    // Only the failed fetch of the stopped service may have been logged (its 502).
+    browser
+        .assert_no_console_errors_except(|e| e.contains("/svc/gone/"))
         .await;
     browser.quit().await;
+}
+
+/// The computed style of the pricing cards (a card's box and the list that holds them),
+/// and the plans' slot: its status and text. `null` when the cards are not there.
+const PLANS_PROBE: &str = r#"
+    const card = document.querySelector("main .plan");
+    const list = document.querySelector("main .pricing__plans");
+    const slot = document.querySelector("main [data-slot='pricing/plans']");
+    if (!card || !list || !slot) return null;
+    const c = getComputedStyle(card), l = getComputedStyle(list);
+    return {
+      style: [c.display, c.backgroundColor, c.borderTopWidth, c.borderTopStyle,
+              c.borderTopLeftRadius, c.boxShadow, l.display, l.listStyleType].join(" | "),
+      status: slot.dataset.fragmentStatus,
+      text: slot.innerText,
+    };"#;
+
+/// [`PLANS_PROBE`] on the page `browser` shows.
+async fn plans(browser: &Browser) -> serde_json::Value {
+    browser.eval(PLANS_PROBE).await
+}
+
+/// Swaps to the dashboard and back to the plans with the loader.
+async fn swap_back_to_pricing(browser: &Browser) {
+    browser.go_to_section("dashboard").await;
+    browser.go_to_section("pricing").await;
+}
+
+#[tokio::test]
+async fn a_killed_pricing_process_leaves_its_plans_styled_and_the_same_in_a_full_load_and_a_swap() {
+    let spare = FakeService::start(FakeSpec::new("spare", &["widget"])).await;
+    let mut system = System::start("spare", &spare.url).await;
+    let first = Browser::start().await;
+    first.open_with_loader(&system.url("/pricing")).await;
+    let healthy = plans(&first).await;
+    assert_eq!(healthy["status"], "ok", "{healthy}");
+    assert!(
+        healthy["style"].as_str().unwrap().starts_with("flex"),
+        "the cards are styled: {healthy}"
+    );
+
+    system.pricing.kill9();
+    // A swap in the browser that saw the healthy page.
+    swap_back_to_pricing(&first).await;
+    let swapped = plans(&first).await;
+    // A full load in a browser that never saw pricing's CSS, then a swap there.
+    let second = Browser::start().await;
+    second.open_with_loader(&system.url("/pricing")).await;
+    let loaded = plans(&second).await;
+    swap_back_to_pricing(&second).await;
+    let swapped_again = plans(&second).await;
+    // A full load calls the copy `ok` while it is fresh (it does not ask the service then);
+    // a swap asked, and got the copy.
+    assert!(
+        ["ok", "cached"].contains(&loaded["status"].as_str().unwrap_or_default()),
+        "{loaded}"
+    );
+    assert_eq!(swapped["status"], "cached", "{swapped}");
+    assert_eq!(swapped_again["status"], "cached", "{swapped_again}");
+    for (what, seen) in [
+        ("the swap", &swapped),
+        ("the full load", &loaded),
+        ("the swap after it", &swapped_again),
+    ] {
+        assert_eq!(seen["style"], healthy["style"], "{what} is styled");
+        assert_eq!(seen["text"], healthy["text"], "{what} shows the plans");
+    }
+    first.quit_without_console_errors().await;
+    second.quit_without_console_errors().await;
 }
 
 #[tokio::test]
@@ -605,6 +723,36 @@ async fn profile_change_and_sign_out_update_the_header_without_reload() {
         .await;
     assert!(browser.text("main").await.contains("Create an account"));
     assert!(marker_survived(&browser).await, "a full page load happened");
+    browser.quit_without_console_errors().await;
+}
+
+#[tokio::test]
+async fn a_service_still_unknown_at_a_swap_gets_the_full_pages_unavailable_box() {
+    let site = Stack::start_with(StackOptions {
+        down_at_start: vec![mf_tests::Team::Pricing],
+        ..StackOptions::default()
+    })
+    .await;
+    let browser = Browser::start().await;
+    open(&browser, &site, "/accounts").await;
+    mark_window(&browser).await;
+    browser.click("header nav a[href='/pricing']").await;
+    let unavailable = "main [data-slot='pricing/plans'][data-fragment-status='unavailable']";
+    browser
+        .wait_until(
+            &format!("document.querySelector(\"{unavailable}\")"),
+            "the unavailable box",
+        )
+        .await;
+    let message = browser.text(unavailable).await;
+    assert!(
+        message.contains("Pricing is unavailable right now."),
+        "{message}"
+    );
+    assert!(
+        !marker_survived(&browser).await,
+        "the page was loaded, as a full load shows it"
+    );
     browser.quit_without_console_errors().await;
 }
 

@@ -190,10 +190,19 @@ async fn a_service_answering_101_switching_protocols_gets_a_502_and_no_tunnel() 
     // before the proxy, with a 400).
     let answer = switcher.loader_fetch("/fragments/socket").await;
     assert_eq!(answer.status, 502, "{}\n{}", answer.head, answer.body);
+    // What the page shows in the slot (the reason is logged): the "unavailable" box.
     assert!(
-        answer.body.contains("`switcher` answered 101"),
-        "the message says why: {}",
+        answer.body.contains("Switcher is unavailable right now."),
+        "{}",
         answer.body
+    );
+    assert!(
+        answer
+            .head
+            .to_ascii_lowercase()
+            .contains("\nx-mf-status: unavailable"),
+        "{}",
+        answer.head
     );
     assert!(
         !answer.head.to_ascii_lowercase().contains("\nupgrade:"),

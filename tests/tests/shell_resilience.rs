@@ -321,3 +321,173 @@ async fn an_expired_fragment_under_load_is_refetched_once_while_the_others_get_t
         .count();
     assert!(waited <= 1, "{waited} pages waited for the refetch");
 }
+
+/// The header the shell puts on an answer it made for a failed service.
+const STAND_IN: &str = "x-mf-status";
+
+/// A header's value, or "" when it is missing.
+fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
+    res.headers()
+        .get(name)
+        .map_or("", |v| v.to_str().unwrap_or(""))
+}
+
+#[tokio::test]
+async fn a_stopped_services_assets_are_served_from_the_copies_warmed_before_it_failed() {
+    let mut stack = Stack::start().await;
+    let (css, js) = (
+        "/svc/pricing/assets/pricing.css",
+        "/svc/pricing/assets/pricing-toggle.js",
+    );
+    // The warming fetched both declared assets before any browser asked for them.
+    stack
+        .wait_for_metric(r#"shell_asset_copies_total{service="pricing",source="warm"} 2"#)
+        .await;
+    let healthy = stack.get(css).await;
+    assert_eq!(healthy.status(), StatusCode::OK);
+    let etag = header(&healthy, "etag").to_owned();
+    assert!(!etag.is_empty(), "the service sends an ETag");
+    let healthy_css = healthy.text().await.unwrap();
+
+    stack.stop_service("pricing").await;
+    let res = stack.get(css).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(header(&res, "content-type").starts_with("text/css"));
+    assert_eq!(header(&res, "etag"), etag);
+    assert_eq!(header(&res, STAND_IN), "cached");
+    assert_eq!(res.text().await.unwrap(), healthy_css);
+    let revalidated = stack.get_with(css, &[("if-none-match", &etag)]).await;
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    let module = stack.get(js).await;
+    assert_eq!(module.status(), StatusCode::OK);
+    assert!(header(&module, "content-type").starts_with("text/javascript"));
+    // An undeclared path is still refused, copy or not.
+    let undeclared = stack.get("/svc/pricing/assets/other.css").await;
+    assert_eq!(undeclared.status(), StatusCode::NOT_FOUND);
+    stack
+        .wait_for_metric(
+            r#"shell_proxy_stand_ins_total{service="pricing",kind="asset",status="cached"} 3"#,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn an_asset_never_seen_gets_the_clear_error_while_its_service_is_down() {
+    // With no memory for copies, no asset is ever seen.
+    let mut stack = Stack::start_with(StackOptions {
+        shell_args: vec!["--asset-cache-mib".into(), "0".into()],
+        ..StackOptions::default()
+    })
+    .await;
+    stack.stop_service("pricing").await;
+    let res = stack.get("/svc/pricing/assets/pricing.css").await;
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    assert!(header(&res, "content-type").starts_with("text/plain"));
+    assert_eq!(header(&res, STAND_IN), "");
+    let message = res.text().await.unwrap();
+    assert!(
+        message.contains("`pricing` is unavailable right now"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_loader_fetch_of_a_failed_fragment_gets_what_the_full_page_shows() {
+    let mut stack = Stack::start().await;
+    let loader = [("x-mf-loader", "1")];
+    // A healthy full load keeps the (public, cacheable) plans.
+    let (_, _, html) = stack.page("/pricing").await;
+    assert_eq!(slot_status(&html, "pricing/plans").as_deref(), Some("ok"));
+    stack.stop_service("pricing").await;
+
+    // The last good copy, in the page (`ok` while it is fresh: the page does not ask the
+    // service then) and for the loader alike.
+    let (_, _, page) = stack.page("/pricing").await;
+    let status = slot_status(&page, "pricing/plans");
+    assert!(
+        matches!(status.as_deref(), Some("ok" | "cached")),
+        "{status:?}"
+    );
+    let swap = stack
+        .get_with("/svc/pricing/fragments/plans", &loader)
+        .await;
+    assert_eq!(swap.status(), StatusCode::OK);
+    assert_eq!(header(&swap, STAND_IN), "cached");
+    assert_eq!(header(&swap, "cache-control"), "no-store");
+    let body = swap.text().await.unwrap();
+    assert!(body.contains("data-fragment=\"pricing/plans\""), "{body}");
+    assert!(page.contains(&body), "the swap shows what the page shows");
+
+    // Never fetched with this query: the declared fallback, in both.
+    let (_, _, page) = stack.page("/pricing?billing=yearly").await;
+    assert_eq!(
+        slot_status(&page, "pricing/plans").as_deref(),
+        Some("fallback")
+    );
+    let swap = stack
+        .get_with("/svc/pricing/fragments/plans?billing=yearly", &loader)
+        .await;
+    assert_eq!(swap.status(), StatusCode::OK);
+    assert_eq!(header(&swap, STAND_IN), "fallback");
+    let body = swap.text().await.unwrap();
+    assert!(page.contains(&body), "the swap shows the page's fallback");
+    stack
+        .wait_for_metric(
+            r#"shell_proxy_stand_ins_total{service="pricing",kind="fragment",status="fallback"} 1"#,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn a_loader_fetch_with_no_copy_and_no_fallback_gets_the_unavailable_box() {
+    let spec = FakeSpec::new("gone", &["widget"]);
+    let fake = FakeService::start(spec).await;
+    let stack = Stack::start_with(StackOptions::with_section(
+        "gone",
+        &fake.url,
+        "gone",
+        &["gone/widget"],
+    ))
+    .await;
+    let (_, _, html) = stack.page("/gone").await;
+    assert_eq!(slot_status(&html, "gone/widget").as_deref(), Some("ok"));
+    fake.stop().await;
+    let (_, _, page) = stack.page("/gone").await;
+    assert_eq!(
+        slot_status(&page, "gone/widget").as_deref(),
+        Some("unavailable")
+    );
+    let swap = stack
+        .get_with("/svc/gone/fragments/widget", &[("x-mf-loader", "1")])
+        .await;
+    assert_eq!(swap.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(header(&swap, STAND_IN), "unavailable");
+    assert!(header(&swap, "content-type").starts_with("text/html"));
+    let body = swap.text().await.unwrap();
+    assert!(body.contains("Gone is unavailable right now."), "{body}");
+    assert!(body.contains(r#"href="/gone">Retry</a>"#), "{body}");
+    assert!(page.contains(&body), "the same box as the page's");
+}
+
+#[tokio::test]
+async fn a_loader_fetch_of_a_slow_fragment_gets_its_fallback_within_the_page_budget() {
+    let mut spec = FakeSpec::new("sloth", &["nap"]);
+    spec.delay = Duration::from_secs(5);
+    spec.fallback = Some("<p data-fragment=\"sloth/nap\">Resting.</p>".into());
+    let fake = FakeService::start(spec).await;
+    let stack = Stack::start_with(StackOptions {
+        shell_args: vec!["--page-budget-ms".into(), "1500".into()],
+        ..StackOptions::with_section("sloth", &fake.url, "sloth", &["sloth/nap"])
+    })
+    .await;
+    let (_, _, page) = stack.page("/sloth").await;
+    assert_eq!(slot_status(&page, "sloth/nap").as_deref(), Some("fallback"));
+    let started = Instant::now();
+    let swap = stack
+        .get_with("/svc/sloth/fragments/nap", &[("x-mf-loader", "1")])
+        .await;
+    let took = started.elapsed();
+    assert_eq!(header(&swap, STAND_IN), "fallback");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    assert!(page.contains(&swap.text().await.unwrap()));
+}

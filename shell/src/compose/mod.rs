@@ -73,6 +73,11 @@ impl Composer {
         }
     }
 
+    /// The fragment fetches and their cache (the proxy's stand-ins share them).
+    pub fn fragments(&self) -> &Fragments {
+        &self.fragments
+    }
+
     /// Composes and streams a page with `status`: `section`, or the 404 page when `None`;
     /// `prefilled` stands in one slot. A browser with overrides (`lineup` not empty) gets
     /// a page of its own, rendered for it and never cached, with the overrides' banner.

@@ -131,7 +131,15 @@ impl Fragments {
         let reason = error.reason();
         metrics.failed(reason);
         tracing::warn!(service = %ask.service.name(), fragment = ask.fragment, reason, %error, "fragment failed");
-        self.fallback(ask.service, ask.fragment, key)
+        self.stand_in(ask.service, ask.fragment, key)
+    }
+
+    /// Keeps a good answer that came another way (the loader's fetch through the proxy)
+    /// as the page would keep it: under `key`, when its `Cache-Control` allows it.
+    pub fn remember(&self, key: String, answer: &FragmentAnswer) {
+        if let Some(ttl) = answer.fresh_for {
+            self.cache.store(key, Arc::clone(&answer.body), ttl);
+        }
     }
 
     /// `GET url` within `min(fragment timeout, time left before the deadline)`.
@@ -163,12 +171,14 @@ impl Fragments {
         } else {
             tracing::warn!(service = %service.name(), fragment, "the manifest does not declare this fragment");
         }
-        self.fallback(service, fragment, None)
+        self.stand_in(service, fragment, None)
     }
 
-    /// The last good copy (under `key`), else the declared fallback, else the
-    /// "unavailable" box.
-    fn fallback(&self, service: &Service, fragment: &str, key: Option<&str>) -> Filled {
+    /// What stands in for a fragment whose fetch failed: the last good copy (under `key`,
+    /// [`cache_key`]), else the declared fallback, else the "unavailable" box. The one
+    /// answer to a failure, for a page's slot and for the loader's fetch through the proxy
+    /// alike.
+    pub fn stand_in(&self, service: &Service, fragment: &str, key: Option<&str>) -> Filled {
         if let Some(html) = key.and_then(|k| self.cache.last_good(k)) {
             return Filled::with(html, Status::Cached);
         }

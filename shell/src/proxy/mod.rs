@@ -25,6 +25,9 @@
 //! 1. [`check`]: the request against the registry and the service's manifest;
 //! 2. [`navigate`]: browsers navigating here with JavaScript off are sent to a section;
 //! 3. [`send`]: the body read, the request sent (retried, timed out), the answer read;
+//!    [`stand_in`]: a `GET` the service failed gets what a page would show instead (an
+//!    asset's last good copy; a fragment's copy, fallback or "unavailable" box), and a good
+//!    answer is kept for that;
 //! 4. [`relay`]: the answer passed on, or, for a JS-off form, the page built around it
 //!    ([`navigate::form_page`]).
 //!
@@ -36,6 +39,7 @@ pub mod error;
 pub mod navigate;
 pub mod relay;
 pub mod send;
+pub mod stand_in;
 
 use std::time::Instant;
 
@@ -93,6 +97,9 @@ async fn forward(
     }
     let body = send::read_body(req, payload).await?;
     let sent = send::send(req, up, &checked, body).await;
+    if let Some(res) = stand_in::instead(req, up, &checked, &sent).await {
+        return Ok(res);
+    }
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     // With JavaScript off, a form post comes back as the page, even when it failed.
     let form = navigation && checked.is_post();
@@ -119,6 +126,7 @@ async fn forward(
     {
         up.notice_version(service, Some(v));
     }
+    stand_in::keep(req, up, &checked, &answer).await;
     if form && !answer.status.is_redirection() {
         let answered = FormAnswer::Answered(&answer);
         let mut res = navigate::form_page(req, up, &checked, answered, ms, lineup);

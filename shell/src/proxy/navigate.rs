@@ -63,7 +63,7 @@ pub fn redirect(up: &Shell, checked: &Checked, navigation: bool) -> Option<HttpR
 }
 
 /// The path of the section showing `service` (and `fragment`), else `/`.
-fn section_path(up: &Shell, service: &str, fragment: Option<&str>) -> String {
+pub(super) fn section_path(up: &Shell, service: &str, fragment: Option<&str>) -> String {
     up.registry
         .section_of(service, fragment)
         .map_or_else(|| "/".to_owned(), |s| s.path.clone())

@@ -127,7 +127,7 @@ pub async fn send(
             cause,
         }
     };
-    let limit = up.registry.config.proxy_timeout;
+    let limit = time_limit(up, checked);
     let exchange = async {
         let res = match (builder.send().await, retry) {
             (Ok(res), _) => res,
@@ -157,6 +157,17 @@ pub async fn send(
                 limit,
             })
         })
+}
+
+/// The time the exchange gets: the proxy timeout; for a fragment `GET` at most the page
+/// budget, the time a full page would give it, so a swap of a slow service gets its
+/// stand-in ([`super::stand_in`]) as a full load would, before the loader gives up.
+fn time_limit(up: &Shell, checked: &Checked) -> std::time::Duration {
+    let config = &up.registry.config;
+    match checked.service.fragment_at(&checked.path) {
+        Some(_) if !checked.is_post() => config.proxy_timeout.min(config.page_budget),
+        _ => config.proxy_timeout,
+    }
 }
 
 /// The status of a final answer; an interim one (1xx: `101 Switching Protocols` and the
