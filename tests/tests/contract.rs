@@ -11,8 +11,9 @@
 use std::path::Path;
 
 use mf_tests::python::PythonService;
-use mf_tests::Stack;
+use mf_tests::{FakeService, FakeSpec, Stack, SECRET};
 use serde_json::{json, Value};
+use shared_ui::contract::check::{check_with, Options};
 use shared_ui::contract::Manifest;
 use shared_ui::testkit::{self, TestApp};
 
@@ -170,4 +171,60 @@ fn the_schema_and_manifest_validate_agree_rule_by_rule() {
     let twin = manifest["fragments"][0].clone();
     manifest["fragments"].as_array_mut().unwrap().push(twin);
     assert!(Manifest::parse(manifest.to_string().as_bytes()).is_err());
+}
+
+#[tokio::test]
+async fn strict_check_passes_on_every_service() {
+    let everyone = Everyone::start().await;
+    for (name, url) in everyone.urls() {
+        let report = check_with(&url, &Options::strict(SECRET)).await;
+        assert!(report.passed(), "{name}:\n{report}");
+        let text = report.to_string();
+        for strict in [
+            "security headers",
+            "HEAD ",
+            "x-request-id is echoed",
+            "x-mf-base-path",
+            "GET / (the preview)",
+        ] {
+            assert!(
+                text.contains(strict),
+                "{name}: no `{strict}` check:\n{text}"
+            );
+        }
+    }
+    // Every team of ours shows the signed-in user somewhere, so the context is checked
+    // with the forged, expired and malformed values, not only noted.
+    let report = check_with(&everyone.minimal.address, &Options::strict(SECRET)).await;
+    assert!(
+        report
+            .to_string()
+            .contains("a forged context reads as signed out"),
+        "{report}"
+    );
+    everyone.stack.stop().await;
+}
+
+#[tokio::test]
+async fn strict_check_fails_a_server_without_security_headers_and_names_it() {
+    // A plain actix server that passes the basic checks but sends no security headers.
+    let fake = FakeService::start(FakeSpec::new("bare", &["widget"])).await;
+    let basic = check_with(&fake.url, &Options::default()).await;
+    assert!(basic.passed(), "{basic}");
+    let strict = check_with(&fake.url, &Options::strict(SECRET)).await;
+    assert!(!strict.passed(), "{strict}");
+    let failed: Vec<_> = strict.failures().map(|c| c.name.clone()).collect();
+    assert!(
+        failed
+            .iter()
+            .any(|n| n == "GET /fragments/widget: security headers (nosniff, no framing)"),
+        "{strict}"
+    );
+    assert!(
+        strict
+            .to_string()
+            .contains("missing X-Content-Type-Options: nosniff"),
+        "{strict}"
+    );
+    fake.stop().await;
 }

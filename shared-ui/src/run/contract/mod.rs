@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 pub mod check;
 pub mod schema;
 mod service;
+#[cfg(feature = "check")]
+mod strict;
 
 pub use service::{is_name, NameError, ServiceName, ServiceUrl, ServiceUrlError, MAX_NAME_LEN};
 
@@ -236,6 +238,34 @@ pub fn is_safe_path(path: &str) -> bool {
             .split('/')
             .skip(1)
             .all(|seg| seg != ".." && seg != "." && !seg.is_empty() || path == "/")
+}
+
+/// How long a shared cache (the shell's fragment cache) may keep an answer with this
+/// `Cache-Control`, in seconds: `s-maxage`, else `max-age`, when above zero and none of
+/// `private`, `no-store`, `no-cache` is present; `None`: not shared at all
+/// (`docs/CONTRACT.md#caching`).
+pub fn shared_cache_seconds(cache_control: &str) -> Option<u64> {
+    let mut max_age = None;
+    let mut s_maxage = None;
+    let seconds = |v: &str| v.trim().trim_matches('"').parse::<u64>().ok();
+    for directive in cache_control.split(',') {
+        let directive = directive.trim();
+        match directive.split_once('=') {
+            Some((name, v)) if name.trim().eq_ignore_ascii_case("max-age") => max_age = seconds(v),
+            Some((name, v)) if name.trim().eq_ignore_ascii_case("s-maxage") => {
+                s_maxage = seconds(v)
+            }
+            Some(_) => {}
+            None if ["private", "no-store", "no-cache"]
+                .iter()
+                .any(|d| directive.eq_ignore_ascii_case(d)) =>
+            {
+                return None
+            }
+            None => {}
+        }
+    }
+    s_maxage.or(max_age).filter(|s| *s > 0)
 }
 
 /// Whether HTML holds `<html` (any case): a whole document, not a fragment. Looks only
