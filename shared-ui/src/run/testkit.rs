@@ -125,7 +125,12 @@ pub async fn assert_contract_at(base: &str) {
 /// Runs the strict checks of `shell check --strict` (signing with [`SECRET`]) on `app` and
 /// fails with the report if any failed.
 pub async fn assert_contract_strict(app: &TestApp) {
-    let report = check::check_with(&app.address, &check::Options::strict(SECRET)).await;
+    assert_contract_strict_at(&app.address).await;
+}
+
+/// The same for any server at `base` that runs with [`SECRET`].
+pub async fn assert_contract_strict_at(base: &str) {
+    let report = check::check_with(base, &check::Options::strict(SECRET)).await;
     assert!(report.passed(), "{report}");
 }
 

@@ -187,7 +187,7 @@ async fn base_path(report: &mut Report, client: &Client, base: &str, m: &Manifes
         report.record(
             name,
             if unprefixed.is_empty() {
-                Ok(format!("{prefixed} prefixed"))
+                Ok(format!("{prefixed} own URLs, each prefixed"))
             } else {
                 Err(format!("not prefixed with {prefix}: {unprefixed:?}"))
             },
