@@ -10,11 +10,16 @@
 
 use std::path::Path;
 
+use maud::html;
 use mf_tests::python::PythonService;
 use mf_tests::{FakeService, FakeSpec, Stack, SECRET};
 use serde_json::{json, Value};
+use shared_ui::context::current_user;
 use shared_ui::contract::check::{check_with, Options};
 use shared_ui::contract::Manifest;
+use shared_ui::kit::{Fragment, NoSettings, Service, Team};
+use shared_ui::server::StartError;
+use shared_ui::settings::Common;
 use shared_ui::testkit::{self, TestApp};
 
 /// The committed schema, compiled.
@@ -227,4 +232,57 @@ async fn strict_check_fails_a_server_without_security_headers_and_names_it() {
         "{strict}"
     );
     fake.stop().await;
+}
+
+/// A kit service (so every header is right) whose fragment greets the signed-in user but is
+/// sent `public, max-age=60`: the shell would show one user's greeting to the next.
+struct Leaky;
+
+impl Team for Leaky {
+    const BINARY: &'static str = "leaky";
+    const ABOUT: &'static str = "Shares a per-user fragment.";
+    const VERSION: &'static str = "1.0.0";
+    const PORT: u16 = 0;
+    type Settings = NoSettings;
+
+    async fn service(_: NoSettings, _: &Common) -> Result<Service, StartError> {
+        Ok(Service::new("leaky", Self::VERSION).fragment(
+            "hello",
+            "Hello",
+            |req: actix_web::HttpRequest| async move {
+                let name = current_user(&req).map_or("stranger".to_owned(), |u| u.name);
+                Fragment::new(
+                    "public, max-age=60",
+                    html! { p data-fragment="leaky/hello" { "Hello, " (name) } },
+                )
+            },
+        ))
+    }
+}
+
+#[tokio::test]
+async fn strict_check_fails_a_per_user_fragment_the_shell_would_share() {
+    let app = testkit::spawn::<Leaky>(&[]).await;
+    assert!(check_with(&app.address, &Options::default()).await.passed());
+    let report = check_with(&app.address, &Options::strict(SECRET)).await;
+    let failures: Vec<_> = report.failures().collect();
+    assert_eq!(failures.len(), 1, "{report}");
+    assert!(
+        failures[0].detail.contains("send private or no-store"),
+        "{report}"
+    );
+    // Without the server's secret the check cannot see the user, and says so.
+    let blind = check_with(
+        &app.address,
+        &Options {
+            strict: true,
+            context_secret: None,
+        },
+    )
+    .await;
+    assert!(blind.passed(), "{blind}");
+    assert!(
+        blind.to_string().contains("not visible from outside"),
+        "{blind}"
+    );
 }
