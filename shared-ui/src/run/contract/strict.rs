@@ -312,7 +312,7 @@ async fn user_context(
             showing.push(path);
             let result = match shared_cache_seconds(&cache_control) {
                 Some(s) if is_fragment => Err(format!(
-                    "shows the user but `Cache-Control: {cache_control}` lets the shell share it for {s} s: send private or no-store"
+                    "shows the user but `Cache-Control: {cache_control}` lets a shared cache keep it for {s} s: send private or no-store"
                 )),
                 _ => Ok(format!("shows the user, escaped; Cache-Control: {cache_control}")),
             };
