@@ -144,6 +144,27 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
+class _Pairs(list):
+    """A JSON object's (key, value) pairs in order, so that a key given twice can be seen."""
+
+
+_CONTEXT_FIELDS = ("id", "name", "plan", "exp")
+
+
+def _context_fields(data):
+    """The four fields of a parsed context object, or None when one is given twice (serde
+    refuses a duplicate field; other keys are ignored, as serde ignores unknown fields)."""
+    if not isinstance(data, _Pairs):
+        return None
+    fields = {}
+    for key, value in data:
+        if key in _CONTEXT_FIELDS:
+            if key in fields:
+                return None
+            fields[key] = value
+    return fields
+
+
 def verify_context(secret, value, now=None):
     """The signed-in user of an x-mf-user value, or None (signed out).
 
@@ -163,12 +184,16 @@ def verify_context(secret, value, now=None):
     if not hmac.compare_digest(expected, tag):
         return None
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
+                          object_pairs_hook=_Pairs)
+        # A lone surrogate (`"\ud800"`) is not Unicode text: serde_json refuses it.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
     except ValueError:
         return None
-    if not isinstance(data, dict):
+    data = _context_fields(data)
+    if data is None:
         return None
-    uid, name, plan, exp = (data.get(k) for k in ("id", "name", "plan", "exp"))
+    uid, name, plan, exp = (data.get(k) for k in _CONTEXT_FIELDS)
     if type(uid) is not int or not -(2**63) <= uid < 2**63:
         return None
     if type(exp) is not int or not 0 <= exp < 2**64:

@@ -82,6 +82,20 @@ class ContextTests(unittest.TestCase):
         self.assertIsNone(changelog.verify_context(SECRET, changelog.sign_context(SECRET, ADA, -1)))
 
 
+class ContextVectorTests(unittest.TestCase):
+    """docs/context-vectors.json: the verdicts every verifier of the contract agrees on."""
+
+    def test_every_test_vector_has_its_verdict(self):
+        path = os.path.join(os.path.dirname(SCRIPT), "..", "..", "docs", "context-vectors.json")
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        self.assertGreaterEqual(len(doc["vectors"]), 40)
+        for v in doc["vectors"]:
+            with self.subTest(v["case"]):
+                got = changelog.verify_context(doc["secret"], v["value"], now=doc["now"])
+                self.assertEqual(got, v["user"])
+
+
 class HelperTests(unittest.TestCase):
     def test_base_paths_are_used_only_when_safe(self):
         self.assertEqual(changelog.safe_base_path("/svc/changelog"), "/svc/changelog")

@@ -12,7 +12,17 @@ fn main() -> ExitCode {
     let settings = Settings::parse();
     match &settings.command {
         Some(Command::Healthcheck) => shared_ui::health::healthcheck(settings.port()),
-        Some(Command::Check { url }) => shell::check::run(url),
+        Some(Command::Check {
+            url,
+            strict,
+            context_secret,
+        }) => shell::check::run(
+            url,
+            &shell::check::Options {
+                strict: *strict,
+                context_secret: context_secret.clone(),
+            },
+        ),
         None => shared_ui::server::main("shell", async move {
             Ok(Application::build(settings).await?.run_until_stopped())
         }),

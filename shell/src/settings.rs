@@ -83,11 +83,24 @@ pub struct Settings {
 pub enum Command {
     /// Exit 0 when a shell on --port (default 8000) answers /healthz with 200, else 1
     Healthcheck,
-    /// Check a fragment server (any language) against the contract of `docs/DESIGN.md` and print a
-    /// report; exits 1 when a check fails
+    /// Check a fragment server (any language) against the contract of `docs/CONTRACT.md` and
+    /// print a report; exits 1 when a check fails
     Check {
         /// The server's base URL, e.g. http://127.0.0.1:1313
         url: String,
+        /// Also check everything the contract requires that is visible from outside
+        /// (security headers, HEAD, request ids, the base path, the user context, the
+        /// preview): the definition of joining
+        #[arg(long)]
+        strict: bool,
+        /// The server's CONTEXT_SECRET, to sign user contexts with in --strict [default: the
+        /// secret of docs/context-vectors.json]
+        #[arg(
+            long = "context-secret",
+            env = "CONTEXT_SECRET",
+            hide_env_values = true
+        )]
+        context_secret: Option<String>,
     },
 }
 

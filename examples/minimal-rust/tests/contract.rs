@@ -2,8 +2,8 @@ use minimal_rust::Hello;
 use shared_ui::testkit::{self, ada};
 
 #[tokio::test]
-async fn the_service_passes_the_contract_checks_of_shell_check() {
-    testkit::assert_contract(&testkit::spawn::<Hello>(&[]).await).await;
+async fn the_service_passes_the_contract_checks_of_shell_check_strict() {
+    testkit::assert_contract_strict(&testkit::spawn::<Hello>(&[]).await).await;
 }
 
 #[tokio::test]

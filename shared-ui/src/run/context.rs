@@ -93,13 +93,20 @@ impl ContextKey {
 
     /// The user in a header value, if the signature is ours and it has not expired.
     pub fn verify(&self, value: &str) -> Option<UserContext> {
+        self.verify_at(value, now_secs())
+    }
+
+    /// [`Self::verify`] with the clock reading `now` (Unix seconds): the steps of
+    /// `docs/CONTRACT.md#the-signed-user-context`, which `docs/context-vectors.json` tests.
+    pub fn verify_at(&self, value: &str, now: u64) -> Option<UserContext> {
         let (payload, tag) = value.split_once('.')?;
+        // URL_SAFE_NO_PAD decodes strictly: no padding, no other alphabet, canonical bits.
         let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        // verify_slice compares in constant time.
+        // verify_slice compares in constant time, and refuses a tag of another length.
         self.mac(&json).verify_slice(&tag).ok()?;
         let signed: Signed = serde_json::from_slice(&json).ok()?;
-        (signed.exp > now_secs()).then_some(signed.user)
+        (signed.exp > now).then_some(signed.user)
     }
 }
 
@@ -147,5 +154,49 @@ mod tests {
         assert_eq!(k.verify(payload), None);
         assert_eq!(k.verify(&format!("{payload}.")), None);
         assert_eq!(k.verify("not base64.!!"), None);
+    }
+
+    #[derive(Deserialize)]
+    struct Vectors {
+        secret: String,
+        now: u64,
+        vectors: Vec<Vector>,
+    }
+
+    #[derive(Deserialize)]
+    struct Vector {
+        case: String,
+        value: String,
+        user: Option<UserContext>,
+    }
+
+    fn vectors() -> Vectors {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/context-vectors.json");
+        let text = std::fs::read_to_string(path).expect("docs/context-vectors.json is there");
+        serde_json::from_str(&text).expect("the vectors are JSON")
+    }
+
+    #[test]
+    fn the_test_vectors_hold() {
+        let vectors = vectors();
+        let k = key(&vectors.secret);
+        let mut wrong = Vec::new();
+        for v in &vectors.vectors {
+            let got = k.verify_at(&v.value, vectors.now);
+            if got != v.user {
+                wrong.push(format!("{}: expected {:?}, got {got:?}", v.case, v.user));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+        assert!(vectors.vectors.len() >= 40);
+    }
+
+    #[test]
+    fn the_signer_writes_the_first_test_vector() {
+        let vectors = vectors();
+        let first = &vectors.vectors[0];
+        let user = first.user.clone().expect("the first vector is valid");
+        let value = key(&vectors.secret).sign_with_expiry(&user, vectors.now + 60);
+        assert_eq!(value, first.value, "{}", first.case);
     }
 }

@@ -122,6 +122,18 @@ pub async fn assert_contract_at(base: &str) {
     assert!(report.passed(), "{report}");
 }
 
+/// Runs the strict checks of `shell check --strict` (signing with [`SECRET`]) on `app` and
+/// fails with the report if any failed.
+pub async fn assert_contract_strict(app: &TestApp) {
+    assert_contract_strict_at(&app.address).await;
+}
+
+/// The same for any server at `base` that runs with [`SECRET`].
+pub async fn assert_contract_strict_at(base: &str) {
+    let report = check::check_with(base, &check::Options::strict(SECRET)).await;
+    assert!(report.passed(), "{report}");
+}
+
 /// A signed-in test user on `plan`, whose name needs escaping.
 pub fn ada(plan: &str) -> UserContext {
     UserContext {

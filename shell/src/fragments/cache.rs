@@ -113,29 +113,8 @@ pub fn cache_key(url: &str, user_id: Option<i64>, language: Option<&str>) -> Str
 /// How long a shared cache may reuse an answer with this `Cache-Control`: `max-age` (or
 /// `s-maxage`) above zero and none of `private`, `no-store`, `no-cache`.
 pub fn cacheable_for(cache_control: &str) -> Option<Duration> {
-    let mut max_age = None;
-    let mut s_maxage = None;
-    let seconds = |v: &str| v.trim().trim_matches('"').parse::<u64>().ok();
-    for directive in cache_control.split(',') {
-        let directive = directive.trim();
-        match directive.split_once('=') {
-            Some((name, v)) if name.trim().eq_ignore_ascii_case("max-age") => max_age = seconds(v),
-            Some((name, v)) if name.trim().eq_ignore_ascii_case("s-maxage") => {
-                s_maxage = seconds(v)
-            }
-            Some(_) => {}
-            None if ["private", "no-store", "no-cache"]
-                .iter()
-                .any(|d| directive.eq_ignore_ascii_case(d)) =>
-            {
-                return None
-            }
-            None => {}
-        }
-    }
-    s_maxage
-        .or(max_age)
-        .filter(|s| *s > 0)
+    // The rule is the contract's, written once (`shell check --strict` applies it too).
+    shared_ui::contract::shared_cache_seconds(cache_control)
         .map(|s| Duration::from_secs(s.min(3600)))
 }
 

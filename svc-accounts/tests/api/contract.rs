@@ -6,8 +6,8 @@ use shared_ui::contract::Manifest;
 use crate::helpers::{csrf_in, spawn_app};
 
 #[tokio::test]
-async fn the_service_passes_the_contract_checks_of_shell_check() {
-    shared_ui::testkit::assert_contract_at(&spawn_app().await.address).await;
+async fn the_service_passes_the_contract_checks_of_shell_check_strict() {
+    shared_ui::testkit::assert_contract_strict_at(&spawn_app().await.address).await;
 }
 
 #[tokio::test]

@@ -12,8 +12,8 @@ use svc_pricing::startup::Application;
 const FRAGMENTS: [&str; 2] = ["plans", "teaser"];
 
 #[tokio::test]
-async fn the_service_passes_the_contract_checks_of_shell_check() {
-    shared_ui::testkit::assert_contract(&spawn_app().await).await;
+async fn the_service_passes_the_contract_checks_of_shell_check_strict() {
+    shared_ui::testkit::assert_contract_strict(&spawn_app().await).await;
 }
 
 #[tokio::test]

@@ -8,6 +8,8 @@
 //! `x-fragment-version` equal to the manifest's version, no `<html`, and its root carries
 //! `data-fragment="<service>/<id>"`; every asset answers 200 with an `ETag` and 304 to
 //! `If-None-Match`; `/healthz` and `/readyz` answer 200; an unknown route answers 404.
+//! [`check_with`] and [`Options::strict`] add the strict checks of `super::strict`
+//! (`shell check --strict`, the definition of joining: `docs/CONTRACT.md#checking-a-server`).
 
 use std::fmt;
 use std::time::Duration;
@@ -16,6 +18,8 @@ use super::{contains_document, Manifest, ServiceUrl};
 use crate::headers;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use reqwest::StatusCode;
+
+pub use super::strict::VECTOR_SECRET;
 
 /// Time each request of the check gets.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,7 +45,11 @@ pub struct Report {
 }
 
 impl Report {
-    fn record(&mut self, name: impl Into<String>, result: Result<String, String>) -> bool {
+    pub(super) fn record(
+        &mut self,
+        name: impl Into<String>,
+        result: Result<String, String>,
+    ) -> bool {
         let (passed, detail) = match result {
             Ok(d) => (true, d),
             Err(d) => (false, d),
@@ -85,7 +93,7 @@ impl fmt::Display for Report {
     }
 }
 
-fn header_text(
+pub(super) fn header_text(
     res: &reqwest::Response,
     name: impl reqwest::header::AsHeaderName,
 ) -> Option<String> {
@@ -95,13 +103,39 @@ fn header_text(
         .map(str::to_owned)
 }
 
-/// Runs every check against the server at `base` (`http://127.0.0.1:1313`).
+/// What to check beyond the basic checks.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Also run the strict checks (`shell check --strict`): everything of
+    /// `docs/CONTRACT.md` visible from outside.
+    pub strict: bool,
+    /// The secret the strict checks sign user contexts with; `None`: the test vectors'
+    /// ([`VECTOR_SECRET`]).
+    pub context_secret: Option<String>,
+}
+
+impl Options {
+    /// The strict checks, signing with `secret` (the server's `CONTEXT_SECRET`).
+    pub fn strict(secret: &str) -> Self {
+        Self {
+            strict: true,
+            context_secret: Some(secret.to_owned()),
+        }
+    }
+}
+
+/// Runs every basic check against the server at `base` (`http://127.0.0.1:1313`).
 pub async fn run(base: &str) -> Report {
     check(base).await
 }
 
-/// Runs every check against the server at `base` (`http://127.0.0.1:1313`).
+/// Runs every basic check against the server at `base` (`http://127.0.0.1:1313`).
 pub async fn check(base: &str) -> Report {
+    check_with(base, &Options::default()).await
+}
+
+/// Runs the checks `options` asks for against the server at `base`.
+pub async fn check_with(base: &str, options: &Options) -> Report {
     let mut report = Report {
         base: base.to_owned(),
         checks: Vec::new(),
@@ -137,6 +171,10 @@ pub async fn check(base: &str) -> Report {
             .chain(m.assets.controllers.iter().map(|c| &c.module));
         for path in assets {
             check_asset(&mut report, &client, &base, path).await;
+        }
+        if options.strict {
+            let secret = options.context_secret.as_deref().unwrap_or(VECTOR_SECRET);
+            super::strict::run(&mut report, &client, &base, &m, secret).await;
         }
     }
     check_routes(&mut report, &client, &base).await;

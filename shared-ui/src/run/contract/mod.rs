@@ -14,50 +14,65 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "check")]
 pub mod check;
+pub mod schema;
 mod service;
+#[cfg(feature = "check")]
+mod strict;
 
 pub use service::{is_name, NameError, ServiceName, ServiceUrl, ServiceUrlError, MAX_NAME_LEN};
 
 /// A service's manifest: who it is, which fragments it serves, what they need.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+// The `#[schemars]` attributes state the rules of `Manifest::validate` that a JSON Schema
+// can state (`schema`); `validate` stays the authority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Manifest {
     /// Service name: lowercase letters, digits and `-` (e.g. `pricing`).
+    #[schemars(regex(pattern = schema::NAME_PATTERN))]
     pub name: String,
     /// Changes on every deploy; sent back on each fragment answer.
+    #[schemars(regex(pattern = schema::VERSION_PATTERN))]
     pub version: String,
     /// The fragments the service serves, at least one.
+    #[schemars(length(min = 1))]
     pub fragments: Vec<FragmentSpec>,
     /// CSS and Stimulus controllers the fragments need.
     #[serde(default)]
     pub assets: ManifestAssets,
     /// The POST paths that the service's forms use.
     #[serde(default)]
+    #[schemars(inner(length(max = 200), regex(pattern = schema::SAFE_PATH_PATTERN)))]
     pub actions: Vec<String>,
 }
 
 /// One fragment of a manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FragmentSpec {
     /// Identifier, unique in the manifest (e.g. `plans`).
+    #[schemars(regex(pattern = schema::NAME_PATTERN))]
     pub id: String,
     /// Service-relative path the fragment is served at (e.g. `/fragments/plans`).
+    #[schemars(length(max = 200), regex(pattern = schema::SAFE_PATH_PATTERN))]
     pub path: String,
     /// Human title (e.g. `Plans`), used in fallbacks and titles.
+    #[schemars(length(min = 1, max = 100), regex(pattern = schema::NOT_BLANK_PATTERN))]
     pub title: String,
     /// HTML to show when the service cannot answer in time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_FALLBACK_BYTES))]
     pub fallback: Option<String>,
 }
 
 /// Assets of a manifest; every URL is a service-relative path.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ManifestAssets {
     /// Stylesheets (`/assets/pricing.css`).
     #[serde(default)]
+    #[schemars(inner(length(max = 200), regex(pattern = schema::SAFE_PATH_PATTERN)))]
     pub css: Vec<String>,
     /// Stimulus controllers: identifier and ES module URL.
     #[serde(default)]
@@ -65,11 +80,13 @@ pub struct ManifestAssets {
 }
 
 /// A Stimulus controller a fragment uses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ControllerAsset {
     /// The `data-controller` identifier (`pricing-toggle`).
+    #[schemars(regex(pattern = schema::IDENTIFIER_PATTERN))]
     pub identifier: String,
     /// Service-relative URL of the ES module whose default export is the controller.
+    #[schemars(length(max = 200), regex(pattern = schema::SAFE_PATH_PATTERN))]
     pub module: String,
 }
 
@@ -221,6 +238,34 @@ pub fn is_safe_path(path: &str) -> bool {
             .split('/')
             .skip(1)
             .all(|seg| seg != ".." && seg != "." && !seg.is_empty() || path == "/")
+}
+
+/// How long a shared cache (the shell's fragment cache) may keep an answer with this
+/// `Cache-Control`, in seconds: `s-maxage`, else `max-age`, when above zero and none of
+/// `private`, `no-store`, `no-cache` is present; `None`: not shared at all
+/// (`docs/CONTRACT.md#caching`).
+pub fn shared_cache_seconds(cache_control: &str) -> Option<u64> {
+    let mut max_age = None;
+    let mut s_maxage = None;
+    let seconds = |v: &str| v.trim().trim_matches('"').parse::<u64>().ok();
+    for directive in cache_control.split(',') {
+        let directive = directive.trim();
+        match directive.split_once('=') {
+            Some((name, v)) if name.trim().eq_ignore_ascii_case("max-age") => max_age = seconds(v),
+            Some((name, v)) if name.trim().eq_ignore_ascii_case("s-maxage") => {
+                s_maxage = seconds(v)
+            }
+            Some(_) => {}
+            None if ["private", "no-store", "no-cache"]
+                .iter()
+                .any(|d| directive.eq_ignore_ascii_case(d)) =>
+            {
+                return None
+            }
+            None => {}
+        }
+    }
+    s_maxage.or(max_age).filter(|s| *s > 0)
 }
 
 /// Whether HTML holds `<html` (any case): a whole document, not a fragment. Looks only
