@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde::Deserialize;
 
 /// A slot in the page, in document order: which service's fragment goes there.
@@ -102,4 +103,18 @@ impl Filled {
             ms: 0,
         }
     }
+}
+
+/// A fragment's HTML as the bytes of a chunk, without copying it.
+struct Html(Arc<str>);
+
+impl AsRef<[u8]> for Html {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// A fragment's HTML as the bytes of a chunk, sharing it (no copy).
+pub fn fragment_bytes(html: &Arc<str>) -> Bytes {
+    Bytes::from_owner(Html(Arc::clone(html)))
 }

@@ -20,8 +20,7 @@ use actix_web::http::header::HeaderValue;
 use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 
-use super::template::{fragment_bytes, SlotPlan};
-use crate::slot::{Filled, SlotMode, SlotRef};
+use crate::slot::{fragment_bytes, Filled, SlotMode, SlotRef};
 use crate::views::{self, SlotOpen};
 
 /// The query parameter that asks a section's page to show one lazy slot inline (the link of
@@ -59,18 +58,19 @@ impl Deferred {
         }
     }
 
-    /// The placeholder and the static HTML after it.
-    pub fn placeholder_chunks(&self, plan: &SlotPlan) -> Vec<Bytes> {
-        vec![self.placeholder.clone(), plan.after().clone()]
+    /// The placeholder and `after`, the static HTML after it.
+    pub fn placeholder_chunks(&self, after: &Bytes) -> Vec<Bytes> {
+        vec![self.placeholder.clone(), after.clone()]
     }
 
-    /// An async slot's fragment where it arrives: the wrapper holding `filled`, then
-    /// `script` (the move script with the page's nonce).
+    /// An async slot's fragment where it arrives: the wrapper holding `filled` (or the
+    /// "unavailable" box of `title`, retried at `retry`), then `script` (the move script with
+    /// the page's nonce).
     pub fn late_chunks(
         &self,
-        plan: &SlotPlan,
+        slot: &SlotRef,
+        (title, retry): (&str, &str),
         filled: &Filled,
-        retry: &str,
         script: &Bytes,
     ) -> Vec<Bytes> {
         match (&filled.html, &self.late_open) {
@@ -81,8 +81,7 @@ impl Deferred {
                 script.clone(),
             ],
             _ => {
-                let boxed =
-                    views::late_unavailable(&plan.slot, self.index, filled, plan.title(), retry);
+                let boxed = views::late_unavailable(slot, self.index, filled, title, retry);
                 vec![Bytes::from(boxed.into_string()), script.clone()]
             }
         }

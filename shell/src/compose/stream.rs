@@ -64,7 +64,9 @@ impl PageRun {
     async fn in_order(&self, i: usize, mode: SlotMode) -> Vec<Bytes> {
         let plan = &self.template.plans[i];
         match (mode, &plan.deferred) {
-            (SlotMode::Async | SlotMode::Lazy, Some(deferred)) => deferred.placeholder_chunks(plan),
+            (SlotMode::Async | SlotMode::Lazy, Some(deferred)) => {
+                deferred.placeholder_chunks(plan.after())
+            }
             _ => plan.chunks(&self.fill(i).await, &self.template.retry),
         }
     }
@@ -74,7 +76,12 @@ impl PageRun {
         let plan = &self.template.plans[i];
         let filled = self.fill(i).await;
         match &plan.deferred {
-            Some(d) => d.late_chunks(plan, &filled, &self.template.retry, &self.move_script),
+            Some(d) => d.late_chunks(
+                &plan.slot,
+                (plan.title(), &self.template.retry),
+                &filled,
+                &self.move_script,
+            ),
             None => Vec::new(),
         }
     }

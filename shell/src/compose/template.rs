@@ -16,7 +16,7 @@ use super::deferred::{self, Deferred};
 use crate::metrics::{FragmentMetrics, ShellMetrics};
 use crate::registry::Registry;
 use crate::settings::SectionConfig;
-use crate::slot::{Filled, SlotMode, SlotRef};
+use crate::slot::{fragment_bytes, Filled, SlotMode, SlotRef};
 use crate::views::{self, PageSpec, PageTemplate, SlotOpen};
 
 /// A section's page (or the 404 page) cut at its slots: the same bytes for every request
@@ -61,15 +61,6 @@ pub struct SlotPlan {
     pub deferred: Option<Deferred>,
 }
 
-/// A fragment's HTML as the bytes of a chunk, without copying it.
-struct Html(Arc<str>);
-
-impl AsRef<[u8]> for Html {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
-
 impl SlotPlan {
     /// The chunks of the slot filled with `filled`: the wrapper's opening tag, the fragment
     /// (its own bytes) and the static HTML after it; or the whole "unavailable" box.
@@ -108,11 +99,6 @@ impl SlotPlan {
             }
         }
     }
-}
-
-/// A fragment's HTML as the bytes of a chunk, without copying it.
-pub fn fragment_bytes(html: &Arc<str>) -> Bytes {
-    Bytes::from_owner(Html(Arc::clone(html)))
 }
 
 /// Renders the page of `section`, or the 404 page when `None`.
