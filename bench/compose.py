@@ -532,7 +532,7 @@ def main():
     with open(os.path.join(out_dir, "slow-first.json"), "w") as f:
         json.dump(slow_first, f, indent=2)
         f.write("\n")
-    text = markdown(rows, settings) + (slow_first_markdown(slow_first) if slow_first else "")
+    text = (markdown(rows, settings) if rows else f"{settings}.\n") + (slow_first_markdown(slow_first) if slow_first else "")
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(text)
     print(text)
