@@ -3,12 +3,14 @@
 //! service, only [`crate::FakeService`]s (slow, fast, a slow session service…).
 
 use crate::replicas::Process;
-use crate::SECRET;
+use crate::{free_port, SECRET};
 
 /// A shell process and its configuration file.
 pub struct Site {
     /// The shell.
     pub shell: Process,
+    /// Its admin port (`GET /metrics`).
+    pub admin_port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -24,6 +26,8 @@ impl Site {
             .map(|(name, url)| format!("{name}={url}"))
             .collect();
         let (services, path) = (pairs.join(","), path.display().to_string());
+        let admin_port = free_port();
+        let admin = admin_port.to_string();
         let mut all = vec![
             "--context-secret",
             SECRET,
@@ -31,10 +35,21 @@ impl Site {
             &services,
             "--config",
             &path,
+            "--admin-port",
+            &admin,
         ];
         all.extend_from_slice(args);
         let shell = Process::start("shell", "shell", &all).await;
-        Site { shell, _dir: dir }
+        Site {
+            shell,
+            admin_port,
+            _dir: dir,
+        }
+    }
+
+    /// The shell's `GET /metrics` URL, on its admin port.
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.admin_port)
     }
 
     /// The shell's URL for `path`.

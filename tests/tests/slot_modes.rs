@@ -378,3 +378,51 @@ slots = [{ service = "mine", fragment = "feed" }, { service = "shared", fragment
     assert!(page.contains("Fake feed fragment (signed)"), "{page}");
     assert!(page.contains("Fake news fragment (anonymous)"), "{page}");
 }
+
+#[tokio::test]
+async fn an_async_slot_past_its_timeout_gets_its_fallback_where_it_arrives() {
+    let mut spec = FakeSpec::new("stuck", &["widget"]);
+    spec.delay = Duration::from_secs(5);
+    spec.fallback = Some("<p class=\"muted\">The stuck widget is resting.</p>".into());
+    let stuck = FakeService::start(spec).await;
+    let fast = FakeService::start(FakeSpec::new("fast", &["a"])).await;
+    let config = r#"chrome = []
+
+[[sections]]
+id = "stuck"
+title = "Stuck"
+path = "/stuck"
+slots = [{ service = "stuck", fragment = "widget", mode = "async" }, { service = "fast", fragment = "a" }]
+"#;
+    let site = Site::start(
+        &[("stuck", &stuck.url), ("fast", &fast.url)],
+        config,
+        &["--fragment-timeout-ms", "200"],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    get_text(&client, site.url("/stuck")).await; // the manifests are read
+    let started = Instant::now();
+    let page = get_text(&client, site.url("/stuck")).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "bounded by the timeout"
+    );
+    let arrived = page.find("id=\"mf-late-0\"").expect("the late wrapper");
+    let tag = &page[arrived - 20..];
+    assert_eq!(
+        slot_status(tag, "stuck/widget").as_deref(),
+        Some("fallback")
+    );
+    assert!(tag.contains("data-fragment-ms=\""), "{tag}");
+    assert!(tag.contains("The stuck widget is resting."), "{tag}");
+    assert_eq!(slot_status(&page, "fast/a").as_deref(), Some("ok"));
+    // The fallback is counted like an inline slot's.
+    let metrics = get_text(&client, site.metrics_url()).await;
+    assert!(
+        metrics.lines().any(|l| l.contains("service=\"stuck\"")
+            && l.contains("fallback")
+            && !l.starts_with('#')),
+        "{metrics}"
+    );
+}
