@@ -11,6 +11,11 @@ scenarios:
 - `services`: the fragments come from our three running services (release builds).
 - `slow-fragment`: as `static`, but the dashboard overview comes from bench/delay-server.mjs,
   300 ms late.
+- `slow-first`: as `static`, but the first fragment of the page, the accounts user menu,
+  comes 300 ms late (a second delay server); the shell marks its slot `async`, Tailor its
+  fragment `async`, nginx SSI cannot (Podium neither: it is left out). Measured: the time
+  until the two fast fragments have arrived (fast_p50_ms) and until the last byte, the median
+  of N sequential requests read as they stream; no wrk run (every page takes 300 ms).
 
 For each (scenario, system): start the composer alone, check that its page really holds the
 three fragments, warm up, `wrk -t1 -cC -dD --latency` (requests/s, p50, p99, errors), then N
@@ -41,13 +46,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 HOST = "127.0.0.1"
 SYSTEMS = ["shell", "nginx-ssi", "tailor", "podium"]
-SCENARIOS = ["static", "services", "slow-fragment"]
+SCENARIOS = ["static", "services", "slow-fragment", "slow-first"]
 SLOW_MS = 300
+# The composers that take part in `slow-first` (Podium's layout has no async fragments).
+SLOW_FIRST_SYSTEMS = ["shell", "nginx-ssi", "tailor"]
 
 # Ports: our services, the static origin (one per fake service), the delay server, composers.
 SERVICES = {"accounts": 18400, "dashboard": 18300, "pricing": 18313}
 ORIGIN = {"accounts": 18511, "dashboard": 18512, "pricing": 18513}
 DELAY = 18522
+DELAY_FIRST = 18523
 COMPOSER = {"shell": 18000, "tailor": 18101, "podium": 18102, "nginx-ssi": 18103}
 PAGE = {"shell": "/dashboard", "tailor": "/dashboard", "podium": "/", "nginx-ssi": "/dashboard"}
 PODIUM_NAMES = {"accounts": "usermenu", "dashboard": "overview", "pricing": "teaser"}
@@ -153,7 +161,21 @@ def upstreams(scenario):
     bases = {svc: f"http://{HOST}:{port}" for svc, port in ORIGIN.items()}
     if scenario == "slow-fragment":
         bases["dashboard"] = f"http://{HOST}:{DELAY}"
+    if scenario == "slow-first":
+        bases["accounts"] = f"http://{HOST}:{DELAY_FIRST}"
     return bases
+
+
+def shell_config(scenario, work):
+    """The shell's configuration: bench/shell.toml; in `slow-first` with the user menu's slot
+    (the file's last table, its one [[chrome]] entry) `async`."""
+    path = os.path.join(BENCH, "shell.toml")
+    if scenario != "slow-first":
+        return path
+    async_path = os.path.join(work, "shell-slow-first.toml")
+    with open(async_path, "w") as f:
+        f.write(open(path).read() + 'mode = "async"\n')
+    return async_path
 
 
 def start_composer(procs, system, scenario, bin_dir, work):
@@ -170,9 +192,11 @@ def start_composer(procs, system, scenario, bin_dir, work):
         return procs.start(
             system,
             [os.path.join(bin_dir, "shell"), "--port", str(port)],
-            env={"SHELL_CONFIG": os.path.join(BENCH, "shell.toml"), "SHELL_SERVICES": services, "ADMIN_PORT": "0"},
+            env={"SHELL_CONFIG": shell_config(scenario, work), "SHELL_SERVICES": services, "ADMIN_PORT": "0"},
         ), f"http://{HOST}:{port}/readyz"
     if system == "tailor":
+        if scenario == "slow-first":
+            urls_env["TEMPLATE"] = "dashboard-slow-first"
         return procs.start(system, ["node", "bench/peers/tailor.js"], env=urls_env), None
     if system == "podium":
         env = dict(urls_env)
@@ -270,6 +294,74 @@ def curl_times(url, n):
     return round(statistics.median(ttfb), 2), round(statistics.median(total), 2)
 
 
+def fast_times(url, n):
+    """Medians over n sequential requests, read as they stream: ms until the two fast
+    fragments (dashboard overview, pricing teaser) have arrived, and until the last byte."""
+    from urllib.parse import urlsplit
+    import http.client
+
+    fast_markers = [m.encode() for m in markers("slow-first") if "accounts/" not in m]
+    parts = urlsplit(url)
+    fast, total = [], []
+    for _ in range(n):
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+        conn.request("GET", parts.path)
+        res = conn.getresponse()
+        body, arrived = b"", None
+        while chunk := res.read1(65536):
+            body += chunk
+            if arrived is None and all(m in body for m in fast_markers):
+                arrived = time.perf_counter() - started
+        ended = time.perf_counter() - started
+        conn.close()
+        if res.status != 200 or arrived is None:
+            fail(f"GET {url} answered {res.status} without both fast fragments")
+        fast.append(arrived * 1000)
+        total.append(ended * 1000)
+    return round(statistics.median(fast), 2), round(statistics.median(total), 2)
+
+
+def slow_first_markdown(rows):
+    lines = [
+        "",
+        f"`slow-first`: the page's first fragment (the user menu) {SLOW_MS} ms late; time until the two fast "
+        "fragments have arrived and until the last byte (medians of sequential requests read as they stream):",
+        "",
+        "| composer | first fragment | fast fragments arrived (p50) | last byte (p50) |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    how = {"shell": "slot `async`", "tailor": "fragment `async`", "nginx-ssi": "in order (no async)"}
+    for r in rows:
+        lines.append(f"| {r['system']} | {how.get(r['system'], '')} | {r['fast_p50_ms']:.2f} ms | {r['total_p50_ms']:.2f} ms |")
+    return "\n".join(lines) + "\n"
+
+
+def run_slow_first(procs, systems, bin_dir, work, samples, rounds):
+    """The `slow-first` rows: every composer that can take part, `rounds` times in turn."""
+    runs = {system: [] for system in systems if system in SLOW_FIRST_SYSTEMS}
+    for round_no in range(1, rounds + 1):
+        for system in runs:
+            proc, ready = start_composer(procs, system, "slow-first", bin_dir, work)
+            url = f"http://{HOST}:{COMPOSER[system]}{PAGE[system]}"
+            wait_for(ready or url, proc)
+            check_page(system, "slow-first", url, proc)
+            fast_times(url, 3)  # warm-up
+            fast, total = fast_times(url, samples)
+            procs.stop(proc)
+            runs[system].append((fast, total))
+            log(f"   slow-first {system:>9} (round {round_no}/{rounds}): fast fragments {fast:>7.2f} ms  last byte {total:>7.2f} ms")
+    return [
+        {
+            "system": system,
+            "scenario": "slow-first",
+            "fast_p50_ms": statistics.median(r[0] for r in results),
+            "total_p50_ms": statistics.median(r[1] for r in results),
+        }
+        for system, results in runs.items()
+    ]
+
+
 def markdown(rows, settings):
     by = {(r["scenario"], r["system"]): r for r in rows}
     lines = [
@@ -286,7 +378,7 @@ def markdown(rows, settings):
         )
     lines += ["", "Throughput of the shell beside each peer (requests/s ratio):", ""]
     lines += ["| scenario | shell / nginx-ssi | shell / tailor | shell / podium |", "| --- | ---: | ---: | ---: |"]
-    for scenario in SCENARIOS:
+    for scenario in [s for s in SCENARIOS if s != "slow-first"]:
         shell = by.get((scenario, "shell"))
         if not shell:
             continue
@@ -322,6 +414,7 @@ def main():
     os.chmod(work, 0o755)  # nginx workers run as an unprivileged user
     procs = Procs(work)
     rows = []
+    slow_first = []
     try:
         env = {"CONTEXT_SECRET": "bench-context-secret-0123456789", "RUST_LOG": "warn"}
         os.environ.update(env)
@@ -338,7 +431,7 @@ def main():
             for svc, port in SERVICES.items():
                 wait_for(f"http://{HOST}:{port}/readyz", svc_procs[svc])
         # The static origin (nginx) and the delay server.
-        if "static" in scenarios or "slow-fragment" in scenarios:
+        if {"static", "slow-fragment", "slow-first"} & set(scenarios):
             static = os.path.join(work, "static")
             shutil.copytree(os.path.join(BENCH, "static"), static)
             prefix = os.path.join(work, "origin")
@@ -365,6 +458,12 @@ def main():
                 env={"ROOT": os.path.join(static, "dashboard"), "PORT": str(DELAY), "DELAY_MS": str(SLOW_MS)},
             )
             wait_for(f"http://{HOST}:{DELAY}/readyz", delay)
+            delay_first = procs.start(
+                "delay-server-first",
+                ["node", "bench/delay-server.mjs"],
+                env={"ROOT": os.path.join(static, "accounts"), "PORT": str(DELAY_FIRST), "DELAY_MS": str(SLOW_MS)},
+            )
+            wait_for(f"http://{HOST}:{DELAY_FIRST}/readyz", delay_first)
             # The fake services must pass the shell's own contract check.
             for name, base in [*((f"origin {s}", f"http://{HOST}:{p}") for s, p in ORIGIN.items()), ("delay server", f"http://{HOST}:{DELAY}")]:
                 res = subprocess.run([os.path.join(bin_dir, "shell"), "check", base], capture_output=True, text=True)
@@ -375,7 +474,9 @@ def main():
         # Rounds: every system once per round, in turn, so that a drift of the machine's
         # speed (on this shared 2-core VM the same run varies by 20% from one minute to the
         # next) falls on every system alike; each system's row is its median round.
-        for scenario in scenarios:
+        if "slow-first" in scenarios:
+            slow_first = run_slow_first(procs, systems, bin_dir, work, samples, rounds)
+        for scenario in [s for s in scenarios if s != "slow-first"]:
             runs = {system: [] for system in systems}
             for round_no in range(1, rounds + 1):
                 for system in systems:
@@ -428,9 +529,13 @@ def main():
         f"{time.strftime('%Y-%m-%d', time.gmtime())}{' (--quick)' if quick else ''}; 1-minute load average "
         f"{load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after"
     )
+    with open(os.path.join(out_dir, "slow-first.json"), "w") as f:
+        json.dump(slow_first, f, indent=2)
+        f.write("\n")
+    text = (markdown(rows, settings) if rows else f"{settings}.\n") + (slow_first_markdown(slow_first) if slow_first else "")
     with open(os.path.join(out_dir, "results.md"), "w") as f:
-        f.write(markdown(rows, settings))
-    print(markdown(rows, settings))
+        f.write(text)
+    print(text)
 
 
 if __name__ == "__main__":

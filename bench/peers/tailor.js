@@ -1,6 +1,7 @@
 // Zalando's Tailor composing the same three fragments as the shell's /dashboard, streamed.
 // The template (Tailor's own format, tailor-templates/dashboard.html) is parsed once and the
-// parsed form reused for every page, Tailor's fastest setup. Bench only.
+// parsed form reused for every page, Tailor's fastest setup. TEMPLATE picks another template
+// of tailor-templates (`dashboard-slow-first`: the user menu `async`). Bench only.
 const http = require('http');
 const path = require('path');
 const fs = require('fs');
@@ -8,7 +9,7 @@ const Tailor = require('node-tailor');
 
 const port = Number(process.env.PORT || 8101);
 const template = fs
-  .readFileSync(path.join(__dirname, 'tailor-templates', 'dashboard.html'), 'utf8')
+  .readFileSync(path.join(__dirname, 'tailor-templates', `${process.env.TEMPLATE || 'dashboard'}.html`), 'utf8')
   .replaceAll('{{ACCOUNTS_URL}}', process.env.ACCOUNTS_URL || 'http://127.0.0.1:4000')
   .replaceAll('{{DASHBOARD_URL}}', process.env.DASHBOARD_URL || 'http://127.0.0.1:3000')
   .replaceAll('{{PRICING_URL}}', process.env.PRICING_URL || 'http://127.0.0.1:1313');

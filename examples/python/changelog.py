@@ -526,6 +526,11 @@ class Service:
                     "id": "teaser",
                     "path": "/fragments/teaser",
                     "title": "Latest change",
+                    # The same for everybody: the shell fetches it without waiting for the
+                    # session and sends no user context. Its card is about 220 px tall: the
+                    # shell reserves that much, so a placeholder swapped for it shifts nothing.
+                    "personal": False,
+                    "min_height": 220,
                     "fallback": '<aside class="card" data-fragment="changelog/teaser">'
                     '<h2 class="card__title">What\'s new</h2><p>See what changed lately.</p>'
                     "</aside>",

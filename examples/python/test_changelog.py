@@ -225,6 +225,11 @@ class HttpTests(unittest.TestCase):
         for f in m["fragments"]:
             self.assertIn(f'data-fragment="changelog/{f["id"]}"', f["fallback"])
         self.assertEqual(m["actions"], ["/actions/feedback"])
+        # The teaser is the same for everybody; entries greet the user (personal, the default).
+        teaser = m["fragments"][1]
+        self.assertIs(teaser["personal"], False)
+        self.assertTrue(1 <= teaser["min_height"] <= 4000)
+        self.assertNotIn("personal", m["fragments"][0])
         for path in m["assets"]["css"] + [c["module"] for c in m["assets"]["controllers"]]:
             self.assertTrue(changelog.is_safe_path(path), path)
 

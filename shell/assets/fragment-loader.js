@@ -12,6 +12,12 @@
 // x-mf-loader: 1) -> load the services' CSS and controllers once -> swap them into <main>
 // -> pushState, title, aria-current, focus, announce. Forms inside fragments are posted
 // with fetch: 422 is swapped into the form's slot, a redirect navigates with the loader.
+//
+// Slot modes (the registry's `mode`): an async slot is fetched and swapped like any other
+// here (on the server-rendered page a small inline script moved it into its placeholder). A
+// lazy slot is a placeholder (`data-fragment-status="lazy"`) until it comes near the
+// viewport: then it is fetched (IntersectionObserver), with the same timeout, error state and
+// announcement as a swap. Its link (to the section's page showing it) loads it in place.
 import { Controller } from "@hotwired/stimulus";
 // boot.js starts Stimulus once as window.Stimulus; import it first so the app exists.
 import { registerControllers } from "/assets/shared/boot.js";
@@ -22,6 +28,9 @@ const PROGRESS_DELAY_MS = 100; // fast swaps never flash the progress bar
 const CACHE_ENTRIES = 24; // fragment answers kept for Back/Forward
 const CSS_WAIT_MS = 3000; // show the fragment even if a stylesheet never loads
 const STAND_IN_HEADER = "x-mf-status"; // the shell answered for a failed service (shell/src/slot.rs)
+const LAZY_MARGIN = "200px"; // a lazy slot is fetched this close to the viewport
+const EXPAND_PARAM = "mf-slot"; // the server's "show this lazy slot" query, never forwarded
+const LAZY_SELECTOR = '.slot[data-fragment-mode="lazy"][data-fragment-status="lazy"]';
 
 export default class FragmentLoader extends Controller {
   static targets = ["main", "chrome", "progress", "announcer"];
@@ -50,6 +59,7 @@ export default class FragmentLoader extends Controller {
     const section = this.hasMainTarget ? this.mainTarget.dataset.section : undefined;
     history.replaceState({ ...history.state, mf: true, section, scroll: window.scrollY }, "");
     this.renderedPath = location.pathname + location.search;
+    this.observeLazy(this.element);
   }
 
   disconnect() {
@@ -57,6 +67,7 @@ export default class FragmentLoader extends Controller {
     this.element.removeEventListener("submit", this.onSubmit);
     window.removeEventListener("popstate", this.onPopState);
     window.removeEventListener("scroll", this.onScroll);
+    this.lazyObserver?.disconnect();
     this.pending?.abort();
   }
 
@@ -97,6 +108,11 @@ export default class FragmentLoader extends Controller {
     if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     const link = event.target.closest("a[href]");
     if (!link || link.hasAttribute("download")) return;
+    const lazy = link.closest(LAZY_SELECTOR);
+    if (lazy) {
+      event.preventDefault(); // the placeholder's link: load the slot in place
+      return this.loadLazy(lazy);
+    }
     if (link.target && link.target !== "_self") return;
     const url = new URL(link.href, location.href);
     if (url.origin !== location.origin || !this.sectionFor(url.pathname)) return;
@@ -146,10 +162,13 @@ export default class FragmentLoader extends Controller {
     if (push) this.saveScroll();
     const urls = section.slots.map((slot) => this.fragmentUrl(slot.url, url.search));
     try {
-      const cached = fromHistory && urls.every((u) => this.cache.has(u));
+      const lazy = (slot) => slot.mode === "lazy";
+      const cached = fromHistory && urls.every((u, i) => lazy(section.slots[i]) || this.cache.has(u));
       const results = cached
-        ? section.slots.map((slot, i) => ({ slot, ok: true, html: this.cache.get(urls[i]) }))
-        : await Promise.all(section.slots.map((slot, i) => this.fetchSlot(slot, urls[i], signal)));
+        ? section.slots.map((slot, i) => (lazy(slot) ? { slot, lazy: true } : { slot, ok: true, html: this.cache.get(urls[i]) }))
+        : await Promise.all(
+            section.slots.map((slot, i) => (lazy(slot) ? { slot, lazy: true } : this.fetchSlot(slot, urls[i], signal)))
+          );
       if (superseded(signal)) return; // another click came meanwhile
       await this.ensureAssets(section.slots.map((slot) => slot.service));
       if (superseded(signal)) return;
@@ -177,7 +196,9 @@ export default class FragmentLoader extends Controller {
   // The fragment URL with the page's query string passed on (e.g. ?plan=pro).
   fragmentUrl(base, search) {
     const url = new URL(base, location.href);
-    new URLSearchParams(search).forEach((value, key) => url.searchParams.set(key, value));
+    new URLSearchParams(search).forEach((value, key) => {
+      if (key !== EXPAND_PARAM) url.searchParams.set(key, value);
+    });
     return url.href;
   }
 
@@ -219,10 +240,12 @@ export default class FragmentLoader extends Controller {
   // the navigation, focus and the announcer.
   render(section, results, retry) {
     const main = this.mainTarget;
+    const url = section.path;
     main.dataset.section = section.id;
     this.renderedPath = location.pathname + location.search;
     main.replaceChildren(
-      ...results.map(({ slot, ok, html, reason, status }) => {
+      ...results.map(({ slot, ok, html, reason, status, lazy }) => {
+        if (lazy) return lazyPlaceholder(slot, url);
         const wrapper = document.createElement("div");
         wrapper.className = "slot";
         wrapper.dataset.slot = `${slot.service}/${slot.fragment}`;
@@ -238,7 +261,8 @@ export default class FragmentLoader extends Controller {
       if (current) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
-    const failed = results.filter((r) => !r.ok || r.status === "unavailable").length;
+    const failed = results.filter((r) => !r.lazy && (!r.ok || r.status === "unavailable")).length;
+    this.observeLazy(main);
     this.focusIn(main);
     this.announce(failed ? `${section.title} loaded with ${failed} part(s) unavailable` : `${section.title} loaded`);
   }
@@ -327,7 +351,7 @@ export default class FragmentLoader extends Controller {
     await Promise.all(
       (this.registry?.chrome || []).map(async (entry) => {
         const slot = this.chromeTargets.find((el) => el.dataset.slot === `${entry.service}/${entry.fragment}`);
-        if (!slot) return;
+        if (!slot || slot.matches(LAZY_SELECTOR)) return;
         const result = await this.fetchSlot(entry, this.fragmentUrl(entry.url, ""), AbortSignal.timeout(TIMEOUT_MS));
         // Keep the old menu rather than an error or a stand-in in the header.
         if (!result.ok || result.status !== "ok") return;
@@ -335,6 +359,71 @@ export default class FragmentLoader extends Controller {
         slot.innerHTML = result.html;
       })
     );
+  }
+
+  // ---- Lazy slots ------------------------------------------------------------------------
+
+  // Watches the lazy placeholders under `root`: each is loaded once it comes within
+  // LAZY_MARGIN of the viewport (at once where IntersectionObserver is missing).
+  observeLazy(root) {
+    const placeholders = root.querySelectorAll(LAZY_SELECTOR);
+    if (!placeholders.length) return;
+    if (!("IntersectionObserver" in window)) return placeholders.forEach((p) => this.loadLazy(p));
+    this.lazyObserver ??= new IntersectionObserver(
+      (entries) => {
+        for (const entry of entries) {
+          if (!entry.isIntersecting) continue;
+          this.lazyObserver.unobserve(entry.target);
+          this.loadLazy(entry.target);
+        }
+      },
+      { rootMargin: LAZY_MARGIN }
+    );
+    placeholders.forEach((p) => this.lazyObserver.observe(p));
+  }
+
+  // Fetches a lazy slot's fragment into its placeholder, as a swap would: the timeout, the
+  // error box with Retry, the announcement.
+  async loadLazy(placeholder) {
+    if (placeholder.hasAttribute("aria-busy")) return; // already on its way
+    this.lazyObserver?.unobserve(placeholder);
+    placeholder.setAttribute("aria-busy", "true");
+    await this.ready;
+    const [service, fragment] = placeholder.dataset.slot.split("/");
+    let entry = this.slotEntry(service, fragment);
+    if (this.registry && !entry?.url) {
+      await this.loadRegistry();
+      entry = this.slotEntry(service, fragment);
+    }
+    if (!entry) return location.assign(placeholder.querySelector("a[href]")?.href || location.href);
+    const chrome = placeholder.dataset.fragmentLoaderTarget === "chrome";
+    const timeout = this.timeoutValue > 0 ? this.timeoutValue : TIMEOUT_MS;
+    const url = this.fragmentUrl(entry.url || "", chrome ? "" : location.search);
+    const result = await this.fetchSlot(entry, url, AbortSignal.timeout(timeout));
+    if (!placeholder.isConnected) return; // another section replaced it meanwhile
+    placeholder.removeAttribute("aria-busy");
+    placeholder.classList.remove("slot--pending");
+    placeholder.removeAttribute("id");
+    if (!result.ok) {
+      placeholder.dataset.fragmentStatus = "unavailable";
+      placeholder.replaceChildren(
+        this.errorBox(`${entry.title} could not be loaded: ${result.reason}.`, () => {
+          placeholder.dataset.fragmentStatus = "lazy";
+          this.loadLazy(placeholder);
+        })
+      );
+      return this.announce(`${entry.title} could not be loaded`);
+    }
+    await this.ensureAssets([service]);
+    placeholder.innerHTML = result.html;
+    placeholder.dataset.fragmentStatus = "ok";
+    this.announce(`${entry.title} loaded`);
+  }
+
+  // The registry's entry (a section slot or a chrome entry) for service/fragment.
+  slotEntry(service, fragment) {
+    const all = [...(this.registry?.sections || []).flatMap((s) => s.slots), ...(this.registry?.chrome || [])];
+    return all.find((slot) => slot.service === service && slot.fragment === fragment);
   }
 
   // ---- Assets on demand ------------------------------------------------------------------
@@ -409,6 +498,22 @@ export default class FragmentLoader extends Controller {
     this.announcerTarget.textContent = "";
     requestAnimationFrame(() => (this.announcerTarget.textContent = message));
   }
+}
+
+// A lazy slot's placeholder as the server writes it (shell/src/views.rs, `placeholder`): the
+// reserved box (its height from the page's style) and a link to the section's page showing it.
+function lazyPlaceholder(slot, sectionPath) {
+  const wrapper = document.createElement("div");
+  wrapper.className = "slot slot--pending";
+  wrapper.dataset.slot = `${slot.service}/${slot.fragment}`;
+  wrapper.dataset.fragmentMode = "lazy";
+  wrapper.dataset.fragmentStatus = "lazy";
+  const link = document.createElement("a");
+  link.className = "slot__placeholder";
+  link.href = `${sectionPath}?${EXPAND_PARAM}=${wrapper.dataset.slot}`;
+  link.textContent = `Show ${slot.title}`;
+  wrapper.append(link);
+  return wrapper;
 }
 
 // Whether a request was aborted because a newer one replaced it (not by its timeout).

@@ -89,6 +89,16 @@ impl Forwarded {
         self.common.get(name)
     }
 
+    /// The same headers without the browser's cookies (and no user, which is only ever
+    /// added later): for a fragment that is not personal.
+    pub fn anonymous(&self) -> Self {
+        Self {
+            cookie: None,
+            user_id: None,
+            common: self.common.clone(),
+        }
+    }
+
     /// The signed user context, once the user is known.
     pub fn set_user(&mut self, user_header: &str, user_id: i64) {
         self.put(HeaderName::from_static(headers::USER_CONTEXT), user_header);

@@ -11,7 +11,8 @@
 //! [`compose::cache`] (rendered by [`compose::template`] with [`views`]) and sends its head;
 //! [`compose::stream`] resolves the user ([`session`]), fills every slot at once
 //! ([`fragments`], each request carrying [`forwarded`]'s headers) and writes the slots in
-//! page order as they are ready.
+//! page order as they are ready; async and lazy slots leave a placeholder there
+//! ([`compose::deferred`]).
 //!
 //! The modules, bottom up. Layers run one way: a module uses only modules listed before it
 //! (routes -> compose / proxy -> fragments, asset_cache, session, forwarded, views ->

@@ -19,6 +19,7 @@ use shared_ui::contract::{ContractError, ControllerAsset, FragmentSpec, Manifest
 
 use crate::body::{read_capped, BodyError};
 use crate::settings::{Config, SectionConfig, ServiceConfig};
+use crate::slot::SlotMode;
 
 /// The delays between reads of a manifest not known yet: the first, the growth factor and
 /// the longest (200 ms, 400 ms, 800 ms, 1.6 s, then every 2 s).
@@ -513,7 +514,38 @@ impl Registry {
             .collect()
     }
 
-    fn slot_json(&self, service: &str, fragment: &str, lineup: &[Arc<Service>]) -> Value {
+    /// The declared `min_height` of every configured slot's fragment (sections and chrome),
+    /// once each: `(service, fragment, px)`.
+    pub fn slot_heights(&self) -> Vec<(String, String, u32)> {
+        let config = &self.config;
+        let slots = config
+            .sections
+            .iter()
+            .flat_map(|s| s.slots.iter().map(|sl| (&sl.service, &sl.fragment)))
+            .chain(config.chrome.iter().map(|c| (&c.service, &c.fragment)));
+        let mut heights: Vec<(String, String, u32)> = Vec::new();
+        for (service, fragment) in slots {
+            let known = heights
+                .iter()
+                .any(|(s, f, _)| s == service && f == fragment);
+            let height = self
+                .service(service)
+                .and_then(|s| s.manifest())
+                .and_then(|m| m.fragment(fragment).and_then(|f| f.min_height));
+            if let (false, Some(px)) = (known, height) {
+                heights.push((service.clone(), fragment.clone(), px));
+            }
+        }
+        heights
+    }
+
+    fn slot_json(
+        &self,
+        service: &str,
+        fragment: &str,
+        mode: SlotMode,
+        lineup: &[Arc<Service>],
+    ) -> Value {
         let svc = self.service_in(service, lineup);
         let title = svc
             .and_then(|s| s.fragment(fragment))
@@ -525,7 +557,7 @@ impl Registry {
                     .map(|p| format!("{}{p}", s.browser_base()))
             })
             .unwrap_or_default();
-        json!({ "service": service, "fragment": fragment, "title": title, "url": url })
+        json!({ "service": service, "fragment": fragment, "title": title, "url": url, "mode": mode.as_str() })
     }
 
     /// The browser-facing registry (`GET /registry.json`): sections, chrome, services.
@@ -545,7 +577,7 @@ impl Registry {
             .map(|s| {
                 json!({
                     "id": s.id, "title": s.title, "path": s.path,
-                    "slots": s.slots.iter().map(|sl| self.slot_json(&sl.service, &sl.fragment, lineup)).collect::<Vec<_>>(),
+                    "slots": s.slots.iter().map(|sl| self.slot_json(&sl.service, &sl.fragment, sl.mode, lineup)).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -554,7 +586,7 @@ impl Registry {
             .chrome
             .iter()
             .map(|c| {
-                let mut v = self.slot_json(&c.service, &c.fragment, lineup);
+                let mut v = self.slot_json(&c.service, &c.fragment, c.mode, lineup);
                 v["slot"] = json!(c.slot);
                 v["title"] = json!(c.title);
                 v

@@ -14,6 +14,7 @@ use shared_ui::contract::{is_name, is_safe_path, ServiceName, ServiceUrl, Servic
 use shared_ui::settings::{Common, CommonSettings, SettingError};
 
 use crate::hosts::{self, HostPatterns};
+use crate::slot::SlotMode;
 
 /// The shell's port (`docs/DESIGN.md#ports-and-settings`).
 pub const DEFAULT_PORT: u16 = 8000;
@@ -123,6 +124,9 @@ pub struct SlotConfig {
     pub service: String,
     /// The fragment id in that service's manifest.
     pub fragment: String,
+    /// `inline` (the default), `async` or `lazy`: see [`SlotMode`].
+    #[serde(default)]
+    pub mode: SlotMode,
 }
 
 /// A section: one page of the site.
@@ -151,6 +155,9 @@ pub struct ChromeConfig {
     pub fragment: String,
     /// Accessible title (`Account menu`).
     pub title: String,
+    /// `inline` (the default), `async` or `lazy`: see [`SlotMode`].
+    #[serde(default)]
+    pub mode: SlotMode,
 }
 
 /// The checked configuration the shell runs with.
@@ -221,6 +228,7 @@ fn slot(service: &str, fragment: &str) -> SlotConfig {
     SlotConfig {
         service: service.to_owned(),
         fragment: fragment.to_owned(),
+        mode: SlotMode::Inline,
     }
 }
 
@@ -255,6 +263,7 @@ pub fn default_chrome() -> Vec<ChromeConfig> {
         service: "accounts".into(),
         fragment: "user-menu".into(),
         title: "Account menu".into(),
+        mode: SlotMode::Inline,
     }]
 }
 
@@ -677,6 +686,10 @@ mod tests {
         assert_eq!(c.fragment_timeout, Duration::from_millis(1000));
         assert_eq!(c.admin_addr.port(), DEFAULT_ADMIN_PORT);
         assert_eq!(c.asset_cache_bytes, 8 * 1024 * 1024);
+        assert!(c.sections[0]
+            .slots
+            .iter()
+            .all(|s| s.mode == SlotMode::Inline));
     }
 
     #[test]
@@ -685,6 +698,37 @@ mod tests {
         assert_eq!(c.asset_cache_bytes, 0);
         let err = parse(&["--asset-cache-mib", "2048"]).unwrap_err();
         assert_eq!(err.name, "--asset-cache-mib / SHELL_ASSET_CACHE_MIB");
+    }
+
+    #[test]
+    fn slot_modes_are_read_from_the_file_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shell.toml");
+        let write = |mode: &str| {
+            std::fs::write(
+                &path,
+                format!(
+                    "[[sections]]\nid = \"d\"\ntitle = \"D\"\npath = \"/d\"\nslots = [\n  {{ service = \"pricing\", fragment = \"a\", mode = \"{mode}\" }},\n  {{ service = \"pricing\", fragment = \"b\", mode = \"lazy\" }},\n]\n\n[[chrome]]\nslot = \"menu\"\nservice = \"accounts\"\nfragment = \"user-menu\"\ntitle = \"Menu\"\nmode = \"async\"\n"
+                ),
+            )
+            .unwrap();
+        };
+        let args = |path: &std::path::Path| {
+            parse(&[
+                "--services",
+                DEFAULT_SERVICES,
+                "--config",
+                path.to_str().unwrap(),
+            ])
+        };
+        write("async");
+        let c = args(&path).unwrap();
+        let modes: Vec<_> = c.sections[0].slots.iter().map(|s| s.mode).collect();
+        assert_eq!(modes, [SlotMode::Async, SlotMode::Lazy]);
+        assert_eq!(c.chrome[0].mode, SlotMode::Async);
+        write("eager");
+        let err = args(&path).unwrap_err().to_string();
+        assert!(err.contains("eager") && err.contains("`lazy`"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use serde::Deserialize;
+
 /// The header on an answer the shell made itself for a service's failed `GET` through the
 /// proxy: how it stood in ([`Status::as_str`]: `cached`, `fallback`, `unavailable`). The
 /// loader writes it as the slot's `data-fragment-status`, as the page does.
@@ -18,6 +21,37 @@ pub struct SlotRef {
     pub fragment: String,
     /// Whether it sits in the chrome (header) rather than in `<main>`.
     pub chrome: bool,
+    /// When its fragment is written into the page.
+    pub mode: SlotMode,
+}
+
+/// When a slot's fragment reaches the page (`mode` in the shell's configuration).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotMode {
+    /// Written in page order as soon as it and every slot before it are ready: a slow
+    /// fragment holds back the slots after it (the default).
+    #[default]
+    Inline,
+    /// A placeholder in page order at once; the fragment streamed after the main content as
+    /// soon as it is ready, in the order the fragments complete, and moved into its
+    /// placeholder by a small inline script (with JavaScript off it stays at the end of the
+    /// page, where the placeholder links to).
+    Async,
+    /// Not fetched for the page: a placeholder with a link to its section's page that shows
+    /// it; the browser's loader fetches it when the placeholder comes near the viewport.
+    Lazy,
+}
+
+impl SlotMode {
+    /// The value of `data-fragment-mode` and of the registry's `mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotMode::Inline => "inline",
+            SlotMode::Async => "async",
+            SlotMode::Lazy => "lazy",
+        }
+    }
 }
 
 /// How a slot was filled; written as `data-fragment-status`.
@@ -74,4 +108,18 @@ impl Filled {
             ms: 0,
         }
     }
+}
+
+/// A fragment's HTML as the bytes of a chunk, without copying it.
+struct Html(Arc<str>);
+
+impl AsRef<[u8]> for Html {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// A fragment's HTML as the bytes of a chunk, sharing it (no copy).
+pub fn fragment_bytes(html: &Arc<str>) -> Bytes {
+    Bytes::from_owner(Html(Arc::clone(html)))
 }

@@ -15,7 +15,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use shared_ui::components::{self, NavItem, PageOptions};
 use shared_ui::contract::ControllerAsset;
 
-use crate::slot::{Filled, SlotRef, Status};
+use crate::slot::{Filled, SlotMode, SlotRef, Status};
 
 /// The shell's stylesheet.
 pub const SHELL_CSS_URL: &str = "/assets/shell.css";
@@ -47,6 +47,9 @@ pub struct PageSpec<'a> {
     pub lang: String,
     /// The overrides' banner, for a browser that overrides services.
     pub banner: Option<Markup>,
+    /// The reserved heights of the slots ([`slot_heights_css`]), in a `<style>` of the head
+    /// that the CSP allows by its hash.
+    pub slot_css: Option<String>,
 }
 
 /// The page cut at its slots: `segments.len() == slots.len() + 1`.
@@ -93,6 +96,7 @@ pub fn page_template(spec: &PageSpec<'_>) -> PageTemplate {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (spec.title) }
                 (components::head_assets(&options))
+                @if let Some(css) = &spec.slot_css { style { (PreEscaped(css)) } }
             }
             body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json" {
                 a class="skip-link" href="#main" { "Skip to content" }
@@ -165,14 +169,31 @@ impl SlotOpen {
     /// Renders the wrapper once around markers that no escaped text can contain, and cuts it
     /// there.
     pub fn new(slot_ref: &SlotRef) -> Self {
-        let whole = html! {
+        Self::cut(html! {
             div class="slot"
                 data-slot={ (slot_ref.service) "/" (slot_ref.fragment) }
                 data-fragment-loader-target=[slot_ref.chrome.then_some("chrome")]
                 data-fragment-status=(PreEscaped("\u{0}"))
                 data-fragment-ms=(PreEscaped("\u{1}")) { (PreEscaped("\u{2}")) }
-        }
-        .into_string();
+        })
+    }
+
+    /// The opening tag of an async slot's fragment as it arrives after the main content:
+    /// the same wrapper, with an id the placeholder links to and the placeholder's id, for
+    /// the script that moves it there ([`late_slot`]).
+    pub fn late(slot_ref: &SlotRef, index: usize) -> Self {
+        Self::cut(html! {
+            div class="slot" id=(late_id(index)) data-async-for=(placeholder_id(index))
+                data-slot={ (slot_ref.service) "/" (slot_ref.fragment) }
+                data-fragment-loader-target=[slot_ref.chrome.then_some("chrome")]
+                data-fragment-mode=(slot_ref.mode.as_str())
+                data-fragment-status=(PreEscaped("\u{0}"))
+                data-fragment-ms=(PreEscaped("\u{1}")) { (PreEscaped("\u{2}")) }
+        })
+    }
+
+    fn cut(whole: Markup) -> Self {
+        let whole = whole.into_string();
         let mut parts = whole.split(['\u{0}', '\u{1}', '\u{2}']).map(str::to_owned);
         let mut next = || parts.next().unwrap_or_default();
         Self {
@@ -205,6 +226,88 @@ impl SlotOpen {
 /// The closing tag of a slot's wrapper (see [`SlotOpen`]).
 pub const SLOT_CLOSE: &str = "</div>";
 
+/// The id of slot `index`'s placeholder (async and lazy slots).
+pub fn placeholder_id(index: usize) -> String {
+    format!("mf-slot-{index}")
+}
+
+/// The id of an async slot's fragment where it arrives, after the main content.
+pub fn late_id(index: usize) -> String {
+    format!("mf-late-{index}")
+}
+
+/// The placeholder of an async or lazy slot, written in page order: the reserved box (its
+/// height from the head's style, [`slot_heights_css`]), a loading state and a plain link:
+/// for an async slot to where its fragment arrives in this page, for a lazy one to `href`,
+/// the section's page that shows it. `title` is the fragment's.
+pub fn placeholder(slot: &SlotRef, index: usize, title: &str, href: &str) -> Markup {
+    let lazy = slot.mode == SlotMode::Lazy;
+    html! {
+        div class="slot slot--pending" id=(placeholder_id(index))
+            data-slot={ (slot.service) "/" (slot.fragment) }
+            data-fragment-loader-target=[slot.chrome.then_some("chrome")]
+            data-fragment-mode=(slot.mode.as_str())
+            data-fragment-status=(if lazy { "lazy" } else { "pending" })
+            aria-busy=[(!lazy).then_some("true")] {
+            a class="slot__placeholder" href=(href) {
+                @if lazy { "Show " (title) } @else { "Loading " (title) "…" }
+            }
+        }
+    }
+}
+
+/// The script after each async slot's fragment: moves the fragment (the element before it)
+/// into its placeholder, or drops it when the placeholder is gone (the loader showed another
+/// section meanwhile), then removes itself. The same bytes every time; it runs under the
+/// page's CSP nonce.
+pub const MOVE_SCRIPT: &str = "(function(s){var c=s.previousElementSibling,p=c&&document.getElementById(c.getAttribute('data-async-for'));if(c&&c.hasAttribute('data-async-for')){if(p){c.removeAttribute('id');c.removeAttribute('data-async-for');p.replaceWith(c)}else{c.remove()}}s.remove()})(document.currentScript)";
+
+/// The `<script>` that follows an async slot's fragment ([`MOVE_SCRIPT`]), with the
+/// page's nonce.
+pub fn move_script(nonce: &str) -> String {
+    html! { script nonce=(nonce) { (PreEscaped(MOVE_SCRIPT)) } }.into_string()
+}
+
+/// An async slot whose fragment failed and has no copy or fallback: the "unavailable" box,
+/// where async fragments arrive ([`SlotOpen::late`]).
+pub fn late_unavailable(
+    slot: &SlotRef,
+    index: usize,
+    filled: &Filled,
+    title: &str,
+    retry_href: &str,
+) -> Markup {
+    html! {
+        div class="slot" id=(late_id(index)) data-async-for=(placeholder_id(index))
+            data-slot={ (slot.service) "/" (slot.fragment) }
+            data-fragment-loader-target=[slot.chrome.then_some("chrome")]
+            data-fragment-mode=(slot.mode.as_str())
+            data-fragment-status=(filled.status.as_str())
+            data-fragment-ms=(filled.ms) {
+            (components::unavailable(title, retry_href))
+        }
+    }
+}
+
+/// The head's rules that reserve each slot's declared height (`min_height` in the
+/// manifest, CSS pixels), for placeholders and filled slots alike, so that a fragment
+/// replacing its placeholder shifts nothing; `None` when no fragment declares one.
+/// Service names and fragment ids are names (`a-z`, `0-9`, `-`): nothing to escape.
+pub fn slot_heights_css(heights: &[(String, String, u32)]) -> Option<String> {
+    use std::fmt::Write;
+    if heights.is_empty() {
+        return None;
+    }
+    let mut css = String::new();
+    for (service, fragment, px) in heights {
+        let _ = write!(
+            css,
+            ".slot[data-slot=\"{service}/{fragment}\"]{{min-height:{px}px}}"
+        );
+    }
+    Some(css)
+}
+
 /// The body of the 404 page: the same words for every path (see the module doc).
 pub fn not_found() -> Markup {
     html! {
@@ -228,6 +331,7 @@ mod tests {
                 service: "pricing".into(),
                 fragment: "teaser".into(),
                 chrome,
+                mode: SlotMode::Inline,
             };
             let open = SlotOpen::new(&slot_ref);
             for (status, ms) in [

@@ -136,6 +136,33 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot load {url}: {e}"));
     }
 
+    /// Runs `source` in every document this session opens from now on, before the page's
+    /// own scripts and whatever its CSP says (Chrome DevTools'
+    /// `Page.addScriptToEvaluateOnNewDocument`, through chromedriver): a probe that must
+    /// see the page from its first byte, as a `MutationObserver` or a `PerformanceObserver`.
+    pub async fn on_new_document(&self, source: &str) {
+        let url = format!(
+            "http://127.0.0.1:{}/session/{}/goog/cdp/execute",
+            self.driver_port, self.session
+        );
+        let body = json!({
+            "cmd": "Page.addScriptToEvaluateOnNewDocument",
+            "params": { "source": source },
+        });
+        let res = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("chromedriver's CDP endpoint");
+        assert!(
+            res.status().is_success(),
+            "Page.addScriptToEvaluateOnNewDocument failed: {}",
+            res.text().await.unwrap_or_default()
+        );
+    }
+
     /// Runs `script` (a function body; `return` a value) and gives back its JSON result.
     pub async fn eval(&self, script: &str) -> Value {
         self.client

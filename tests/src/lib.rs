@@ -4,7 +4,8 @@
 //!   a temporary accounts database, one shared context secret) and the shell configured
 //!   with their URLs, as users configure it (`Settings::try_parse_from`). Services can be
 //!   stopped and started again on the same port.
-//! - [`FakeService`]: a fragment server the tests shape (slow, broken, whole documents…).
+//! - [`FakeService`]: a fragment server the tests shape (slow, broken, whole documents, a
+//!   slow session service…), logging when each request came.
 //! - [`BlackHole`]: accepts TCP connections and never answers.
 //! - [`MarkedPricing`]: a second svc-pricing whose plans carry a marker (a team's working
 //!   copy, for per-browser overrides).
@@ -17,7 +18,8 @@
 //! - `browser`: the browser-test harness (its own module); `python`: the Python team as a
 //!   process; `replicas`: services as real
 //!   processes and a TCP balancer; `faults`: a switchable faulty fragment server, the shell
-//!   as a process beside the three services, a paced page load and `/proc` memory readings.
+//!   as a process beside the three services, a paced page load and `/proc` memory readings;
+//!   `site`: the shell as a process over the services and configuration a test writes.
 //!
 //! External stack: when `MF_BASE_URL` is set (e.g. `http://127.0.0.1:8000` from
 //! docker compose), [`Stack::start_or_external`] talks to it instead of spawning, for the
@@ -30,6 +32,7 @@ pub mod browser;
 pub mod faults;
 pub mod python;
 pub mod replicas;
+pub mod site;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -639,6 +642,13 @@ pub struct FakeSpec {
     pub cache_control: String,
     /// The manifest version (sent on every fragment answer unless `omit_version`).
     pub version: String,
+    /// `"personal"` of every fragment in the manifest (left out when `None`).
+    pub personal: Option<bool>,
+    /// `"min_height"` of every fragment in the manifest (left out when `None`).
+    pub min_height: Option<u32>,
+    /// Answer `GET /internal/session` as a session service, after this long, with the user
+    /// [`FAKE_USER`] (when `None`, the path is a 404).
+    pub session_delay: Option<Duration>,
 }
 
 impl FakeSpec {
@@ -654,6 +664,9 @@ impl FakeSpec {
             fallback: None,
             cache_control: "no-store".to_owned(),
             version: FAKE_VERSION.to_owned(),
+            personal: None,
+            min_height: None,
+            session_delay: None,
         }
     }
 }
@@ -667,10 +680,56 @@ pub struct FakeService {
     pub hits: Arc<AtomicUsize>,
     /// The `traceparent` of each fragment request, in order (`None`: none sent).
     pub traceparents: Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    /// When each request came (its path), and when each session answer left (`session
+    /// answered`), in order.
+    pub log: RequestLog,
     running: Running,
 }
 
+/// When a [`FakeService`]'s requests came: `(what, when)`, in order.
+pub type RequestLog = Arc<std::sync::Mutex<Vec<(String, Instant)>>>;
+
+/// The entry a [`FakeService`] logs when a session answer leaves.
+pub const SESSION_ANSWERED: &str = "session answered";
+
+/// The user a fake session service answers with.
+pub const FAKE_USER: &str = r#"{"id":7,"name":"Ada","plan":"pro"}"#;
+
 const FAKE_VERSION: &str = "1.0.0+fake";
+
+impl FakeService {
+    /// When the first request for `what` (a path, or [`SESSION_ANSWERED`]) came.
+    pub fn first(&self, what: &str) -> Option<Instant> {
+        let log = self.log.lock().ok()?;
+        log.iter().find(|(w, _)| w == what).map(|(_, t)| *t)
+    }
+}
+
+async fn fake_session(spec: web::Data<FakeSpec>, log: web::Data<RequestLog>) -> HttpResponse {
+    let Some(delay) = spec.session_delay else {
+        return HttpResponse::NotFound().finish();
+    };
+    tokio::time::sleep(delay).await;
+    if let Ok(mut log) = log.lock() {
+        log.push((SESSION_ANSWERED.to_owned(), Instant::now()));
+    }
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(FAKE_USER)
+}
+
+/// Logs when each request came, before it is answered.
+async fn log_request(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if let Some(log) = req.app_data::<web::Data<RequestLog>>() {
+        if let Ok(mut log) = log.lock() {
+            log.push((req.path().to_owned(), Instant::now()));
+        }
+    }
+    next.call(req).await
+}
 
 async fn fake_manifest(spec: web::Data<FakeSpec>) -> HttpResponse {
     let fragments: Vec<_> = spec
@@ -680,6 +739,12 @@ async fn fake_manifest(spec: web::Data<FakeSpec>) -> HttpResponse {
             let mut f = serde_json::json!({ "id": id, "path": format!("/fragments/{id}"), "title": format!("Fake {id}") });
             if let Some(fb) = &spec.fallback {
                 f["fallback"] = serde_json::json!(fb);
+            }
+            if let Some(personal) = spec.personal {
+                f["personal"] = serde_json::json!(personal);
+            }
+            if let Some(px) = spec.min_height {
+                f["min_height"] = serde_json::json!(px);
             }
             f
         })
@@ -748,16 +813,25 @@ impl FakeService {
         init_logs();
         let hits = web::Data::new(AtomicUsize::new(0));
         let traceparents = web::Data::new(std::sync::Mutex::new(Vec::new()));
+        let log: web::Data<RequestLog> = web::Data::new(Arc::default());
         let spec = web::Data::new(spec);
-        let (h, s, t) = (hits.clone(), spec.clone(), traceparents.clone());
+        let (h, s, t, l) = (
+            hits.clone(),
+            spec.clone(),
+            traceparents.clone(),
+            log.clone(),
+        );
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(h.clone())
                 .app_data(t.clone())
                 .app_data(s.clone())
+                .app_data(l.clone())
+                .wrap(actix_web::middleware::from_fn(log_request))
                 .configure(shared_ui::health::configure)
                 .route("/manifest.json", web::get().to(fake_manifest))
                 .route("/fragments/{id}", web::get().to(fake_fragment))
+                .route("/internal/session", web::get().to(fake_session))
                 .default_service(web::to(shared_ui::respond::not_found))
         })
         .workers(1)
@@ -775,6 +849,7 @@ impl FakeService {
             url: format!("http://127.0.0.1:{port}"),
             hits: hits.into_inner(),
             traceparents: traceparents.into_inner(),
+            log: Arc::clone(&log),
             running,
         }
     }

@@ -115,10 +115,8 @@ proptest! {
             .iter()
             .enumerate()
             .map(|(i, id)| FragmentSpec {
-                id: id.clone(),
-                path: paths[i].clone(),
-                title: titles[i].clone(),
                 fallback: fallback.clone(),
+                ..FragmentSpec::new(id.clone(), paths[i].clone(), titles[i].clone())
             })
             .collect();
         let manifest = Manifest {

@@ -67,6 +67,25 @@ async fn the_contract_check_names_a_bad_manifest_field_and_a_whole_document() {
 }
 
 #[tokio::test]
+async fn the_contract_check_validates_personal_and_min_height() {
+    let mut spec = FakeSpec::new("sized", &["widget"]);
+    spec.personal = Some(false);
+    spec.min_height = Some(180);
+    let fake = FakeService::start(spec).await;
+    let report = shell::check::check(&fake.url).await;
+    assert!(report.passed(), "{report}");
+
+    for bad in [0, 4001] {
+        let mut spec = FakeSpec::new("sized", &["widget"]);
+        spec.min_height = Some(bad);
+        let fake = FakeService::start(spec).await;
+        let report = shell::check::check(&fake.url).await;
+        let first = report.failures().next().expect("a failure");
+        assert!(first.detail.contains("fragments[0].min_height"), "{report}");
+    }
+}
+
+#[tokio::test]
 async fn the_contract_check_fails_on_a_server_that_is_not_there() {
     let report = shell::check::check(&format!("http://127.0.0.1:{}", mf_tests::free_port())).await;
     assert!(!report.passed());

@@ -23,6 +23,10 @@ impl Team for Hello {
                 let name = current_user(req).map_or("stranger".to_owned(), |u| u.name);
                 html! { p class="hello" data-fragment="hello/greeting" { "Hello, " (name) "!" } }
             })
+            // One line of text: the shell reserves this much for the slot (CSS pixels), so
+            // an async or lazy placeholder swapped for it shifts nothing. The greeting names
+            // the user, so it stays personal (the default; `.impersonal()` would say not).
+            .min_height(48)
             .css("hello.css", include_bytes!("../assets/hello.css")))
     }
 }

@@ -4,15 +4,18 @@
 //! [`Composer::page`] takes the section's [`template::Template`] from the [`PageCache`]
 //! (rendered once per registry generation), sends its head and chrome at once, resolves
 //! the user ([`crate::session`]), fills every slot at once ([`crate::fragments`]) and
-//! writes the slots in page order as they are ready ([`stream`]). Every fetch is bounded by
+//! writes the slots in page order as they are ready ([`stream`]); async and lazy slots
+//! never hold the others back ([`deferred`]). Every fetch is bounded by
 //! the fragment timeout and by the page's deadline, so one slow or dead service never holds
 //! the page past its budget.
 //!
 //! - [`template`]: the page cut at its slots, one [`template::SlotPlan`] per slot.
 //! - [`cache`]: the template cache.
 //! - [`stream`]: the streaming of one page.
+//! - [`deferred`]: async and lazy slots: placeholders, late fragments, the page's nonce.
 
 pub mod cache;
+pub mod deferred;
 pub mod stream;
 pub mod template;
 
@@ -22,6 +25,8 @@ use std::time::Instant;
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+use tokio::sync::OnceCell;
 
 pub use self::cache::PageCache;
 use self::stream::PageRun;
@@ -33,6 +38,7 @@ use crate::registry::Registry;
 use crate::session::Sessions;
 use crate::settings::SectionConfig;
 use crate::slot::Filled;
+use crate::views;
 
 /// A slot answer the page must show instead of fetching it (a form answer with JavaScript
 /// off): service, fragment, and the answer.
@@ -102,13 +108,23 @@ impl Composer {
                 &lineup,
             ))
         };
-        let csp = template.csp.clone();
+        // A page with async slots gets a nonce of its own, for the scripts that move them.
+        let (csp, move_script) = match &template.late {
+            Some(late) => {
+                let nonce = deferred::nonce();
+                (late.csp(&nonce), Bytes::from(views::move_script(&nonce)))
+            }
+            None => (template.csp.clone(), Bytes::new()),
+        };
         let run = PageRun {
             composer: Arc::clone(self),
             template,
             fwd: Forwarded::from_request(req, &self.registry.config.common.trusted_proxies),
+            with_user: OnceCell::new(),
             query: forwardable_query(req),
             prefilled,
+            expand: deferred::expanded_slot(req.uri().query()),
+            move_script,
             deadline: started + self.registry.config.page_budget,
             lineup,
         };
@@ -126,10 +142,10 @@ impl Composer {
 }
 
 /// The query string passed on to the section's fragments, when it is plain enough to
-/// forward (printable ASCII, no `#`, at most 1 KiB).
+/// forward (printable ASCII, no `#`, at most 1 KiB), without the shell's own `mf-slot`.
 pub fn forwardable_query(req: &HttpRequest) -> Option<String> {
     let q = req.uri().query()?;
     let ok =
         !q.is_empty() && q.len() <= 1024 && q.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
-    ok.then(|| q.to_owned())
+    ok.then(|| q.to_owned()).and_then(deferred::without_expand)
 }

@@ -1,7 +1,10 @@
 //! A page cut at its slots, rendered once per registry generation: the head and chrome
 //! that go out at once, and one [`SlotPlan`] per slot (what goes there, the wrapper's
 //! opening tag cut where its status and time go, the static HTML after it, its metric
-//! handles). Its Content-Security-Policy is made with it.
+//! handles). Its Content-Security-Policy is made with it. Async and lazy slots carry their
+//! placeholder too ([`super::deferred`]); a page with an async slot keeps its end
+//! (`</body></html>`) apart, for the fragments that arrive after the main content, and has
+//! its policy cut where each request's nonce goes.
 
 use std::sync::Arc;
 
@@ -9,11 +12,12 @@ use actix_web::http::header::HeaderValue;
 use bytes::Bytes;
 use shared_ui::components::NavItem;
 
+use super::deferred::{self, Deferred};
 use crate::metrics::{FragmentMetrics, ShellMetrics};
 use crate::overrides::{self, Lineup};
 use crate::registry::Registry;
 use crate::settings::SectionConfig;
-use crate::slot::{Filled, SlotRef};
+use crate::slot::{fragment_bytes, Filled, SlotMode, SlotRef};
 use crate::views::{self, PageSpec, PageTemplate, SlotOpen};
 
 /// A section's page (or the 404 page) cut at its slots: the same bytes for every request
@@ -29,8 +33,11 @@ pub struct Template {
     /// Where an "unavailable" box's "Retry" goes: the section's path (never the request's
     /// query, which would be reflected into a page with the user's secrets).
     pub retry: Arc<str>,
-    /// The Content-Security-Policy header.
+    /// The Content-Security-Policy header (pages without async slots).
     pub csp: Option<HeaderValue>,
+    /// Pages with async slots: the policy cut where the request's nonce goes, and the
+    /// page's end (`</body></html>`), written after the async fragments.
+    pub late: Option<deferred::LatePage>,
 }
 
 /// One slot of a [`Template`].
@@ -48,30 +55,48 @@ pub struct SlotPlan {
     after: Bytes,
     /// The slot's metric handles.
     pub metrics: FragmentMetrics,
-}
-
-/// A fragment's HTML as the bytes of a chunk, without copying it.
-struct Html(Arc<str>);
-
-impl AsRef<[u8]> for Html {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
+    /// Whether the fragment depends on the user (`"personal"` in the manifest, default
+    /// true): when not, it is fetched without waiting for the session lookup, with no user.
+    pub personal: bool,
+    /// An async or lazy slot's placeholder (and an async one's late wrapper).
+    pub deferred: Option<Deferred>,
 }
 
 impl SlotPlan {
     /// The chunks of the slot filled with `filled`: the wrapper's opening tag, the fragment
     /// (its own bytes) and the static HTML after it; or the whole "unavailable" box.
     pub fn chunks(&self, filled: &Filled, retry: &str) -> Vec<Bytes> {
+        self.chunks_then(filled, retry, &self.close_and_after, &self.after)
+    }
+
+    /// The static HTML up to the next slot.
+    pub fn after(&self) -> &Bytes {
+        &self.after
+    }
+
+    /// The service's name with a capital, for its "unavailable" box.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// The chunks of the slot filled with `filled`, followed by `close_and_after` (or by
+    /// `after` when the slot is the whole "unavailable" box).
+    pub fn chunks_then(
+        &self,
+        filled: &Filled,
+        retry: &str,
+        close_and_after: &Bytes,
+        after: &Bytes,
+    ) -> Vec<Bytes> {
         match &filled.html {
             Some(html) => vec![
                 Bytes::from(self.open.render(filled)),
-                Bytes::from_owner(Html(Arc::clone(html))),
-                self.close_and_after.clone(),
+                fragment_bytes(html),
+                close_and_after.clone(),
             ],
             None => {
                 let markup = views::slot(&self.slot, filled, &self.title, retry).into_string();
-                vec![Bytes::from(markup), self.after.clone()]
+                vec![Bytes::from(markup), after.clone()]
             }
         }
     }
@@ -90,13 +115,13 @@ pub fn render(
     let chrome = config
         .chrome
         .iter()
-        .map(|c| slot_ref(&c.service, &c.fragment, true))
+        .map(|c| slot_ref(&c.service, &c.fragment, true, c.mode))
         .collect();
     let main = section
         .map(|s| {
             s.slots
                 .iter()
-                .map(|sl| slot_ref(&sl.service, &sl.fragment, false))
+                .map(|sl| slot_ref(&sl.service, &sl.fragment, false, sl.mode))
                 .collect()
         })
         .unwrap_or_default();
@@ -104,6 +129,7 @@ pub fn render(
         Some(s) => format!("{} · {}", s.title, config.brand),
         None => format!("Page not found · {}", config.brand),
     };
+    let slot_css = views::slot_heights_css(&registry.slot_heights());
     let PageTemplate { segments, slots } = views::page_template(&PageSpec {
         brand: &config.brand,
         title,
@@ -120,28 +146,37 @@ pub fn render(
         // The chrome is English; services answer in English too, whatever Accept-Language
         // says, so the document language stays `en`.
         lang: "en".to_owned(),
+        slot_css: slot_css.clone(),
     });
+    let retry: Arc<str> = section.map_or("/", |s| s.path.as_str()).into();
+    let has_async = slots.iter().any(|s| s.mode == SlotMode::Async);
+    let (segments, end) = deferred::cut_end(segments, has_async);
     let mut segments = segments.into_iter();
     let head = Bytes::from(segments.next().unwrap_or_default());
     let plans = slots
         .into_iter()
         .zip(segments)
-        .map(|(slot, after)| plan(registry, metrics, slot, after, lineup))
+        .enumerate()
+        .map(|(i, (slot, after))| plan(registry, metrics, slot, after, (i, &retry), lineup))
         .collect();
+    let style_hash = slot_css.as_deref().map(sha256_source);
+    let policy = content_security_policy(registry, style_hash.as_deref());
     Template {
         generation,
         head,
         plans,
-        retry: section.map_or("/", |s| s.path.as_str()).into(),
-        csp: HeaderValue::from_str(&content_security_policy(registry)).ok(),
+        retry,
+        csp: HeaderValue::from_str(&policy).ok(),
+        late: end.map(|end| deferred::LatePage::new(&policy, end)),
     }
 }
 
-fn slot_ref(service: &str, fragment: &str, chrome: bool) -> SlotRef {
+fn slot_ref(service: &str, fragment: &str, chrome: bool, mode: SlotMode) -> SlotRef {
     SlotRef {
         service: service.to_owned(),
         fragment: fragment.to_owned(),
         chrome,
+        mode,
     }
 }
 
@@ -152,12 +187,21 @@ fn plan(
     metrics: &ShellMetrics,
     slot: SlotRef,
     after: String,
+    (index, retry): (usize, &str),
     lineup: &Lineup,
 ) -> SlotPlan {
-    let title = registry
-        .service(&slot.service)
+    let service = registry.service_in(&slot.service, lineup.services());
+    let title = service
         .map(|s| s.display_name())
         .unwrap_or_else(|| slot.service.clone());
+    let spec = service.and_then(|s| s.fragment(&slot.fragment));
+    let deferred = match slot.mode {
+        SlotMode::Inline => None,
+        SlotMode::Async | SlotMode::Lazy => {
+            let fragment_title = spec.as_ref().map_or(title.as_str(), |f| f.title.as_str());
+            Some(Deferred::new(&slot, index, fragment_title, retry))
+        }
+    };
     SlotPlan {
         title,
         open: SlotOpen::new(&slot),
@@ -168,8 +212,21 @@ fn plan(
         } else {
             metrics.for_fragment(&slot.service, &slot.fragment)
         },
+        personal: spec.is_none_or(|f| f.personal),
+        deferred,
         slot,
     }
+}
+
+/// `'sha256-…'` of `text`, a CSP source for an inline script or style of those bytes.
+fn sha256_source(text: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 fn nav(registry: &Registry, current: Option<&str>) -> Vec<NavItem> {
@@ -187,19 +244,22 @@ fn nav(registry: &Registry, current: Option<&str>) -> Vec<NavItem> {
 
 /// The page's Content-Security-Policy: scripts from our own origin plus the one inline
 /// script, the import map, by its sha256 (it is the same bytes on every page, so the head is
-/// too, and can be rendered once); direct-mode services added to `connect-src`.
-pub fn content_security_policy(registry: &Registry) -> String {
-    use base64::Engine;
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(shared_ui::assets::import_map_json("").as_bytes());
-    let hash = base64::engine::general_purpose::STANDARD.encode(digest);
+/// too, and can be rendered once); styles from our own origin plus the head's reserved slot
+/// heights (`style_hash`), by theirs; direct-mode services added to `connect-src`. A page
+/// with async slots adds its nonce after the hash ([`deferred::LatePage`]).
+pub fn content_security_policy(registry: &Registry, style_hash: Option<&str>) -> String {
+    let hash = sha256_source(&shared_ui::assets::import_map_json(""));
     let mut connect = String::from("'self'");
     for origin in registry.direct_origins() {
         connect.push(' ');
         connect.push_str(&origin);
     }
+    let style = match style_hash {
+        Some(h) => format!("'self' {h}"),
+        None => "'self'".to_owned(),
+    };
     format!(
-        "default-src 'self'; script-src 'self' 'sha256-{hash}'; style-src 'self'; \
+        "default-src 'self'; script-src 'self' {hash}; style-src {style}; \
          img-src 'self' data:; connect-src {connect}; frame-ancestors 'none'; \
          base-uri 'self'; form-action 'self'"
     )

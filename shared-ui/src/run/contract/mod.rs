@@ -65,6 +65,38 @@ pub struct FragmentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = MAX_FALLBACK_BYTES))]
     pub fallback: Option<String>,
+    /// Whether the fragment depends on who is asking (the default). `false`: the shell
+    /// fetches it at once, without waiting for the session lookup, and sends it no user
+    /// context (no `x-mf-user`, no cookies), so every user shares one cached copy.
+    #[serde(default = "personal_default", skip_serializing_if = "is_personal")]
+    pub personal: bool,
+    /// The height the fragment usually takes, in CSS pixels ([`MIN_HEIGHT_RANGE`]): the
+    /// shell reserves it for the slot, so a placeholder swapped for the fragment shifts
+    /// nothing below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_height: Option<u32>,
+}
+
+fn personal_default() -> bool {
+    true
+}
+
+fn is_personal(personal: &bool) -> bool {
+    *personal
+}
+
+impl FragmentSpec {
+    /// A personal fragment with no fallback and no size hint.
+    pub fn new(id: impl Into<String>, path: impl Into<String>, title: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            path: path.into(),
+            title: title.into(),
+            fallback: None,
+            personal: true,
+            min_height: None,
+        }
+    }
 }
 
 /// Assets of a manifest; every URL is a service-relative path.
@@ -111,6 +143,8 @@ impl ContractError {
 
 /// Largest accepted fallback HTML, in bytes.
 pub const MAX_FALLBACK_BYTES: usize = 16 * 1024;
+/// The heights a fragment may declare as `min_height`, in CSS pixels.
+pub const MIN_HEIGHT_RANGE: std::ops::RangeInclusive<u32> = 1..=4000;
 
 impl Manifest {
     /// Parses JSON and validates it.
@@ -160,6 +194,18 @@ impl Manifest {
                     return Err(ContractError::new(
                         format!("fragments[{i}].fallback"),
                         format!("is larger than {MAX_FALLBACK_BYTES} bytes"),
+                    ));
+                }
+            }
+            if let Some(h) = f.min_height {
+                if !MIN_HEIGHT_RANGE.contains(&h) {
+                    return Err(ContractError::new(
+                        format!("fragments[{i}].min_height"),
+                        format!(
+                            "{h} is not a height in CSS pixels from {} to {}",
+                            MIN_HEIGHT_RANGE.start(),
+                            MIN_HEIGHT_RANGE.end()
+                        ),
                     ));
                 }
             }
@@ -293,12 +339,7 @@ mod tests {
         Manifest {
             name: "pricing".into(),
             version: "1.0.0+abc".into(),
-            fragments: vec![FragmentSpec {
-                id: "plans".into(),
-                path: "/fragments/plans".into(),
-                title: "Plans".into(),
-                fallback: None,
-            }],
+            fragments: vec![FragmentSpec::new("plans", "/fragments/plans", "Plans")],
             assets: ManifestAssets {
                 css: vec!["/assets/pricing.css".into()],
                 controllers: vec![ControllerAsset {
@@ -319,12 +360,8 @@ mod tests {
     #[test]
     fn errors_name_the_bad_field() {
         let mut m = sample();
-        m.fragments.push(FragmentSpec {
-            id: "teaser".into(),
-            path: "/../etc/passwd".into(),
-            title: "Teaser".into(),
-            fallback: None,
-        });
+        m.fragments
+            .push(FragmentSpec::new("teaser", "/../etc/passwd", "Teaser"));
         let err = m.validate().unwrap_err();
         assert_eq!(err.field, "fragments[1].path");
 
@@ -348,6 +385,40 @@ mod tests {
         m.actions.push("/metrics".into());
         let err = m.validate().unwrap_err();
         assert_eq!(err.field, format!("actions[{}]", m.actions.len() - 1));
+    }
+
+    #[test]
+    fn personal_and_min_height_are_optional_and_checked() {
+        // Left out: personal, no size hint; and written back out the same way.
+        let m = sample();
+        assert!(m.fragments[0].personal);
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(
+            !json.contains("personal") && !json.contains("min_height"),
+            "{json}"
+        );
+
+        let mut m = sample();
+        m.fragments[0].personal = false;
+        m.fragments[0].min_height = Some(180);
+        let json = serde_json::to_vec(&m).unwrap();
+        assert_eq!(Manifest::parse(&json).unwrap(), m);
+
+        for bad in [0, 4001, u32::MAX] {
+            let mut m = sample();
+            m.fragments[0].min_height = Some(bad);
+            assert_eq!(m.validate().unwrap_err().field, "fragments[0].min_height");
+        }
+        let err = Manifest::parse(
+            br#"{"name":"x","version":"1","fragments":[{"id":"a","path":"/a","title":"A","personal":"no"}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.problem.contains("boolean"), "{err}");
+        let err = Manifest::parse(
+            br#"{"name":"x","version":"1","fragments":[{"id":"a","path":"/a","title":"A","min_height":-5}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.problem.contains("-5"), "{err}");
     }
 
     #[test]

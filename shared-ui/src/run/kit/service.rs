@@ -133,12 +133,7 @@ impl Service {
         F::Output: Responder + 'static,
     {
         self.fragments.push(FragmentDecl {
-            spec: FragmentSpec {
-                id: id.to_owned(),
-                path: path.to_owned(),
-                title: title.to_owned(),
-                fallback: None,
-            },
+            spec: FragmentSpec::new(id, path, title),
             route: route_of(respond::read, handler),
             render: None,
         });
@@ -172,6 +167,24 @@ impl Service {
     pub fn fallback(mut self, html: impl Into<String>) -> Self {
         if let Some(last) = self.fragments.last_mut() {
             last.spec.fallback = Some(html.into());
+        }
+        self
+    }
+
+    /// Declares the fragment declared last as not personal (`"personal": false`): the
+    /// shell fetches it without waiting for the session and sends it no user context.
+    pub fn impersonal(mut self) -> Self {
+        if let Some(last) = self.fragments.last_mut() {
+            last.spec.personal = false;
+        }
+        self
+    }
+
+    /// The height, in CSS pixels, the shell reserves for the fragment declared last
+    /// (`"min_height"`), so that it shifts nothing when it arrives.
+    pub fn min_height(mut self, px: u32) -> Self {
+        if let Some(last) = self.fragments.last_mut() {
+            last.spec.min_height = Some(px);
         }
         self
     }
