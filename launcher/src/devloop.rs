@@ -1,0 +1,227 @@
+//! The dev loop (`--watch`): a saved file of a team rebuilds (a Rust crate, `cargo build
+//! -p`) and restarts that team alone, then tells the shell, which tells open pages.
+//!
+//! 1. Every service's `watch` folders (by default its crate's or command's folder) are
+//!    watched recursively (inotify through `notify`); events are debounced for
+//!    [`DEBOUNCE`], and paths under `target/`, `.git/`, `__pycache__/`, `node_modules/` and
+//!    editors' swap and backup files are ignored.
+//! 2. The services a batch touches are handled one at a time, in the file's order: a
+//!    package is built first (`cargo build -p NAME`; if that fails, the running process
+//!    stays and cargo's errors are on the terminal), then restarted ([`Restarter`]: SIGTERM,
+//!    wait, start), a command is just restarted.
+//! 3. Once the new process accepts connections on its port, the launcher posts
+//!    `/_mosaic/dev/restarted?service=NAME` to the shell's admin port (the shell runs with
+//!    `--dev`, see `shell/src/dev.rs`), and every open page fetches that team's fragments
+//!    again. The line `[launcher] NAME is back in …` gives the time from the save.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use notify_debouncer_mini::notify::RecursiveMode;
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult};
+use tokio::sync::mpsc;
+
+use crate::site::{Site, Start};
+use crate::Restarter;
+
+/// How long a burst of file events is gathered before the dev loop acts (an editor's save
+/// is several events).
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
+/// How long a restarted service gets to accept connections before the shell is told anyway.
+const READY_LIMIT: Duration = Duration::from_secs(20);
+
+/// What the dev loop needs.
+#[derive(Debug)]
+pub struct DevLoop {
+    /// The site (services, their folders, the shell's admin port).
+    pub site: Site,
+    /// The workspace root, where cargo runs.
+    pub root: PathBuf,
+    /// `cargo build --release`.
+    pub release: bool,
+    /// The running services' restarters, by name.
+    pub restarters: Vec<(String, Restarter)>,
+    /// The shell's admin port, if the shell runs.
+    pub shell_admin_port: Option<u16>,
+}
+
+/// Watches until the launcher stops; an `Err` says why watching could not start.
+pub async fn run(mut dev: DevLoop) -> Result<(), String> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<DebounceEventResult>();
+    let mut debouncer = new_debouncer(DEBOUNCE, move |result| {
+        let _ = tx.send(result);
+    })
+    .map_err(|e| format!("cannot watch files: {e}"))?;
+    // Canonical paths: event paths are the watched path joined with a name, and `..` in a
+    // file's path would never match them.
+    let mut watched: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    for (name, _) in &dev.restarters {
+        let Some(service) = dev.site.service(name) else {
+            continue;
+        };
+        let mut paths = Vec::new();
+        for path in &service.watch {
+            let path = std::fs::canonicalize(path)
+                .map_err(|e| format!("cannot watch {} for {name}: {e}", path.display()))?;
+            debouncer
+                .watcher()
+                .watch(&path, RecursiveMode::Recursive)
+                .map_err(|e| format!("cannot watch {} for {name}: {e}", path.display()))?;
+            say(&format!("watching {} for {name}", path.display()));
+            paths.push(path);
+        }
+        watched.push((name.to_string(), paths));
+    }
+    while let Some(result) = rx.recv().await {
+        let saved = Instant::now();
+        let paths: Vec<PathBuf> = match result {
+            Ok(events) => events.into_iter().map(|e| e.path).collect(),
+            Err(e) => {
+                say(&format!("file watching: {e}"));
+                continue;
+            }
+        };
+        for name in touched(&watched, &paths) {
+            dev.reload(&name, saved).await;
+        }
+    }
+    Ok(())
+}
+
+/// The services (in the file's order) whose watched folders hold one of `paths`.
+fn touched(watched: &[(String, Vec<PathBuf>)], paths: &[PathBuf]) -> Vec<String> {
+    let relevant: Vec<&PathBuf> = paths.iter().filter(|p| !ignored(p)).collect();
+    watched
+        .iter()
+        .filter(|(_, folders)| {
+            relevant
+                .iter()
+                .any(|p| folders.iter().any(|folder| p.starts_with(folder)))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Build output, caches and editors' temporary files: never a reason to restart.
+pub fn ignored(path: &Path) -> bool {
+    let in_ignored_folder = path.components().any(|c| match c {
+        Component::Normal(part) => matches!(
+            part.to_str(),
+            Some("target" | ".git" | "__pycache__" | "node_modules" | ".pytest_cache")
+        ),
+        _ => false,
+    });
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    in_ignored_folder
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name.starts_with(".#")
+        || name == "4913" // vim's probe file
+}
+
+impl DevLoop {
+    /// Rebuilds (a package), restarts and announces one service.
+    async fn reload(&mut self, name: &str, saved: Instant) {
+        let Some(service) = self.site.service(name).cloned() else {
+            return;
+        };
+        if let Start::Package(package) = &service.start {
+            say(&format!("{name} changed: cargo build -p {package}"));
+            if let Err(why) = self.build(package).await {
+                say(&format!("{why}; the running {name} stays"));
+                return;
+            }
+        } else {
+            say(&format!("{name} changed: restarting it"));
+        }
+        let Some((_, restarter)) = self.restarters.iter_mut().find(|(n, _)| n == name) else {
+            return;
+        };
+        if !restarter.restart().await {
+            return; // the launcher is stopping
+        }
+        if !accepts(service.port).await {
+            say(&format!(
+                "{name} does not accept connections on :{}; the shell is told anyway",
+                service.port
+            ));
+        }
+        let told = match self.shell_admin_port {
+            Some(port) => tell_shell(port, name).await,
+            None => Ok(()),
+        };
+        let took = saved.elapsed().as_secs_f32();
+        match told {
+            Ok(()) => say(&format!(
+                "{name} is back in {took:.2}s; open pages reload it"
+            )),
+            Err(why) => say(&format!("{name} is back in {took:.2}s; the shell: {why}")),
+        }
+    }
+
+    async fn build(&self, package: &str) -> Result<(), String> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = tokio::process::Command::new(cargo);
+        build.current_dir(&self.root).args(["build", "-p", package]);
+        if self.release {
+            build.arg("--release");
+        }
+        match build.status().await {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(format!("cargo build -p {package} failed ({status})")),
+            Err(e) => Err(format!("cannot run cargo: {e}")),
+        }
+    }
+}
+
+/// Whether 127.0.0.1:`port` accepts a connection within [`READY_LIMIT`].
+async fn accepts(port: u16) -> bool {
+    let deadline = Instant::now() + READY_LIMIT;
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// `POST /_mosaic/dev/restarted?service=NAME` on the shell's admin port.
+async fn tell_shell(admin_port: u16, name: &str) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("http://127.0.0.1:{admin_port}/_mosaic/dev/restarted?service={name}");
+    match client.post(&url).send().await {
+        Ok(answer) if answer.status().is_success() => Ok(()),
+        Ok(answer) => Err(format!(
+            "{url} answered {} (is the shell in --dev, with {name} in its configuration?)",
+            answer.status()
+        )),
+        Err(e) => Err(format!("{url}: {e}")),
+    }
+}
+
+fn say(text: &str) {
+    eprintln!("[launcher] {text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_output_and_editor_files_are_ignored() {
+        assert!(ignored(Path::new("/w/svc-pricing/target/debug/x")));
+        assert!(ignored(Path::new("/w/examples/python/__pycache__/a.pyc")));
+        assert!(ignored(Path::new("/w/svc-pricing/src/.main.rs.swp")));
+        assert!(ignored(Path::new("/w/svc-pricing/src/main.rs~")));
+        assert!(!ignored(Path::new("/w/svc-pricing/src/views/plans.rs")));
+        assert!(!ignored(Path::new("/w/examples/python/changelog.py")));
+    }
+}
