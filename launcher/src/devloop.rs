@@ -2,9 +2,11 @@
 //! -p`) and restarts that team alone, then tells the shell, which tells open pages.
 //!
 //! 1. Every service's `watch` folders (by default its crate's or command's folder) are
-//!    watched recursively (inotify through `notify`); events are debounced for
-//!    [`DEBOUNCE`], and paths under `target/`, `.git/`, `__pycache__/`, `node_modules/` and
-//!    editors' swap and backup files are ignored.
+//!    watched recursively (inotify through `notify`). Only writes count (a file created,
+//!    changed, renamed or removed; never a read, which a restarting team does to its own
+//!    files), paths under `target/`, `.git/`, `__pycache__/`, `node_modules/` and editors'
+//!    swap and backup files are ignored, and a burst is gathered until [`DEBOUNCE`] passes
+//!    without a new one.
 //! 2. The services a batch touches are handled one at a time, in the file's order: a
 //!    package is built first (`cargo build -p NAME`; if that fails, the running process
 //!    stays and cargo's errors are on the terminal), then restarted ([`Restarter`]: SIGTERM,
@@ -17,15 +19,14 @@
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult};
+use notify::event::ModifyKind;
+use notify::{Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use crate::site::{Site, Start};
 use crate::Restarter;
 
-/// How long a burst of file events is gathered before the dev loop acts (an editor's save
-/// is several events).
+/// The quiet that ends a burst of file events (an editor's save is several events).
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
 /// How long a restarted service gets to accept connections before the shell is told anyway.
 const READY_LIMIT: Duration = Duration::from_secs(20);
@@ -47,9 +48,9 @@ pub struct DevLoop {
 
 /// Watches until the launcher stops; an `Err` says why watching could not start.
 pub async fn run(mut dev: DevLoop) -> Result<(), String> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<DebounceEventResult>();
-    let mut debouncer = new_debouncer(DEBOUNCE, move |result| {
-        let _ = tx.send(result);
+    let (tx, mut rx) = mpsc::unbounded_channel::<notify::Result<Event>>();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _ = tx.send(event);
     })
     .map_err(|e| format!("cannot watch files: {e}"))?;
     // Canonical paths: event paths are the watched path joined with a name, and `..` in a
@@ -63,8 +64,7 @@ pub async fn run(mut dev: DevLoop) -> Result<(), String> {
         for path in &service.watch {
             let path = std::fs::canonicalize(path)
                 .map_err(|e| format!("cannot watch {} for {name}: {e}", path.display()))?;
-            debouncer
-                .watcher()
+            watcher
                 .watch(&path, RecursiveMode::Recursive)
                 .map_err(|e| format!("cannot watch {} for {name}: {e}", path.display()))?;
             say(&format!("watching {} for {name}", path.display()));
@@ -72,20 +72,38 @@ pub async fn run(mut dev: DevLoop) -> Result<(), String> {
         }
         watched.push((name.to_string(), paths));
     }
-    while let Some(result) = rx.recv().await {
+    while let Some(first) = rx.recv().await {
+        let mut paths = written(first);
+        if paths.is_empty() {
+            continue;
+        }
         let saved = Instant::now();
-        let paths: Vec<PathBuf> = match result {
-            Ok(events) => events.into_iter().map(|e| e.path).collect(),
-            Err(e) => {
-                say(&format!("file watching: {e}"));
-                continue;
-            }
-        };
+        // The rest of the burst (an editor's save is several events).
+        while let Ok(Some(more)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+            paths.extend(written(more));
+        }
         for name in touched(&watched, &paths) {
             dev.reload(&name, saved).await;
         }
     }
     Ok(())
+}
+
+/// The paths an event wrote (created, changed, renamed, removed); none for a read, a change
+/// of metadata only, or an error (said on the terminal).
+fn written(event: notify::Result<Event>) -> Vec<PathBuf> {
+    match event {
+        Ok(event) => match event.kind {
+            EventKind::Create(_) | EventKind::Remove(_) => event.paths,
+            EventKind::Modify(ModifyKind::Metadata(_)) => Vec::new(),
+            EventKind::Modify(_) => event.paths,
+            EventKind::Access(_) | EventKind::Any | EventKind::Other => Vec::new(),
+        },
+        Err(e) => {
+            say(&format!("file watching: {e}"));
+            Vec::new()
+        }
+    }
 }
 
 /// The services (in the file's order) whose watched folders hold one of `paths`.

@@ -158,6 +158,8 @@ pub struct Config {
     pub workers: usize,
     /// Where the admin listener (`/metrics`) binds: the bind address, the admin port.
     pub admin_addr: SocketAddr,
+    /// Development mode (`--dev`): the dev loop's routes ([`crate::dev`]) are mounted.
+    pub dev: bool,
 }
 
 /// The file form (`--config shell.toml`); every key is optional.
@@ -329,6 +331,7 @@ impl Settings {
             brand,
             workers: self.workers,
             admin_addr,
+            dev: self.common.dev,
         })
     }
 

@@ -45,6 +45,9 @@ pub struct PageSpec<'a> {
     pub controllers: Vec<ControllerAsset>,
     /// `lang` from `Accept-Language` (default `en`).
     pub lang: String,
+    /// In `--dev`, the dev loop's event stream, which the loader subscribes to
+    /// ([`crate::dev::EVENTS_PATH`]); `None` otherwise.
+    pub dev_events: Option<&'a str>,
 }
 
 /// The page cut at its slots: `segments.len() == slots.len() + 1`.
@@ -92,7 +95,8 @@ pub fn page_template(spec: &PageSpec<'_>) -> PageTemplate {
                 title { (spec.title) }
                 (components::head_assets(&options))
             }
-            body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json" {
+            body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json"
+                data-fragment-loader-dev-events-value=[spec.dev_events] {
                 a class="skip-link" href="#main" { "Skip to content" }
                 div class="mf-progress" data-fragment-loader-target="progress" hidden {}
                 (header)

@@ -72,6 +72,11 @@ impl Composer {
         }
     }
 
+    /// Forgets the cached fragments ([`crate::dev`]: a team restarted with new markup).
+    pub fn forget_fragments(&self) {
+        self.fragments.forget_cached();
+    }
+
     /// Composes and streams a page with `status`: `section`, or the 404 page when `None`;
     /// `prefilled` stands in one slot.
     pub fn page(

@@ -114,6 +114,7 @@ pub fn render(
         // The chrome is English; services answer in English too, whatever Accept-Language
         // says, so the document language stays `en`.
         lang: "en".to_owned(),
+        dev_events: config.dev.then_some(crate::dev::EVENTS_PATH),
     });
     let mut segments = segments.into_iter();
     let head = Bytes::from(segments.next().unwrap_or_default());
