@@ -181,7 +181,11 @@ impl DevLoop {
     async fn build(&self, package: &str) -> Result<(), String> {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut build = tokio::process::Command::new(cargo);
-        build.current_dir(&self.root).args(["build", "-p", package]);
+        // kill_on_drop: a build under way when the launcher stops ends with it.
+        build
+            .current_dir(&self.root)
+            .args(["build", "-p", package])
+            .kill_on_drop(true);
         if self.release {
             build.arg("--release");
         }
