@@ -261,7 +261,14 @@ fn launcher_and_shell(root: &Path, site: &Site, n: &Names) -> Result<Writes, Sca
             root.join("shell/site.toml")
         }
     };
-    let shell_text = match std::fs::read_to_string(&config) {
+    let shell_text = shell_config(root, &config, n)?;
+    Ok(vec![(launcher_path, launcher), (config, shell_text)])
+}
+
+/// The shell's configuration with the team's service and section added (made from the
+/// example's site when the file does not exist yet).
+fn shell_config(root: &Path, config: &Path, n: &Names) -> Result<String, ScaffoldError> {
+    let shell_text = match std::fs::read_to_string(config) {
         Ok(text) => text,
         Err(_) => site_toml(&read(&root.join("shell/shell.example.toml"))?),
     };
@@ -283,7 +290,7 @@ fn launcher_and_shell(root: &Path, site: &Site, n: &Names) -> Result<Writes, Sca
         port = n.port,
         title = n.type_name,
     );
-    Ok(vec![(launcher_path, launcher), (config, shell_text)])
+    Ok(shell_text)
 }
 
 /// shell/site.toml's first text: the example's site, with a header saying what it is.
