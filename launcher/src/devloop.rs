@@ -8,9 +8,10 @@
 //!    swap and backup files are ignored, and a burst is gathered until [`DEBOUNCE`] passes
 //!    without a new one.
 //! 2. The services a batch touches are handled one at a time, in the file's order: a
-//!    package is built first (`cargo build -p NAME`; if that fails, the running process
-//!    stays and cargo's errors are on the terminal), then restarted ([`Restarter`]: SIGTERM,
-//!    wait, start), a command is just restarted.
+//!    package is built first (`cargo build` with the same `-p` list as the launcher's first
+//!    build, so features resolve alike and only the changed crate compiles; if that fails,
+//!    the running process stays and cargo's errors are on the terminal), then restarted
+//!    ([`Restarter`]: SIGTERM, wait, start); a command is just restarted.
 //! 3. Once the new process accepts connections on its port, the launcher posts
 //!    `/_mosaic/dev/restarted?service=NAME` to the shell's admin port (the shell runs with
 //!    `--dev`, see `shell/src/dev.rs`), and every open page fetches that team's fragments
@@ -40,6 +41,10 @@ pub struct DevLoop {
     pub root: PathBuf,
     /// `cargo build --release`.
     pub release: bool,
+    /// The packages of the first build: a rebuild names them all, so cargo resolves the
+    /// same features and reuses every compiled dependency (only the changed crate and the
+    /// binaries that use it are built again).
+    pub packages: Vec<String>,
     /// The running services' restarters, by name.
     pub restarters: Vec<(String, Restarter)>,
     /// The shell's admin port, if the shell runs.
@@ -145,8 +150,8 @@ impl DevLoop {
             return;
         };
         if let Start::Package(package) = &service.start {
-            say(&format!("{name} changed: cargo build -p {package}"));
-            if let Err(why) = self.build(package).await {
+            say(&format!("{name} changed: cargo build (for {package})"));
+            if let Err(why) = self.build().await {
                 say(&format!("{why}; the running {name} stays"));
                 return;
             }
@@ -178,20 +183,21 @@ impl DevLoop {
         }
     }
 
-    async fn build(&self, package: &str) -> Result<(), String> {
+    async fn build(&self) -> Result<(), String> {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut build = tokio::process::Command::new(cargo);
         // kill_on_drop: a build under way when the launcher stops ends with it.
         build
             .current_dir(&self.root)
-            .args(["build", "-p", package])
+            .arg("build")
+            .args(self.packages.iter().flat_map(|p| ["-p", p.as_str()]))
             .kill_on_drop(true);
         if self.release {
             build.arg("--release");
         }
         match build.status().await {
             Ok(status) if status.success() => Ok(()),
-            Ok(status) => Err(format!("cargo build -p {package} failed ({status})")),
+            Ok(status) => Err(format!("cargo build failed ({status})")),
             Err(e) => Err(format!("cannot run cargo: {e}")),
         }
     }

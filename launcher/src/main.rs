@@ -162,6 +162,7 @@ async fn run(site: Site, root: PathBuf, args: &Args) -> ExitCode {
             .as_ref()
             .filter(|_| args.only.is_empty() || args.only.iter().any(|o| o == "shell"))
             .map(|s| s.admin_port),
+        packages: plan::packages(&site, &args.only),
         site,
         root,
         release: args.release,
