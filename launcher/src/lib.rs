@@ -1,17 +1,30 @@
-//! `launcher`: runs all four services from source for development, in one terminal
+//! `launcher`: runs the site from source for development, in one terminal
 //! (`cargo run -p launcher`).
+//!
+//! - [`site`]: the launcher file (`launcher.toml`): services, how each starts, ports,
+//!   settings, the shell; a bad file is an error naming the field.
+//! - [`plan`]: from a site to the [`Program`]s to run.
+//! - [`devloop`]: the dev loop (`--watch`): rebuild and restart the team whose files changed,
+//!   then tell the shell.
+//! - [`scaffold`]: `new-team NAME`, a new Rust team wired in everywhere.
 //!
 //! - [`supervise`] is the core, and what the tests drive with small `sh -c` children: it
 //!   starts every [`Program`], prefixes each line a child writes (stdout and stderr) with its
 //!   `[name]` tag (coloured when [`Style::colour`]), reports a child that exits on its own with
 //!   its exit status while the others keep running, and, once `stop` resolves, sends SIGTERM
 //!   to each child by PID, waits up to `grace`, then kills those still running.
-//! - `src/main.rs` builds the four binaries with cargo (`svc-pricing`, `svc-dashboard`,
-//!   `svc-accounts`, `shell`), starts them on their default ports from the workspace root,
-//!   and stops them all on Ctrl-C (SIGINT) or SIGTERM.
+//!   A [`Program::restartable`] program is stopped and started again through its
+//!   [`Restarter`], and waits for the next restart when its child exits on its own.
+//! - `src/main.rs` reads the launcher file, builds its Rust teams with cargo, starts every
+//!   service on its port, the shell last, and stops them all on Ctrl-C (SIGINT) or SIGTERM.
 //!
 //! Children run in their own process group, so a Ctrl-C at the terminal reaches only the
 //! launcher, which then stops the children in order; their graceful shutdown is theirs.
+
+pub mod devloop;
+pub mod plan;
+pub mod scaffold;
+pub mod site;
 
 use std::ffi::OsString;
 use std::future::Future;
@@ -54,6 +67,40 @@ pub struct Program {
     /// Addresses that must accept TCP connections before it starts (the shell waits for
     /// the services), given up after [`WAIT_FOR_LIMIT`].
     pub wait_for: Vec<SocketAddr>,
+    /// Set by [`Program::restartable`]: restarts asked through its [`Restarter`].
+    restarts: Option<RestartListener>,
+}
+
+/// Asks a running program to restart ([`Program::restartable`]).
+#[derive(Debug, Clone)]
+pub struct Restarter {
+    asks: Arc<watch::Sender<u64>>,
+    started: watch::Receiver<u64>,
+}
+
+impl Restarter {
+    /// Stops the program's child (SIGTERM, then SIGKILL after the grace period) and starts
+    /// it again. Returns once the new child was started (or could not be): true, or false
+    /// when the program is gone for good (the launcher is stopping).
+    pub async fn restart(&mut self) -> bool {
+        let mut asked = 0;
+        self.asks.send_modify(|n| {
+            *n += 1;
+            asked = *n;
+        });
+        match self.started.wait_for(|n| *n >= asked).await {
+            Ok(n) => *n != u64::MAX,
+            Err(_) => false,
+        }
+    }
+}
+
+/// The program's side of a [`Restarter`]: restarts asked (a count), and the last one done
+/// (`u64::MAX` once the program is gone).
+#[derive(Debug, Clone)]
+struct RestartListener {
+    asks: watch::Receiver<u64>,
+    started: Arc<watch::Sender<u64>>,
 }
 
 impl Program {
@@ -66,7 +113,24 @@ impl Program {
             envs: Vec::new(),
             current_dir: None,
             wait_for: Vec::new(),
+            restarts: None,
         }
+    }
+
+    /// Makes it restartable: the [`Restarter`] stops and starts its child again, and a
+    /// child that exits on its own waits for the next restart instead of ending the program.
+    pub fn restartable(mut self) -> (Self, Restarter) {
+        let (asks_tx, asks_rx) = watch::channel(0);
+        let (started_tx, started_rx) = watch::channel(0);
+        self.restarts = Some(RestartListener {
+            asks: asks_rx,
+            started: Arc::new(started_tx),
+        });
+        let restarter = Restarter {
+            asks: Arc::new(asks_tx),
+            started: started_rx,
+        };
+        (self, restarter)
     }
 
     /// Adds an argument.
@@ -331,7 +395,7 @@ where
     })
 }
 
-/// Watches one child until it exits or a stop is asked.
+/// Watches one child until it exits or a stop is asked (and restarts it when asked).
 struct Watcher {
     name: String,
     colour: &'static str,
@@ -341,40 +405,97 @@ struct Watcher {
     grace: Duration,
 }
 
+/// How one child's run ended.
+enum Ended {
+    /// For good: the outcome of the program.
+    Final(Outcome),
+    /// It exited on its own, and the program is restartable: it waits for a restart.
+    Exited(Outcome),
+    /// A restart was asked and the child stopped.
+    Restart,
+}
+
 impl Watcher {
-    /// Waits for the program's addresses, starts it and watches it.
+    /// Waits for the program's addresses, starts it and watches it; a restartable program
+    /// is started again on each restart asked, until a stop.
     async fn run(self, program: Program, mut stop: watch::Receiver<bool>) -> Outcome {
-        if !program.wait_for.is_empty() {
-            let addrs: Vec<String> = program.wait_for.iter().map(|a| a.to_string()).collect();
-            self.say(&format!("{} waits for {}", self.name, addrs.join(", ")));
-            let ready = tokio::select! {
-                ready = wait_for_ports(&program.wait_for) => ready,
-                _ = stop.wait_for(|stop| *stop) => false,
-            };
-            if *stop.borrow() {
-                self.alive.fetch_sub(1, Ordering::SeqCst);
-                self.say(&format!("{} was not started", self.name));
-                return Outcome::NotStarted;
-            }
-            if !ready {
-                self.say(&format!(
-                    "{} starts anyway: not every address answered within {}s",
-                    self.name,
-                    WAIT_FOR_LIMIT.as_secs()
-                ));
-            }
+        if !program.wait_for.is_empty() && !self.wait_for(&program, &mut stop).await {
+            self.alive.fetch_sub(1, Ordering::SeqCst);
+            self.say(&format!("{} was not started", self.name));
+            return Outcome::NotStarted;
         }
+        let mut restarts = program.restarts.clone();
+        let outcome = loop {
+            let spawned = self.spawn(&program);
+            if let Some(listener) = &restarts {
+                // Every restart asked so far is done: the new child is started (or failed).
+                let asked = *listener.asks.borrow();
+                listener.started.send_replace(asked);
+            }
+            let ended = match spawned {
+                Ok((child, pumps)) => self.watch(child, pumps, &mut stop, restarts.as_mut()).await,
+                Err(outcome) if restarts.is_some() => Ended::Exited(outcome),
+                Err(outcome) => Ended::Final(outcome),
+            };
+            match ended {
+                Ended::Final(outcome) => break outcome,
+                Ended::Restart => self.say(&format!("restarting {}", self.name)),
+                Ended::Exited(outcome) => {
+                    self.say(&format!("{} restarts on the next change", self.name));
+                    let Some(listener) = restarts.as_mut() else {
+                        break outcome;
+                    };
+                    tokio::select! {
+                        changed = listener.asks.changed() => if changed.is_err() { break outcome },
+                        _ = stop.wait_for(|stop| *stop) => break outcome,
+                    }
+                }
+            }
+        };
+        if let Some(listener) = &restarts {
+            listener.started.send_replace(u64::MAX);
+        }
+        outcome
+    }
+
+    /// Waits for the program's addresses; false if a stop came first.
+    async fn wait_for(&self, program: &Program, stop: &mut watch::Receiver<bool>) -> bool {
+        let addrs: Vec<String> = program.wait_for.iter().map(|a| a.to_string()).collect();
+        self.say(&format!("{} waits for {}", self.name, addrs.join(", ")));
+        let ready = tokio::select! {
+            ready = wait_for_ports(&program.wait_for) => ready,
+            _ = stop.wait_for(|stop| *stop) => false,
+        };
+        if *stop.borrow() {
+            return false;
+        }
+        if !ready {
+            self.say(&format!(
+                "{} starts anyway: not every address answered within {}s",
+                self.name,
+                WAIT_FOR_LIMIT.as_secs()
+            ));
+        }
+        true
+    }
+
+    /// Starts the child and its output pumps, or says why it could not start.
+    #[allow(clippy::type_complexity)]
+    fn spawn(&self, program: &Program) -> Result<(Child, [Option<JoinHandle<()>>; 2]), Outcome> {
         let mut child = match program.command().spawn() {
             Ok(child) => child,
             Err(e) => {
                 let message = format!("{}: {e}", program.program.display());
-                let left = self.alive.fetch_sub(1, Ordering::SeqCst) - 1;
+                let left = self.alive.load(Ordering::SeqCst).saturating_sub(1);
+                if program.restarts.is_none() {
+                    self.alive.fetch_sub(1, Ordering::SeqCst);
+                }
                 self.say(&format!(
                     "could not start {}: {message}; {}",
                     self.name,
                     left_running(left)
                 ));
-                return Outcome::FailedToStart(message);
+                return Err(Outcome::FailedToStart(message));
             }
         };
         let pid = child.id().unwrap_or(0);
@@ -393,40 +514,79 @@ impl Watcher {
                 .take()
                 .map(|s| pump(s, &self.name, self.colour, &self.tagger, &self.lines)),
         ];
-        self.watch(child, pumps, stop).await
+        Ok((child, pumps))
     }
 
     async fn watch(
-        self,
+        &self,
         mut child: Child,
         pumps: [Option<JoinHandle<()>>; 2],
-        mut stop: watch::Receiver<bool>,
-    ) -> Outcome {
+        stop: &mut watch::Receiver<bool>,
+        restarts: Option<&mut RestartListener>,
+    ) -> Ended {
         enum Event {
             Exited(std::io::Result<ExitStatus>),
             Stop,
+            Restart,
         }
+        let restartable = restarts.is_some();
+        let restart = async {
+            let asked = match restarts {
+                Some(listener) => listener.asks.changed().await.is_ok(),
+                None => false,
+            };
+            if !asked {
+                std::future::pending::<()>().await;
+            }
+        };
         let event = tokio::select! {
             status = child.wait() => Event::Exited(status),
             _ = stop.wait_for(|stop| *stop) => Event::Stop,
+            () = restart => Event::Restart,
         };
-        let outcome = match event {
-            Event::Stop => self.stop(&mut child).await,
-            Event::Exited(status) => {
-                let outcome = match status {
-                    Ok(status) => Outcome::Exited(status),
-                    Err(e) => Outcome::FailedToStart(format!("waiting for it failed: {e}")),
-                };
+        match event {
+            Event::Stop => Ended::Final(self.stopped(&mut child, pumps).await),
+            Event::Restart => {
+                let outcome = self.stop(&mut child).await;
                 drain(pumps).await;
-                let left = self.alive.fetch_sub(1, Ordering::SeqCst) - 1;
-                let what = match &outcome {
-                    Outcome::Exited(status) => format!("exited ({status})"),
-                    other => format!("{other:?}"),
-                };
-                self.say(&format!("{} {what}; {}", self.name, left_running(left)));
-                return outcome;
+                self.say(&format!(
+                    "{} stopped for a restart ({outcome:?})",
+                    self.name
+                ));
+                Ended::Restart
             }
+            Event::Exited(status) => self.exited(status, pumps, restartable).await,
+        }
+    }
+
+    /// A child that exited on its own: reported; final unless the program restarts.
+    async fn exited(
+        &self,
+        status: std::io::Result<ExitStatus>,
+        pumps: [Option<JoinHandle<()>>; 2],
+        restartable: bool,
+    ) -> Ended {
+        let outcome = match status {
+            Ok(status) => Outcome::Exited(status),
+            Err(e) => Outcome::FailedToStart(format!("waiting for it failed: {e}")),
         };
+        drain(pumps).await;
+        let what = match &outcome {
+            Outcome::Exited(status) => format!("exited ({status})"),
+            other => format!("{other:?}"),
+        };
+        if restartable {
+            self.say(&format!("{} {what}", self.name));
+            return Ended::Exited(outcome);
+        }
+        let left = self.alive.fetch_sub(1, Ordering::SeqCst) - 1;
+        self.say(&format!("{} {what}; {}", self.name, left_running(left)));
+        Ended::Final(outcome)
+    }
+
+    /// Stops a child because a stop was asked, and reports how it ended.
+    async fn stopped(&self, child: &mut Child, pumps: [Option<JoinHandle<()>>; 2]) -> Outcome {
+        let outcome = self.stop(child).await;
         drain(pumps).await;
         self.alive.fetch_sub(1, Ordering::SeqCst);
         match &outcome {

@@ -318,3 +318,49 @@ async fn a_stop_while_a_program_waits_leaves_it_not_started() {
         seen.join("\n")
     );
 }
+
+#[tokio::test]
+async fn a_restartable_program_is_stopped_and_started_again_on_request() {
+    let (program, mut restarter) = sh(
+        "alpha",
+        "echo up; trap 'echo bye; exit 0' TERM; while true; do sleep 0.05; done",
+    )
+    .restartable();
+    let (mut rx, stop, run) = start(vec![program], Style::plain(), Duration::from_secs(5));
+    let mut seen = Vec::new();
+    until(&mut rx, &mut seen, |l| l.ends_with("up")).await;
+
+    assert!(restarter.restart().await, "the restart is done");
+    until(&mut rx, &mut seen, |l| l.contains("restarting alpha")).await;
+    until(&mut rx, &mut seen, |l| l.ends_with("up")).await;
+    let starts = seen.iter().filter(|l| l.contains("started alpha")).count();
+    assert_eq!(starts, 2, "{}", seen.join("\n"));
+
+    stop.send(()).unwrap();
+    let summary = run.await.unwrap();
+    assert!(matches!(summary.children[0].1, Outcome::Stopped(_)));
+    // Once the program is gone, a restart says so instead of waiting forever.
+    assert!(!restarter.restart().await);
+}
+
+#[tokio::test]
+async fn a_restartable_program_that_exits_waits_for_the_next_restart() {
+    let (program, mut restarter) = sh("beta", "echo run; exit 7").restartable();
+    let (mut rx, stop, run) = start(vec![program], Style::plain(), Duration::from_secs(5));
+    let mut seen = Vec::new();
+    until(&mut rx, &mut seen, |l| {
+        l.contains("beta restarts on the next change")
+    })
+    .await;
+    assert!(restarter.restart().await);
+    until(&mut rx, &mut seen, |l| {
+        l.contains("beta restarts on the next change")
+    })
+    .await;
+    let runs = seen.iter().filter(|l| l.ends_with("run")).count();
+    assert_eq!(runs, 2, "{}", seen.join("\n"));
+    stop.send(()).unwrap();
+    let summary = run.await.unwrap();
+    assert!(summary.stop_requested);
+    assert!(matches!(summary.children[0].1, Outcome::Exited(s) if s.code() == Some(7)));
+}

@@ -4,7 +4,8 @@
 // It relies on the page DOM the shell renders (shell/src/views.rs, `page_template`):
 //   <body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json">
 //   targets: main (<main data-section>), chrome (header slots), progress, announcer;
-//   optional data-fragment-loader-timeout-value (ms, default 8000).
+//   optional data-fragment-loader-timeout-value (ms, default 8000); in the shell's --dev
+//   only, data-fragment-loader-dev-events-value (the dev loop's event stream, see below).
 // Every URL it pushes onto the history is a section path (plus query) that the server also
 // renders as a full page, so a reload or a deep link never shows a bare fragment.
 //
@@ -34,7 +35,7 @@ const LAZY_SELECTOR = '.slot[data-fragment-mode="lazy"][data-fragment-status="la
 
 export default class FragmentLoader extends Controller {
   static targets = ["main", "chrome", "progress", "announcer"];
-  static values = { registry: String, timeout: { type: Number, default: TIMEOUT_MS } };
+  static values = { registry: String, timeout: { type: Number, default: TIMEOUT_MS }, devEvents: String };
 
   initialize() {
     this.registry = null;
@@ -59,10 +60,15 @@ export default class FragmentLoader extends Controller {
     const section = this.hasMainTarget ? this.mainTarget.dataset.section : undefined;
     history.replaceState({ ...history.state, mf: true, section, scroll: window.scrollY }, "");
     this.renderedPath = location.pathname + location.search;
+<<<<<<< HEAD
     this.observeLazy(this.element);
+=======
+    if (this.devEventsValue) this.listenForRestarts();
+>>>>>>> devloop
   }
 
   disconnect() {
+    this.devEvents?.close();
     this.element.removeEventListener("click", this.onClick);
     this.element.removeEventListener("submit", this.onSubmit);
     window.removeEventListener("popstate", this.onPopState);
@@ -361,6 +367,7 @@ export default class FragmentLoader extends Controller {
     );
   }
 
+<<<<<<< HEAD
   // ---- Lazy slots ------------------------------------------------------------------------
 
   // Watches the lazy placeholders under `root`: each is loaded once it comes within
@@ -424,6 +431,46 @@ export default class FragmentLoader extends Controller {
   slotEntry(service, fragment) {
     const all = [...(this.registry?.sections || []).flatMap((s) => s.slots), ...(this.registry?.chrome || [])];
     return all.find((slot) => slot.service === service && slot.fragment === fragment);
+=======
+  // ---- The dev loop (the shell's --dev only) ---------------------------------------------
+
+  // The launcher's --watch restarted a team after a save: the shell sends its name as a
+  // server-sent event, and its fragments on this page are fetched again (no reload, the
+  // rest of the page and its state stay). EventSource reconnects by itself.
+  listenForRestarts() {
+    this.devEvents = new EventSource(this.devEventsValue);
+    this.devEvents.addEventListener("restarted", (event) => this.reloadService(event.data));
+    // data-dev-events="open" on <body>: the page listens (tests and curious eyes read it).
+    this.devEvents.addEventListener("open", () => (this.element.dataset.devEvents = "open"));
+    this.devEvents.addEventListener("error", () => (this.element.dataset.devEvents = "closed"));
+  }
+
+  // Fetches the fragments of `service` ("*": every service) shown on this page again, after
+  // reading the registry again (the team's version and assets may have changed).
+  async reloadService(service) {
+    await this.ready;
+    this.cache.clear();
+    await this.loadRegistry();
+    const section = this.sectionFor(location.pathname);
+    const entries = [...(section?.slots || []), ...(this.registry?.chrome || [])];
+    await Promise.all(
+      entries
+        .filter((entry) => service === "*" || entry.service === service)
+        .map((entry) => this.reloadSlot(entry))
+    );
+    this.element.dispatchEvent(new CustomEvent("mf:dev-reloaded", { bubbles: true, detail: { service } }));
+  }
+
+  async reloadSlot(entry) {
+    const key = `${entry.service}/${entry.fragment}`;
+    const slot = [...this.element.querySelectorAll("[data-slot]")].find((el) => el.dataset.slot === key);
+    if (!slot) return;
+    const result = await this.fetchSlot(entry, this.fragmentUrl(entry.url, location.search), AbortSignal.timeout(TIMEOUT_MS));
+    if (!result.ok) return; // keep what is shown; the team's log says what went wrong
+    await this.ensureAssets([entry.service]);
+    slot.innerHTML = result.html;
+    slot.dataset.fragmentStatus = "ok";
+>>>>>>> devloop
   }
 
   // ---- Assets on demand ------------------------------------------------------------------

@@ -43,6 +43,8 @@
 //! - [`startup`]: [`startup::Application`] builds the shell on the shared server of
 //!   `shared_ui::server` (which also brings the admin listener, `--admin-port`, `GET
 //!   /metrics` only, and the start-up errors, `shared_ui::server::StartError`) and runs it.
+//! - [`dev`]: the dev loop (`--dev` only): the launcher's restart notices, and the event
+//!   stream that tells open pages to fetch a restarted team's fragments again.
 //! - [`check`]: `shell check URL`, the contract checker.
 
 pub mod asset_cache;
@@ -50,6 +52,7 @@ pub mod body;
 pub mod check;
 pub mod client;
 pub mod compose;
+pub mod dev;
 pub mod forwarded;
 pub mod fragments;
 pub mod hosts;

@@ -195,6 +195,8 @@ pub struct Config {
     pub admin_addr: SocketAddr,
     /// The hosts a browser may point a service at (per-browser overrides); none: off.
     pub allow_overrides: HostPatterns,
+    /// Development mode (`--dev`): the dev loop's routes ([`crate::dev`]) are mounted.
+    pub dev: bool,
 }
 
 /// The file form (`--config shell.toml`); every key is optional.
@@ -377,6 +379,7 @@ impl Settings {
             workers: self.workers,
             admin_addr,
             allow_overrides,
+            dev: self.common.dev,
         })
     }
 

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, App};
+use shared_ui::admin::AdminRoutes;
 use shared_ui::context::ContextKey;
 use shared_ui::metrics::Metrics;
 use shared_ui::server::{Running, Server, StartError};
 
 use crate::asset_cache;
+use crate::dev::DevEvents;
 use crate::registry::{Registry, MANIFEST_TIMEOUT};
 use crate::routes;
 use crate::settings::Settings;
@@ -61,11 +63,20 @@ impl Application {
             .admin(config.admin_addr)?
             .workers(config.workers);
         let data = upstream.clone();
+        let dev = config.dev.then(|| web::Data::new(DevEvents::default()));
         let running = server.start(metrics, move || {
             let sections = sections.clone();
-            App::new()
-                .app_data(data.clone())
-                .configure(move |cfg| routes::configure(cfg, &sections, overrides))
+            let dev_on = dev.is_some();
+            let app = App::new().app_data(data.clone());
+            let app = match &dev {
+                Some(events) => app
+                    .app_data(events.clone())
+                    .app_data(web::Data::new(AdminRoutes(vec![
+                        crate::dev::RESTARTED_PATH,
+                    ]))),
+                None => app,
+            };
+            app.configure(move |cfg| routes::configure(cfg, &sections, overrides, dev_on))
                 .default_service(web::to(routes::pages::not_found))
         })?;
         let ready: Vec<_> = registry

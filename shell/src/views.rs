@@ -50,6 +50,9 @@ pub struct PageSpec<'a> {
     /// The reserved heights of the slots ([`slot_heights_css`]), in a `<style>` of the head
     /// that the CSP allows by its hash.
     pub slot_css: Option<String>,
+    /// In `--dev`, the dev loop's event stream, which the loader subscribes to
+    /// ([`crate::dev::EVENTS_PATH`]); `None` otherwise.
+    pub dev_events: Option<&'a str>,
 }
 
 /// The page cut at its slots: `segments.len() == slots.len() + 1`.
@@ -98,7 +101,8 @@ pub fn page_template(spec: &PageSpec<'_>) -> PageTemplate {
                 (components::head_assets(&options))
                 @if let Some(css) = &spec.slot_css { style { (PreEscaped(css)) } }
             }
-            body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json" {
+            body data-controller="fragment-loader" data-fragment-loader-registry-value="/registry.json"
+                data-fragment-loader-dev-events-value=[spec.dev_events] {
                 a class="skip-link" href="#main" { "Skip to content" }
                 @if let Some(banner) = &spec.banner { (banner) }
                 div class="mf-progress" data-fragment-loader-target="progress" hidden {}

@@ -5,7 +5,9 @@
 //! and the proxy forwards declared paths only).
 //!
 //! [`split`] tells the two sockets apart by the local address each request came in on; a
-//! binary guards its `/metrics` route with [`on_admin_port`].
+//! binary guards its `/metrics` route with [`on_admin_port`]. A binary that serves more on
+//! its admin port (the shell's dev loop notice, in `--dev` only) names those paths in an
+//! [`AdminRoutes`] in app data.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -18,12 +20,16 @@ use actix_web::{web, HttpMessage, HttpResponse};
 #[derive(Debug, Clone, Copy)]
 pub struct AdminPort(pub u16);
 
+/// Paths besides `/metrics` that the admin port serves (app data; none when absent).
+#[derive(Debug, Clone, Default)]
+pub struct AdminRoutes(pub Vec<&'static str>);
+
 /// Marks a request that came in on the admin port (request extension).
 #[derive(Debug, Clone, Copy)]
 struct OnAdminPort;
 
-/// Middleware: a request on the admin port is marked, and anything but `/metrics` there is
-/// a plain 404; requests on the public port pass unchanged.
+/// Middleware: a request on the admin port is marked, and anything but `/metrics` (and the
+/// [`AdminRoutes`]) there is a plain 404; requests on the public port pass unchanged.
 pub async fn split(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -34,7 +40,10 @@ pub async fn split(
     if !admin {
         return Ok(next.call(req).await?.map_into_left_body());
     }
-    if req.path() != "/metrics" {
+    let extra = req
+        .app_data::<web::Data<AdminRoutes>>()
+        .is_some_and(|routes| routes.0.contains(&req.path()));
+    if req.path() != "/metrics" && !extra {
         let res = HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
             .insert_header((header::CACHE_CONTROL, "no-store"))

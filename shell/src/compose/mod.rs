@@ -84,6 +84,11 @@ impl Composer {
         &self.fragments
     }
 
+    /// Forgets the cached fragments ([`crate::dev`]: a team restarted with new markup).
+    pub fn forget_fragments(&self) {
+        self.fragments.forget_cached();
+    }
+
     /// Composes and streams a page with `status`: `section`, or the 404 page when `None`;
     /// `prefilled` stands in one slot. A browser with overrides (`lineup` not empty) gets
     /// a page of its own, rendered for it and never cached, with the overrides' banner.

@@ -76,6 +76,11 @@ impl FragmentCache {
         Cached::Fetch(Some(RefreshGuard(entry)))
     }
 
+    /// Forgets every cached fragment (the dev loop, after a team restarted).
+    pub fn clear(&self) {
+        self.entries.invalidate_all();
+    }
+
     /// The last good copy of a fragment, fresh or not (entries leave after [`STALE_FOR`]).
     pub fn last_good(&self, key: &str) -> Option<Arc<str>> {
         self.entries.get(key).map(|e| Arc::clone(&e.html))

@@ -57,6 +57,11 @@ impl Fragments {
         }
     }
 
+    /// Forgets every cached fragment ([`crate::dev`]: a team restarted with new markup).
+    pub fn forget_cached(&self) {
+        self.cache.clear();
+    }
+
     /// Fills a slot (see the module doc). Never fails. Counted in `metrics`, logged.
     pub async fn fill(&self, ask: &FragmentRequest<'_>, metrics: &FragmentMetrics) -> Filled {
         let started = Instant::now();

@@ -10,6 +10,7 @@
 //! | `GET /assets/{file}` | [`assets`]: the loader and the shell's CSS |
 //! | `GET /assets/shared/{file}`, `/healthz`, `/readyz` | `shared_ui::health::configure` |
 //! | `GET /metrics`, on the admin port only | `shared_ui::metrics::serve` ([`shared_ui::admin`]) |
+//! | `GET /_mosaic/dev/events`; `POST /_mosaic/dev/restarted` on the admin port (`--dev` only) | [`crate::dev`] |
 //! | anything else | [`pages::not_found`]: the 404 page inside the chrome |
 
 pub mod overrides;
@@ -40,8 +41,12 @@ pub fn shell_assets() -> &'static AssetSet {
 }
 
 /// Mounts every route. `sections` are the section paths (besides `/`); the overrides page
-/// only when `overrides` are on (else its path is the 404 page).
-pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String], overrides: bool) {
+/// only when `overrides` are on (else its path is the 404 page); `dev` adds the dev loop's
+/// routes ([`crate::dev::configure`]).
+pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String], overrides: bool, dev: bool) {
+    if dev {
+        cfg.configure(crate::dev::configure);
+    }
     // The pages first: their paths are static, matched by comparison, while the routes
     // with parameters below are matched by regular expression, tried in order (three of
     // them, about 4,400 instructions a page, when the pages came last). A section cannot

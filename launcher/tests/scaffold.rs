@@ -1,0 +1,240 @@
+//! `launcher new-team NAME` in this worktree, undone afterwards (every file it changes is put
+//! back and the crate removed, even when the test fails):
+//!
+//! - bad and existing names are refused with a message, and nothing changes;
+//! - the new crate passes its contract test (`cargo test -p svc-NAME`);
+//! - the launcher's file lists it, and the shell with the configuration the launcher gives it
+//!   shows its fragment on its page (the team's binary and the shell as processes, on free
+//!   ports).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use launcher::site::{Site, Start};
+
+const NAME: &str = "zz-scaffold";
+const PACKAGE: &str = "svc-zz-scaffold";
+/// The files `new-team` changes (it creates `shell/site.toml` and the crate).
+const CHANGED: [&str; 8] = [
+    "Cargo.toml",
+    "Cargo.lock",
+    "launcher.toml",
+    "Dockerfile",
+    "docker/Dockerfile.offline",
+    ".dockerignore",
+    "scripts/build-images",
+    "docker-compose.yml",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Puts the worktree back as it was on drop.
+struct Undo {
+    saved: Vec<(PathBuf, Vec<u8>)>,
+    created: Vec<PathBuf>,
+}
+
+impl Undo {
+    fn new() -> Undo {
+        let root = root();
+        let created = vec![root.join(PACKAGE), root.join("shell/site.toml")];
+        for path in &created {
+            assert!(
+                !path.exists(),
+                "{} exists: a previous run was interrupted; remove it and restore the files",
+                path.display()
+            );
+        }
+        let saved = CHANGED
+            .iter()
+            .map(|f| (root.join(f), std::fs::read(root.join(f)).unwrap()))
+            .collect();
+        Undo { saved, created }
+    }
+
+    fn unchanged(&self) -> bool {
+        self.saved
+            .iter()
+            .all(|(path, bytes)| std::fs::read(path).unwrap() == *bytes)
+            && self.created.iter().all(|p| !p.exists())
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        for (path, bytes) in &self.saved {
+            let _ = std::fs::write(path, bytes);
+        }
+        for path in &self.created {
+            let _ = std::fs::remove_dir_all(path);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn new_team(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_launcher"))
+        .arg("new-team")
+        .args(args)
+        .output()
+        .expect("the launcher runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn cargo(args: &[&str]) -> String {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .expect("cargo runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "cargo {args:?} failed:\n{text}");
+    text
+}
+
+/// A child killed by its PID on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(binary: &Path, envs: &[(&str, String)]) -> Running {
+    let mut cmd = Command::new(binary);
+    for var in [
+        "CONTEXT_SECRET",
+        "CONTEXT_SECRET_FILE",
+        "SHELL_SERVICES",
+        "BIND",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(envs.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Running(
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", binary.display())),
+    )
+}
+
+/// GETs `url` until its body contains `text` (30 s at most); the last body otherwise.
+fn wait_for(url: &str, text: &str) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(body) = get(url) {
+            if body.contains(text) {
+                return Ok(body);
+            }
+            last = body;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(last)
+}
+
+/// A plain HTTP/1.0 GET (no client crate needed here).
+fn get(url: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = std::net::TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body)?;
+    Ok(body)
+}
+
+#[test]
+fn a_new_team_builds_passes_its_contract_test_and_shows_in_the_site() {
+    let undo = Undo::new();
+
+    for (bad, why) in [
+        ("Bad_Name", "is not a service name"),
+        ("shell", "the shell's name"),
+        ("pricing", "already in"),
+    ] {
+        let (code, stderr) = new_team(&[bad]);
+        assert_eq!(code, Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains(why), "{bad}: {stderr}");
+        assert!(undo.unchanged(), "a refused name changed files");
+    }
+
+    let (code, stderr) = new_team(&[NAME]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("svc-zz-scaffold/src/lib.rs"), "{stderr}");
+    let (code, again) = new_team(&[NAME]);
+    assert_eq!(code, Some(2), "{again}");
+    assert!(again.contains("already"), "{again}");
+
+    // The launcher's file runs it, and names the shell configuration that shows it.
+    let site = Site::read(&root().join("launcher.toml")).unwrap();
+    let service = site.service(NAME).expect("the team in launcher.toml");
+    assert_eq!(service.start, Start::Package(PACKAGE.to_owned()));
+    let config = site.shell.as_ref().unwrap().config.clone().unwrap();
+    assert!(config.ends_with("shell/site.toml"));
+
+    let tests = cargo(&["test", "-p", PACKAGE]);
+    assert!(tests.contains("2 passed"), "{tests}");
+    // `cargo test` built the team's binary; the shell's is the workspace build's.
+    let bin = launcher::plan::target_dir(&root()).join("debug");
+    assert!(
+        bin.join("shell").exists(),
+        "{}/shell is missing: cargo build -p shell first",
+        bin.display()
+    );
+    let (team_port, shell_port, admin_port) = (free_port(), free_port(), free_port());
+    let _team = spawn(&bin.join(PACKAGE), &[("PORT", team_port.to_string())]);
+    let _shell = spawn(
+        &bin.join("shell"),
+        &[
+            ("PORT", shell_port.to_string()),
+            ("ADMIN_PORT", admin_port.to_string()),
+            ("SHELL_CONFIG", config.display().to_string()),
+            // The same configuration, the team on its test port.
+            (
+                "SHELL_SERVICES",
+                format!("{NAME}=http://127.0.0.1:{team_port}"),
+            ),
+        ],
+    );
+    let page = wait_for(
+        &format!("http://127.0.0.1:{shell_port}/{NAME}"),
+        "data-fragment=\"zz-scaffold/greeting\"",
+    )
+    .unwrap_or_else(|last| panic!("the team's fragment never showed; last page:\n{last}"));
+    assert!(page.contains("Hello, stranger!"), "{page}");
+    assert!(
+        page.contains("/svc/zz-scaffold/assets/zz-scaffold.css"),
+        "{page}"
+    );
+
+    drop(undo);
+    assert!(!root().join(PACKAGE).exists());
+}
