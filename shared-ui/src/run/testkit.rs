@@ -128,6 +128,8 @@ pub fn ada(plan: &str) -> UserContext {
         id: 1,
         name: "Ada <Lovelace>".to_owned(),
         plan: plan.to_owned(),
+        since: None,
+        changed: None,
     }
 }
 

@@ -40,17 +40,11 @@ impl FragmentQuery {
 pub async fn overview(
     req: HttpRequest,
     query: web::Query<FragmentQuery>,
-    metrics: web::Data<Metrics>,
 ) -> Result<Fragment, HttpError> {
-    let refresh = query.refresh()?;
+    query.refresh()?;
     let user = current_user(&req);
     tracing::debug!(signed_in = user.is_some(), "rendered");
-    let markup = views::overview::overview(
-        user.as_ref(),
-        &metrics.snapshot(),
-        &stats_url(&req),
-        refresh,
-    );
+    let markup = views::overview::overview(user.as_ref());
     Ok(Fragment::new("private, no-store", markup))
 }
 
