@@ -522,8 +522,8 @@ impl PgStorage {
                 name: new.name,
                 email: new.email,
                 plan: new.plan,
-                created_at: now as i64,
-                updated_at: now as i64,
+                created_at: now,
+                updated_at: now,
             })
         })
     }

@@ -231,8 +231,8 @@ impl SqliteStorage {
             name: new.name.clone(),
             email: new.email.clone(),
             plan: new.plan.clone(),
-            created_at: now as i64,
-            updated_at: now as i64,
+            created_at: now,
+            updated_at: now,
         })
     }
 
