@@ -6,6 +6,7 @@
 //! Run with `scripts/screenshots [DIR]` (default `docs/screenshots`). Each file is named
 //! `{state}-{page}-{width}.png`; a page is captured whole, up to 2,400 px high.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mf_tests::browser::Browser;
@@ -69,7 +70,8 @@ async fn capture(browser: &Browser, url: &str, width: u32, file: &Path) {
     viewport(browser, width, height).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     browser.screenshot(file).await;
-    println!("{}", file.display());
+    // The file written, one per line, for the script's caller.
+    let _ = writeln!(std::io::stdout(), "{}", file.display());
 }
 
 /// Every page at every width, as `{state}-{page}-{width}.png`.

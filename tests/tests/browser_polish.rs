@@ -121,9 +121,7 @@ async fn pricing_does_not_shift_and_keeps_yearly_across_reload_and_back() {
         .wait_until(SHOWS_YEARLY, "yearly after a reload")
         .await;
 
-    browser
-        .open_with_loader(&browser.url().await.to_string())
-        .await;
+    browser.open_with_loader(browser.url().await.as_ref()).await;
     browser.go_to_section("dashboard").await;
     browser.client().back().await.expect("back");
     browser.wait_until(&shows("pricing"), "pricing again").await;

@@ -15,6 +15,8 @@ pub struct PageOptions {
     pub title: String,
     /// The `lang` attribute (default `en`).
     pub lang: String,
+    /// The `<meta name="description">`, when there is one.
+    pub description: Option<String>,
     /// Extra stylesheets after the shared one.
     pub stylesheets: Vec<String>,
     /// Stimulus controllers the boot module registers (identifier and module URL).
@@ -85,6 +87,7 @@ pub fn page(opts: &PageOptions, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (opts.title) }
+                @if let Some(d) = &opts.description { meta name="description" content=(d); }
                 (head_assets(opts))
             }
             body { (body) }

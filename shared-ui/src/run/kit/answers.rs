@@ -51,6 +51,7 @@ impl Info {
     pub fn preview_page(&self, req: &HttpRequest, body: Markup) -> HttpResponse {
         let name = &self.manifest.name;
         let mut opts = PageOptions::new(&format!("{} · svc-{name} preview", self.preview_heading));
+        opts.description = Some(self.preview_intro.clone());
         opts.stylesheets = self.manifest.assets.css.clone();
         opts.controllers = self.manifest.assets.controllers.clone();
         let nav = [
