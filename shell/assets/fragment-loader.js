@@ -24,6 +24,9 @@ import { Controller } from "@hotwired/stimulus";
 import { registerControllers } from "/assets/shared/boot.js";
 
 const LOADER_HEADERS = { "x-mf-loader": "1" };
+// A form post also asks the shell to answer a re-rendered form (422 and other 4xx) as 200
+// with the real status in x-mf-form-status: Chromium logs every 4xx fetch as a console error.
+const FORM_HEADERS = { ...LOADER_HEADERS, "x-mf-form": "1" };
 const TIMEOUT_MS = 8000; // a fetch that takes longer shows the error state (timeout value)
 const PROGRESS_DELAY_MS = 100; // fast swaps never flash the progress bar
 const CACHE_ENTRIES = 24; // fragment answers kept for Back/Forward
@@ -270,7 +273,9 @@ export default class FragmentLoader extends Controller {
     const failed = results.filter((r) => !r.lazy && (!r.ok || r.status === "unavailable")).length;
     this.observeLazy(main);
     this.focusIn(main);
-    this.announce(failed ? `${section.title} loaded with ${failed} part(s) unavailable` : `${section.title} loaded`);
+    // A fragment may say what to announce instead (a one-time "Your changes are saved.").
+    const own = main.querySelector("[data-mf-announce]")?.dataset.mfAnnounce;
+    this.announce(failed ? `${section.title} loaded with ${failed} part(s) unavailable` : own || `${section.title} loaded`);
   }
 
   restoreScroll(url, scroll) {
@@ -309,10 +314,11 @@ export default class FragmentLoader extends Controller {
       const response = await fetch(action, {
         method: "POST",
         body,
-        headers: LOADER_HEADERS,
+        headers: FORM_HEADERS,
         credentials: "same-origin",
         signal,
       });
+      const status = Number(response.headers.get("x-mf-form-status")) || response.status;
       // fetch followed the 303: the server says where to go next. Anything the user sees
       // may have changed (a sign-in), so drop the cache and refresh the header slots.
       if (response.redirected) {
@@ -326,17 +332,21 @@ export default class FragmentLoader extends Controller {
       const html = await response.text();
       const htmlAnswer = (response.headers.get("content-type") || "").includes("text/html") && !isDocument(html);
       // 2xx, or 422 and other 4xx with a fragment: the re-rendered form (inline errors).
-      if (htmlAnswer && (response.ok || (response.status >= 400 && response.status < 500))) {
-        if (response.ok) this.cache.clear();
+      const ok = status >= 200 && status < 300;
+      if (htmlAnswer && (ok || (status >= 400 && status < 500))) {
+        if (ok) this.cache.clear();
         const service = slot.dataset.slot.split("/")[0];
         await this.ensureAssets([service]);
         slot.innerHTML = html;
         slot.dataset.fragmentStatus = "ok";
-        const invalid = slot.querySelector('[aria-invalid="true"]');
+        // The form's error summary, else its first invalid field, else its heading.
+        const summary = slot.querySelector("[data-error-summary]");
+        const invalid = summary || slot.querySelector('[aria-invalid="true"]');
         if (invalid) invalid.focus();
         else this.focusIn(slot);
-        this.announce(response.ok ? "Saved" : "Please correct the highlighted fields");
-        if (response.ok) await this.refreshChrome();
+        // A focused summary (role=alert) speaks for itself.
+        if (!summary) this.announce(ok ? "Saved" : "Please correct the highlighted fields");
+        if (ok) await this.refreshChrome();
         return;
       }
       throw new Error(`HTTP ${response.status}`);

@@ -139,6 +139,10 @@ pub struct SectionConfig {
     pub title: String,
     /// Its path (`/dashboard`).
     pub path: String,
+    /// The page's `<meta name="description">`: one sentence for search results (default:
+    /// "{title}: a page of {brand}.").
+    #[serde(default)]
+    pub description: Option<String>,
     /// Its fragments, in page order.
     pub slots: Vec<SlotConfig>,
 }
@@ -241,18 +245,29 @@ pub fn default_sections() -> Vec<SectionConfig> {
             id: "dashboard".into(),
             title: "Dashboard".into(),
             path: "/dashboard".into(),
+            description: Some(
+                "Your home on Mosaic: your plan, what it includes and your account's recent activity."
+                    .into(),
+            ),
             slots: vec![slot("dashboard", "overview"), slot("pricing", "teaser")],
         },
         SectionConfig {
             id: "accounts".into(),
             title: "Account".into(),
             path: "/accounts".into(),
+            description: Some(
+                "Sign in to Mosaic or create an account, and change your name and plan.".into(),
+            ),
             slots: vec![slot("accounts", "account")],
         },
         SectionConfig {
             id: "pricing".into(),
             title: "Pricing".into(),
             path: "/pricing".into(),
+            description: Some(
+                "Mosaic's plans and prices, monthly or yearly: start free, upgrade when your team needs more."
+                    .into(),
+            ),
             slots: vec![slot("pricing", "plans")],
         },
     ]

@@ -29,6 +29,8 @@ pub struct PageSpec<'a> {
     pub brand: &'a str,
     /// `<title>`.
     pub title: String,
+    /// `<meta name="description">`.
+    pub description: String,
     /// The section (`None` for the 404 page).
     pub section_id: Option<&'a str>,
     /// Nav items (current one marked).
@@ -98,6 +100,7 @@ pub fn page_template(spec: &PageSpec<'_>) -> PageTemplate {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (spec.title) }
+                meta name="description" content=(spec.description);
                 (components::head_assets(&options))
                 @if let Some(css) = &spec.slot_css { style { (PreEscaped(css)) } }
             }
@@ -317,8 +320,10 @@ pub fn not_found() -> Markup {
     html! {
         section class="card not-found" {
             h1 { "Page not found" }
-            p { "Nothing lives at this address." }
-            p { a href="/" { "Go to the start page" } }
+            p { "Nothing lives at this address. It may have moved, or the link may be mistyped." }
+            p class="not-found__links" {
+                a class="btn btn--primary" href="/" { "Go to the start page" }
+            }
         }
     }
 }

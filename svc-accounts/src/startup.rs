@@ -18,6 +18,7 @@ use crate::settings::{Config, Settings, DEFAULT_PORT};
 use crate::storage::Storage;
 
 const ACCOUNTS_CSS: &[u8] = include_bytes!("../assets/accounts.css");
+const FLASH_ONCE_JS: &[u8] = include_bytes!("../assets/flash-once.js");
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -127,6 +128,7 @@ pub async fn service(config: &Config) -> Result<(Service, Storage), StartError> 
     let registered = metrics.clone();
     let service = Service::new("accounts", env!("CARGO_PKG_VERSION"))
         .css("accounts.css", ACCOUNTS_CSS)
+        .controller("flash-once", "flash-once.js", FLASH_ONCE_JS)
         .version_input(plan_ids)
         .metrics(move |registry| registered.register(registry));
     let state = AppState {

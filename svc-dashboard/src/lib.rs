@@ -1,9 +1,9 @@
 //! svc-dashboard: the dashboard team's HTML-fragment server (port 3000).
 //!
-//! It serves two fragments of the contract in `docs/DESIGN.md`: `overview` (greets the user of
-//! the verified context, or says clearly that nobody is signed in, and embeds the live
-//! figures) and `stats` (the live figures alone, which the `auto-refresh` Stimulus
-//! controller polls). The figures are real: the kit calls the service's observer after every
+//! It serves two fragments of the contract in `docs/DESIGN.md`: `overview` (about the user
+//! of the verified context: greeting, plan, recent account activity; or says clearly that
+//! nobody is signed in) and `stats` (the service's live figures, which the preview shows and
+//! the `auto-refresh` Stimulus controller polls). The figures are real: the kit calls the service's observer after every
 //! answer, which counts the request and records its duration into a bounded window, from
 //! which the `stats` fragment computes p50/p95/p99.
 //!

@@ -2,8 +2,10 @@
 //
 // The server renders both prices of every plan (the set not shown carries `hidden`) and a
 // radio group in a GET form, so without JavaScript the form reloads the page with
-// ?billing=yearly. This controller hides the form's submit button, shows the price set of
-// the checked radio, and announces the change in the polite live region.
+// ?billing=yearly. The form's submit button is hidden by CSS when scripting is enabled
+// (`@media (scripting: enabled)`), so it never shifts the page. This controller shows the
+// price set of the checked radio, keeps the choice in the URL (`?billing=`, replaced, not
+// pushed: a reload or Back shows the same prices), and announces the change politely.
 import { Controller } from "@hotwired/stimulus";
 
 const PERIODS = ["monthly", "yearly"];
@@ -13,6 +15,7 @@ export default class extends Controller {
   static values = { billing: { type: String, default: "monthly" } };
 
   connect() {
+    // Already hidden by CSS where browsers know `scripting`; this is for the others.
     if (this.hasApplyTarget) this.applyTarget.hidden = true;
     this.render();
   }
@@ -22,7 +25,16 @@ export default class extends Controller {
     const value = event.target.value;
     if (!PERIODS.includes(value) || value === this.billingValue) return;
     this.billingValue = value;
+    this.remember(value);
     if (this.hasStatusTarget) this.statusTarget.textContent = `Showing ${value} prices`;
+  }
+
+  // Puts the period in the address, keeping the history entry and its state.
+  remember(value) {
+    const url = new URL(location.href);
+    if (value === "monthly") url.searchParams.delete("billing");
+    else url.searchParams.set("billing", value);
+    history.replaceState(history.state, "", url.pathname + url.search + url.hash);
   }
 
   // The form only submits when JavaScript is off; with it, the change is already shown.

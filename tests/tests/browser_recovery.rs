@@ -164,7 +164,9 @@ async fn recover_an_account(browser: Browser) {
         ("#sign-up-email", "ada@example.com"),
         ("#sign-up-password", OLD_PASSWORD),
     ];
-    let signed_in = "document.querySelector('.user-menu__name')";
+    // The loader refreshes the header beside the swap: wait for both, the menu and the page.
+    let signed_in =
+        "document.querySelector('.user-menu__name') && location.pathname === '/dashboard'";
     submit(
         &browser,
         &sign_up,

@@ -146,7 +146,13 @@ proptest! {
     ) {
         let key = ContextKey::new(Secret::new("property-secret-0123456789".into()));
         let other = ContextKey::new(Secret::new("property-secret-9876543210".into()));
-        let user = UserContext { id, name: user_name, plan };
+        let user = UserContext {
+            id,
+            name: user_name,
+            plan,
+            since: None,
+            changed: None,
+        };
         let signed = key.sign(&user, DEFAULT_TTL);
         prop_assert_eq!(key.verify(&signed), Some(user.clone()));
         prop_assert_eq!(other.verify(&signed), None);

@@ -41,6 +41,8 @@ fn grace() -> UserContext {
         id: 42,
         name: "Grace <b>Hopper</b>".to_owned(),
         plan: "pro".to_owned(),
+        since: None,
+        changed: None,
     }
 }
 

@@ -86,7 +86,12 @@ async fn each_page_composes_the_right_fragments_from_all_three_teams() {
         // The nav marks the current section.
         let current = format!("href=\"/{section}\" aria-current=\"page\"");
         assert!(html.contains(&current), "{path}: nav marks {section}");
-        assert_eq!(html.matches("aria-current=\"page\"").count(), 1);
+        // Twice: the inline navigation and the narrow screen's menu carry the same links.
+        assert_eq!(html.matches("aria-current=\"page\"").count(), 2);
+        assert!(
+            html.contains("<meta name=\"description\" content=\""),
+            "{path}"
+        );
         // The head lists the services' CSS and controllers through /svc/, the loader, boot.
         assert!(html.contains("href=\"/svc/pricing/assets/pricing.css\""));
         assert!(html.contains("<script type=\"module\" src=\"/assets/shared/boot.js\"></script>"));

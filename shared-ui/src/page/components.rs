@@ -15,6 +15,8 @@ pub struct PageOptions {
     pub title: String,
     /// The `lang` attribute (default `en`).
     pub lang: String,
+    /// The `<meta name="description">`, when there is one.
+    pub description: Option<String>,
     /// Extra stylesheets after the shared one.
     pub stylesheets: Vec<String>,
     /// Stimulus controllers the boot module registers (identifier and module URL).
@@ -85,6 +87,7 @@ pub fn page(opts: &PageOptions, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (opts.title) }
+                @if let Some(d) = &opts.description { meta name="description" content=(d); }
                 (head_assets(opts))
             }
             body { (body) }
@@ -104,13 +107,24 @@ pub struct NavItem {
 }
 
 /// The site header: brand, navigation and an optional slot on the right (e.g. a user menu).
+/// It stays one row at any width: on a narrow screen the navigation folds into a "Menu"
+/// button (a `<details>`, so it opens without JavaScript too), drawn by the shared
+/// stylesheet; only one of the two navigations is ever displayed.
 pub fn site_header(brand: &str, brand_href: &str, nav_items: &[NavItem], aside: Markup) -> Markup {
     html! {
         header class="site-header" {
             div class="container site-header__inner" {
                 a class="brand" href=(brand_href) { span class="brand__mark" aria-hidden="true" {} (brand) }
-                (nav(nav_items))
+                div class="site-header__nav" { (nav(nav_items)) }
                 div class="site-header__aside" { (aside) }
+                @if !nav_items.is_empty() {
+                    details class="site-menu" {
+                        summary class="btn btn--secondary site-menu__button" {
+                            span class="site-menu__icon" aria-hidden="true" {} "Menu"
+                        }
+                        div class="site-menu__panel" { (nav(nav_items)) }
+                    }
+                }
             }
         }
     }
@@ -212,6 +226,8 @@ pub struct Field<'a> {
     pub max_length: Option<usize>,
     /// `minlength`, if any.
     pub min_length: Option<usize>,
+    /// Marked invalid without a message of its own (the form's error summary says why).
+    pub invalid: bool,
 }
 
 /// Renders a [`Field`].
@@ -219,6 +235,7 @@ pub fn form_field(f: &Field<'_>) -> Markup {
     let id = format!("{}{}", f.id_prefix, f.name);
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
+    let invalid = f.error.is_some() || f.invalid;
     let described = match (f.error.is_some(), f.hint.is_some()) {
         (true, true) => Some(format!("{hint_id} {error_id}")),
         (true, false) => Some(error_id.clone()),
@@ -226,14 +243,44 @@ pub fn form_field(f: &Field<'_>) -> Markup {
         (false, false) => None,
     };
     html! {
-        div class={ "field" @if f.error.is_some() { " field--invalid" } } {
+        div class={ "field" @if invalid { " field--invalid" } } {
             label for=(id) { (f.label) }
             @if let Some(h) = f.hint { p class="field__hint" id=(hint_id) { (h) } }
             input id=(id) name=(f.name) type=(if f.input_type.is_empty() { "text" } else { f.input_type })
                 value=(f.value) autocomplete=[f.autocomplete] required[f.required]
                 maxlength=[f.max_length] minlength=[f.min_length]
-                aria-invalid=[f.error.map(|_| "true")] aria-describedby=[described];
+                aria-invalid=[invalid.then_some("true")] aria-describedby=[described];
             @if let Some(e) = f.error { p class="field__error" id=(error_id) { (e) } }
+        }
+    }
+}
+
+/// One entry of an [`error_summary`]: the field's element id, its label and what is wrong.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldError<'a> {
+    /// The `id` of the field's input (the summary links to it).
+    pub id: &'a str,
+    /// The field's label, as the form shows it.
+    pub label: &'a str,
+    /// What is wrong with it.
+    pub message: &'a str,
+}
+
+/// The box above a form that failed: a title and one link per invalid field ("Email: Enter
+/// an email address."), so a keyboard or screen reader user hears every problem at once and
+/// can jump to each field. `data-error-summary` tells the shell's loader to move focus here
+/// after a swap; `autofocus` does the same on a full page load.
+pub fn error_summary(id: &str, title: &str, errors: &[FieldError<'_>]) -> Markup {
+    let title_id = format!("{id}-title");
+    html! {
+        div class="error-summary" id=(id) role="alert" tabindex="-1" autofocus
+            aria-labelledby=(title_id) data-error-summary {
+            p class="error-summary__title" id=(title_id) { (title) }
+            ul class="error-summary__list" {
+                @for e in errors {
+                    li { a href={ "#" (e.id) } { strong { (e.label) } ": " (e.message) } }
+                }
+            }
         }
     }
 }

@@ -27,6 +27,13 @@ pub struct UserContext {
     pub name: String,
     /// The plan id from the pricing catalogue.
     pub plan: String,
+    /// When the account was created (Unix seconds), if the session service says: a new
+    /// account is greeted as new, and the dashboard lists it in the account's activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// When the account's name or plan last changed (Unix seconds), if it ever did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -131,6 +138,8 @@ mod tests {
             id: 7,
             name: "Ada <script>".into(),
             plan: "pro".into(),
+            since: Some(1_700_000_000),
+            changed: None,
         }
     }
 

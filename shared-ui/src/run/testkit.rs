@@ -140,6 +140,8 @@ pub fn ada(plan: &str) -> UserContext {
         id: 1,
         name: "Ada <Lovelace>".to_owned(),
         plan: plan.to_owned(),
+        since: None,
+        changed: None,
     }
 }
 

@@ -130,9 +130,17 @@ pub fn render(
         None => format!("Page not found · {}", config.brand),
     };
     let slot_css = views::slot_heights_css(&registry.slot_heights());
+    let description = match section {
+        Some(s) => s
+            .description
+            .clone()
+            .unwrap_or_else(|| format!("{}: a page of {}.", s.title, config.brand)),
+        None => format!("There is no page at this address on {}.", config.brand),
+    };
     let PageTemplate { segments, slots } = views::page_template(&PageSpec {
         brand: &config.brand,
         title,
+        description,
         section_id: section.map(|s| s.id.as_str()),
         nav: nav(registry, section.map(|s| s.id.as_str())),
         chrome,

@@ -159,6 +159,8 @@ mod tests {
             id: 1,
             name: "x".into(),
             plan: "pro".into(),
+            since: None,
+            changed: None,
         };
         let value = context.sign(&user, Duration::from_secs(60));
         assert_eq!(key(secret).open(&value), None);

@@ -17,7 +17,9 @@
 //! loader flag is re-set by the shell as `x-mf-loader: 1`). A service-worker script fetch
 //! is refused, so no service can install a worker on the shell's origin. The request body
 //! is capped at [`send::MAX_BODY_BYTES`], the answer at 4 MiB (read as a stream), and the
-//! whole exchange at the proxy timeout. With JavaScript off, a browser that posts a form
+//! whole exchange at the proxy timeout. A loader's form post that also sends `x-mf-form`
+//! gets a re-rendered form (4xx, HTML) as 200 with the real status in `x-mf-form-status`
+//! ([`relay::FORM_STATUS`]), so the browser logs no network error for it. With JavaScript off, a browser that posts a form
 //! here gets the answer inside the full page of its section (status kept), and a browser
 //! that navigates to a fragment URL is sent to its section.
 //!
@@ -71,7 +73,13 @@ pub async fn proxy(req: HttpRequest, payload: web::Payload, up: web::Data<Shell>
         if lineup.overrides(target.service) {
             up.metrics.overridden(target.service, Overridden::Proxy);
         } else if up.registry.service(target.service).is_some() {
-            up.metrics.proxied(target.service, res.status().as_u16());
+            // A form answer relayed as 200 for the loader counts with its real status.
+            let status = res
+                .headers()
+                .get(relay::FORM_STATUS)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or_else(|| res.status().as_u16());
+            up.metrics.proxied(target.service, status);
         }
     }
     res

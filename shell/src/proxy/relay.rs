@@ -7,6 +7,7 @@
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
+use shared_ui::headers;
 
 use super::check::Checked;
 use super::error::ProxyError;
@@ -30,6 +31,27 @@ pub const RELAYED_ANSWER_HEADERS: &[&str] = &[
     "x-request-id",
 ];
 
+/// Sent by the loader with a form post (beside `x-mf-loader`): answer a re-rendered form
+/// (a 4xx with HTML, e.g. 422) as 200 and put the real status in [`FORM_STATUS`], because
+/// Chromium logs every 4xx fetch as a console error though the page handles it.
+pub const FORM_REQUEST: &str = "x-mf-form";
+/// The service's real status of a form answer relayed as 200 (see [`FORM_REQUEST`]).
+pub const FORM_STATUS: &str = "x-mf-form-status";
+
+/// Whether the loader asked for a form answer in a 200 and this answer is a re-rendered
+/// form: a 4xx with an HTML body.
+fn form_answer_in_200(req: &HttpRequest, answer: &Answer) -> bool {
+    let asks = [headers::LOADER, FORM_REQUEST]
+        .iter()
+        .all(|name| req.headers().contains_key(*name));
+    let html = answer
+        .headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    asks && html && answer.status.is_client_error()
+}
+
 /// The answer relayed: its status and body, a checked `Location`, the allowed headers.
 pub fn relay(
     req: &HttpRequest,
@@ -38,6 +60,7 @@ pub fn relay(
     answer: Answer,
     ms: f64,
 ) -> Result<HttpResponse, ProxyError> {
+    let in_200 = form_answer_in_200(req, &answer);
     let Answer {
         status,
         headers,
@@ -55,7 +78,16 @@ pub fn relay(
             service: service.to_owned(),
         });
     }
-    let mut res = HttpResponse::build(status).body(body);
+    let mut res = if in_200 {
+        let mut res = HttpResponse::Ok().body(body);
+        res.headers_mut().insert(
+            HeaderName::from_static(FORM_STATUS),
+            HeaderValue::from(status.as_u16()),
+        );
+        res
+    } else {
+        HttpResponse::build(status).body(body)
+    };
     let relayed = location.map(|l| (reqwest::header::LOCATION.as_str(), l));
     let allowed = RELAYED_ANSWER_HEADERS
         .iter()

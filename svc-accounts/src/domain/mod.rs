@@ -22,6 +22,10 @@ pub struct Account {
     pub email: String,
     /// Plan id.
     pub plan: String,
+    /// When the account was created (Unix seconds).
+    pub created_at: i64,
+    /// When its name or plan last changed (Unix seconds; the creation time until then).
+    pub updated_at: i64,
 }
 
 impl Account {
@@ -31,6 +35,10 @@ impl Account {
             id: self.id,
             name: self.name.clone(),
             plan: self.plan.clone(),
+            since: u64::try_from(self.created_at).ok(),
+            changed: u64::try_from(self.updated_at)
+                .ok()
+                .filter(|_| self.updated_at > self.created_at),
         }
     }
 }

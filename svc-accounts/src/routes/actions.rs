@@ -178,7 +178,7 @@ pub async fn sign_in(mut post: Post) -> Result<HttpResponse, AppError> {
         state
             .metrics
             .failed(Action::SignIn, Failure::WrongCredentials);
-        sign_in.alert = Some("Email or password is wrong.".to_owned());
+        sign_in.credentials_wrong = true;
         let form = signed_out_state(SignUpForm::default(), sign_in);
         return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
     };
@@ -196,7 +196,7 @@ pub async fn sign_in(mut post: Post) -> Result<HttpResponse, AppError> {
 /// it just clears the cookie (there is nothing to forge).
 pub async fn sign_out(post: Post) -> Result<HttpResponse, AppError> {
     let state = post.state.clone();
-    let location = post.redirect_target("/accounts", "/");
+    let location = post.redirect_target("/accounts?signed_out=1", "/?signed_out=1");
     let Some(signed) = &post.signed else {
         return Ok(see_other(location, Some(state.cookies.clear())));
     };

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use shared_ui::respond;
 
-use super::{binding, page_response, recovery, signed_in, AppState, STYLESHEET};
+use super::{binding, preview_response, recovery, signed_in, AppState};
 use crate::error::AppError;
 use crate::views::{
     self, AccountState, Notice, ProfileForm, RecoveryForm, SignInForm, SignUpForm, ViewContext,
@@ -17,8 +17,11 @@ use shared_ui::components::Tone;
 pub struct AccountQuery {
     /// Plan to preselect (`?plan=pro` from the pricing page); unknown ids are ignored.
     plan: Option<String>,
-    /// Set by the redirect after a profile change.
+    /// Set by the redirect after a profile change: "saved", shown once (the `flash-once`
+    /// controller takes it out of the address).
     saved: Option<String>,
+    /// Set by the redirect after a sign-out: "signed out", shown once, as `saved`.
+    signed_out: Option<String>,
     /// Set by the redirect after a password-reset request.
     sent: Option<String>,
     /// A mailed password-reset link's token: the new-password form (signed out).
@@ -67,11 +70,13 @@ async fn query_notice(state: &AppState, query: &AccountQuery) -> Result<Option<N
         return Ok(Some(Notice {
             tone,
             text: text.to_owned(),
+            flash: None,
         }));
     }
     Ok(query.sent.is_some().then(|| Notice {
         tone: Tone::Success,
         text: recovery::RESET_SENT.to_owned(),
+        flash: None,
     }))
 }
 
@@ -85,6 +90,16 @@ fn initial_state(
         .as_deref()
         .and_then(|p| state.plans.get(p.trim()));
     match account {
+        None if query.signed_out.is_some() => (
+            AccountState::SignedOut {
+                sign_up: SignUpForm {
+                    plan: state.plans.default_id().to_owned(),
+                    ..SignUpForm::default()
+                },
+                sign_in: SignInForm::default(),
+            },
+            Some(Notice::flash("You are signed out.", "signed_out")),
+        ),
         None => (
             AccountState::SignedOut {
                 sign_up: SignUpForm {
@@ -105,11 +120,9 @@ fn initial_state(
                         "You picked the {} plan. Save your changes to switch to it.",
                         p.label
                     ),
+                    flash: None,
                 }),
-                (None, true) => Some(Notice {
-                    tone: Tone::Success,
-                    text: "Your changes are saved.".to_owned(),
-                }),
+                (None, true) => Some(Notice::flash("Your changes are saved.", "saved")),
                 (None, false) => None,
             };
             (
@@ -204,9 +217,11 @@ pub async fn preview(
         csrf: &csrf,
         plans: &state.plans,
     };
-    Ok(page_response(views::preview_page(
-        STYLESHEET,
-        views::account(&ctx, &account_state, notice.as_ref()),
-        views::user_menu(&ctx, account),
-    )))
+    Ok(preview_response(
+        &req,
+        views::preview_content(
+            views::account(&ctx, &account_state, notice.as_ref()),
+            views::user_menu(&ctx, account),
+        ),
+    ))
 }

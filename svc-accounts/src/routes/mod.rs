@@ -12,8 +12,9 @@ mod post;
 mod recovery;
 
 use actix_web::http::{header, StatusCode};
+use actix_web::Responder;
 use actix_web::{web, HttpRequest, HttpResponse};
-use shared_ui::kit::Service;
+use shared_ui::kit::{Preview, Service};
 use shared_ui::respond;
 
 use crate::domain::{Account, PlanList};
@@ -97,6 +98,10 @@ pub fn declare(service: Service) -> Service {
                 shared_ui::respond::read().to(internal::session),
             );
         })
+        .preview(
+            "Account",
+            "svc-accounts on its own: the account fragment, with the user-menu fragment above it (the shell shows the menu in its header).",
+        )
         .preview_with(fragments::preview)
 }
 
@@ -194,18 +199,24 @@ fn account_answer(
         respond::fragment_response(&state.version, "private, no-store", fragment)
     } else {
         let menu = views::user_menu(&ctx, signed.map(|s| &s.account));
-        page_response(views::preview_page(STYLESHEET, fragment, menu))
+        preview_response(req, views::preview_content(fragment, menu))
     };
     *res.status_mut() = status;
     res
 }
 
-fn page_response(page: maud::Markup) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .insert_header((header::VARY, "cookie, x-mf-base-path"))
-        .body(page.into_string())
+/// The preview page around `content`, in the kit's chrome like every team's preview.
+fn preview_response(req: &HttpRequest, content: maud::Markup) -> HttpResponse {
+    let mut res = Preview(content).respond_to(req);
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-store"),
+    );
+    res.headers_mut().insert(
+        header::VARY,
+        header::HeaderValue::from_static("cookie, x-mf-base-path"),
+    );
+    res
 }
 
 /// A 303 to `location`, optionally setting or clearing the session cookie.

@@ -227,6 +227,8 @@ fn account_from_row(row: &tokio_postgres::Row) -> Account {
         name: row.get(1),
         email: row.get(2),
         plan: row.get(3),
+        created_at: row.get(4),
+        updated_at: row.get(5),
     }
 }
 
@@ -520,6 +522,8 @@ impl PgStorage {
                 name: new.name,
                 email: new.email,
                 plan: new.plan,
+                created_at: now,
+                updated_at: now,
             })
         })
     }
@@ -553,7 +557,7 @@ impl PgStorage {
         self.with_client(move |client| async move {
             let query = client
                 .prepare_cached(
-                    "SELECT a.id, a.name, a.email, a.plan
+                    "SELECT a.id, a.name, a.email, a.plan, a.created_at, a.updated_at
                      FROM sessions s JOIN accounts a ON a.id = s.account_id
                      WHERE s.token_hash = $1 AND s.expires_at > $2",
                 )
@@ -583,7 +587,7 @@ impl PgStorage {
             let query = client
                 .prepare_cached(
                     "UPDATE accounts SET name = $1, plan = $2, updated_at = $3 WHERE id = $4
-                     RETURNING id, name, email, plan",
+                     RETURNING id, name, email, plan, created_at, updated_at",
                 )
                 .await?;
             let row = client
@@ -693,7 +697,7 @@ impl PgStorage {
         self.with_client(move |client| async move {
             let row = client
                 .query_opt(
-                    "SELECT id, name, email, plan FROM accounts WHERE lower(email) = lower($1)",
+                    "SELECT id, name, email, plan, created_at, updated_at FROM accounts WHERE lower(email) = lower($1)",
                     &[&email],
                 )
                 .await?;

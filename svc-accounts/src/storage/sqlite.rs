@@ -111,6 +111,8 @@ fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         name: row.get(1)?,
         email: row.get(2)?,
         plan: row.get(3)?,
+        created_at: row.get(4)?,
+        updated_at: row.get(5)?,
     })
 }
 
@@ -229,6 +231,8 @@ impl SqliteStorage {
             name: new.name.clone(),
             email: new.email.clone(),
             plan: new.plan.clone(),
+            created_at: now,
+            updated_at: now,
         })
     }
 
@@ -258,7 +262,7 @@ impl SqliteStorage {
         let conn = self.reader();
         Ok(conn
             .query_row(
-                "SELECT a.id, a.name, a.email, a.plan
+                "SELECT a.id, a.name, a.email, a.plan, a.created_at, a.updated_at
                  FROM sessions s JOIN accounts a ON a.id = s.account_id
                  WHERE s.token_hash = ?1 AND s.expires_at > ?2",
                 params![&session.0[..], now_secs()],
@@ -283,7 +287,7 @@ impl SqliteStorage {
         Ok(conn
             .query_row(
                 "UPDATE accounts SET name = ?1, plan = ?2, updated_at = ?3 WHERE id = ?4
-                 RETURNING id, name, email, plan",
+                 RETURNING id, name, email, plan, created_at, updated_at",
                 params![update.name, update.plan, now_secs(), update.account_id],
                 account_from_row,
             )
@@ -370,7 +374,7 @@ impl SqliteStorage {
         let conn = self.reader();
         Ok(conn
             .query_row(
-                "SELECT id, name, email, plan FROM accounts WHERE email = ?1",
+                "SELECT id, name, email, plan, created_at, updated_at FROM accounts WHERE email = ?1",
                 [email],
                 account_from_row,
             )

@@ -1,5 +1,7 @@
 use maud::{html, Markup};
-use shared_ui::components::{alert, button, card, form_field, ButtonKind, Field, Tone};
+use shared_ui::components::{
+    alert, button, card, error_summary, form_field, ButtonKind, Field, FieldError, Tone,
+};
 
 use super::{csrf_field, ViewContext};
 use crate::domain::{Account, Email, Name, Password};
@@ -11,14 +13,28 @@ pub struct Notice {
     pub tone: Tone,
     /// The text.
     pub text: String,
+    /// The query parameter that asked for it, when it is a one-time confirmation: the
+    /// `flash-once` controller takes it out of the address, so a reload does not repeat it,
+    /// and the shell's loader announces the text after the swap.
+    pub flash: Option<&'static str>,
 }
 
 impl Notice {
+    /// A success message shown once, asked for by the query parameter `param`.
+    pub fn flash(text: impl Into<String>, param: &'static str) -> Self {
+        Self {
+            tone: Tone::Success,
+            text: text.into(),
+            flash: Some(param),
+        }
+    }
+
     /// A danger notice.
     pub fn danger(text: impl Into<String>) -> Self {
         Self {
             tone: Tone::Danger,
             text: text.into(),
+            flash: None,
         }
     }
 }
@@ -61,8 +77,11 @@ pub struct SignInForm {
     pub email_error: Option<&'static str>,
     /// Inline errors.
     pub password_error: Option<&'static str>,
-    /// A message above the form (wrong password, too many tries).
+    /// A message above the form (too many tries).
     pub alert: Option<String>,
+    /// The email and password did not match an account: both fields are marked, and the
+    /// error summary says so without telling which one was wrong.
+    pub credentials_wrong: bool,
 }
 
 /// The profile form's values and errors.
@@ -119,7 +138,7 @@ pub enum AccountState {
 pub fn account(ctx: &ViewContext<'_>, state: &AccountState, notice: Option<&Notice>) -> Markup {
     html! {
         section class="accounts stack" data-fragment="accounts/account" aria-label="Account" {
-            @if let Some(n) = notice { (alert(n.tone, html! { (n.text) })) }
+            @if let Some(n) = notice { (notice_box(n)) }
             @match state {
                 AccountState::SignedOut { sign_up, sign_in } => {
                     div class="grid accounts__forms" {
@@ -145,6 +164,45 @@ pub fn account(ctx: &ViewContext<'_>, state: &AccountState, notice: Option<&Noti
                 }
             }
         }
+    }
+}
+
+/// The title of an error summary for fields that failed validation.
+const CHECK_FIELDS: &str = "Please correct the highlighted fields.";
+/// The title of the sign-in form's summary when the email and password do not match.
+pub const CREDENTIALS_WRONG: &str = "Email or password is wrong.";
+
+/// The error summary of a form whose inputs' ids start with `prefix`, from `(name, label,
+/// error)` per field; nothing when no field has an error.
+fn summary(prefix: &str, title: &str, fields: &[(&str, &str, Option<&str>)]) -> Markup {
+    let ids: Vec<String> = fields
+        .iter()
+        .map(|(name, _, _)| format!("{prefix}{name}"))
+        .collect();
+    let errors: Vec<FieldError<'_>> = fields
+        .iter()
+        .zip(&ids)
+        .filter_map(|((_, label, error), id)| {
+            error.map(|message| FieldError { id, label, message })
+        })
+        .collect();
+    if errors.is_empty() {
+        return html! {};
+    }
+    error_summary(&format!("{prefix}errors"), title, &errors)
+}
+
+/// A notice; a one-time one carries the `flash-once` controller and the text the loader
+/// announces after a swap (`data-mf-announce`).
+fn notice_box(n: &Notice) -> Markup {
+    match n.flash {
+        Some(param) => html! {
+            div data-controller="flash-once" data-flash-once-param-value=(param)
+                data-mf-announce=(n.text) {
+                (alert(n.tone, html! { (n.text) }))
+            }
+        },
+        None => alert(n.tone, html! { (n.text) }),
     }
 }
 
@@ -179,6 +237,12 @@ fn sign_up_form(ctx: &ViewContext<'_>, form: &SignUpForm) -> Markup {
     html! {
         form class="stack" method="post" action=(ctx.url("/actions/sign-up")) {
             (csrf_field(ctx))
+            (summary("sign-up-", CHECK_FIELDS, &[
+                ("name", "Name", form.name_error),
+                ("email", "Email", form.email_error),
+                ("password", "Password", form.password_error),
+                ("plan", "Plan", form.plan_error),
+            ]))
             (form_field(&Field {
                 name: "name", label: "Name", input_type: "text", value: &form.name,
                 error: form.name_error, autocomplete: Some("name"), required: true,
@@ -194,6 +258,7 @@ fn sign_up_form(ctx: &ViewContext<'_>, form: &SignUpForm) -> Markup {
                 error: form.password_error, hint: Some("At least 10 characters."),
                 autocomplete: Some("new-password"), required: true, id_prefix: "sign-up-",
                 min_length: Some(Password::MIN_CHARS), max_length: Some(Password::MAX_BYTES),
+                ..Field::default()
             }))
             (plan_select(ctx, "sign-up-", plan, form.plan_error))
             (button("Create account", ButtonKind::Primary))
@@ -202,20 +267,47 @@ fn sign_up_form(ctx: &ViewContext<'_>, form: &SignUpForm) -> Markup {
 }
 
 fn sign_in_form(ctx: &ViewContext<'_>, form: &SignInForm) -> Markup {
+    let wrong = form.credentials_wrong;
+    let errors: [(&str, &str, Option<&str>); 2] = if wrong {
+        [
+            (
+                "email",
+                "Email",
+                Some("check the address you signed up with"),
+            ),
+            (
+                "password",
+                "Password",
+                Some("check it; passwords are case-sensitive"),
+            ),
+        ]
+    } else {
+        [
+            ("email", "Email", form.email_error),
+            ("password", "Password", form.password_error),
+        ]
+    };
+    let title = if wrong {
+        CREDENTIALS_WRONG
+    } else {
+        CHECK_FIELDS
+    };
     html! {
         form class="stack" method="post" action=(ctx.url("/actions/sign-in")) {
             (csrf_field(ctx))
             @if let Some(a) = &form.alert { (alert(Tone::Danger, html! { (a) })) }
+            (summary("sign-in-", title, &errors))
             (form_field(&Field {
                 name: "email", label: "Email", input_type: "email", value: &form.email,
                 error: form.email_error, autocomplete: Some("email"), required: true,
-                id_prefix: "sign-in-", max_length: Some(Email::MAX_BYTES), ..Field::default()
+                id_prefix: "sign-in-", max_length: Some(Email::MAX_BYTES), invalid: wrong,
+                ..Field::default()
             }))
             (form_field(&Field {
                 name: "password", label: "Password", input_type: "password", value: "",
                 error: form.password_error, autocomplete: Some("current-password"),
                 required: true, id_prefix: "sign-in-", max_length: Some(Password::MAX_BYTES),
-                ..Field::default()
+                invalid: wrong, ..Field::default()
             }))
             (button("Sign in", ButtonKind::Primary))
         }
@@ -227,6 +319,7 @@ fn reset_request_form(ctx: &ViewContext<'_>, form: &RecoveryForm) -> Markup {
         form class="stack" method="post" action=(ctx.url("/actions/request-reset")) {
             (csrf_field(ctx))
             @if let Some(a) = &form.alert { (alert(Tone::Danger, html! { (a) })) }
+            (summary("forgot-", CHECK_FIELDS, &[("email", "Email", form.email_error)]))
             p class="muted" { "We will email you a link to choose a new password." }
             (form_field(&Field {
                 name: "email", label: "Email", input_type: "email", value: &form.email,
@@ -244,12 +337,14 @@ fn new_password_form(ctx: &ViewContext<'_>, token: &str, form: &RecoveryForm) ->
             (csrf_field(ctx))
             input type="hidden" name="token" value=(token);
             @if let Some(a) = &form.alert { (alert(Tone::Danger, html! { (a) })) }
+            (summary("reset-", CHECK_FIELDS, &[("password", "New password", form.password_error)]))
             p class="muted" { "Choosing a new password signs you out everywhere else." }
             (form_field(&Field {
                 name: "password", label: "New password", input_type: "password", value: "",
                 error: form.password_error, hint: Some("At least 10 characters."),
                 autocomplete: Some("new-password"), required: true, id_prefix: "reset-",
                 min_length: Some(Password::MIN_CHARS), max_length: Some(Password::MAX_BYTES),
+                ..Field::default()
             }))
             (button("Set the new password", ButtonKind::Primary))
         }
@@ -266,6 +361,10 @@ fn profile_form(ctx: &ViewContext<'_>, account: &Account, form: &ProfileForm) ->
         p class="muted" { "Signed in as " strong { (account.email) } "." }
         form class="stack" method="post" action=(ctx.url("/actions/profile")) {
             (csrf_field(ctx))
+            (summary("profile-", CHECK_FIELDS, &[
+                ("name", "Name", form.name_error),
+                ("plan", "Plan", form.plan_error),
+            ]))
             (form_field(&Field {
                 name: "name", label: "Name", input_type: "text", value: &form.name,
                 error: form.name_error, autocomplete: Some("name"), required: true,

@@ -12,7 +12,6 @@ pub use account::{
 pub use user_menu::user_menu;
 
 use maud::{html, Markup};
-use shared_ui::components::{self, PageOptions};
 
 use crate::domain::PlanList;
 
@@ -50,19 +49,14 @@ pub fn csrf_field(ctx: &ViewContext<'_>) -> Markup {
     html! { input type="hidden" name="csrf_token" value=(ctx.csrf); }
 }
 
-/// The standalone preview: both fragments in a shared-ui page.
-pub fn preview_page(stylesheet: &str, account: Markup, menu: Markup) -> Markup {
-    let mut opts = PageOptions::new("Accounts · preview");
-    opts.stylesheets.push(stylesheet.to_owned());
-    components::page(
-        &opts,
-        html! {
-            (components::site_header("Accounts", "/", &[], menu))
-            main class="container stack" id="main" {
-                h1 { "Account" }
-                p class="muted" { "Standalone preview of svc-accounts: the " code { "account" } " fragment, with " code { "user-menu" } " in the header." }
-                (account)
-            }
-        },
-    )
+/// The standalone preview's content (the kit puts it in its page): the user menu, as the
+/// shell's header would show it, then the account fragment.
+pub fn preview_content(account: Markup, menu: Markup) -> Markup {
+    html! {
+        div class="accounts-preview__menu" {
+            p class="muted" { "The " code { "user-menu" } " fragment:" }
+            (menu)
+        }
+        (account)
+    }
 }

@@ -83,7 +83,7 @@ async fn sign_out_deletes_the_session_and_clears_the_cookie() {
         .post_with_csrf(&app.client, "/actions/sign-out", &[])
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), "/");
+    assert_eq!(location(&res), "/?signed_out=1");
     assert!(set_cookie(&res).contains("Max-Age=0"));
     assert!(app.session_of(&app.client).await.is_none());
     assert_eq!(app.storage.count_sessions().unwrap(), 0);

@@ -1,22 +1,14 @@
 //! `GET /fragments/overview` and `GET /fragments/stats`.
 //!
 //! `overview` is the signed-in user's own (`private, no-store`); `stats` holds live figures
-//! nobody should cache (`no-store`).
-//!
-//! The overview tells the `auto-refresh` controller where to fetch the figures, spelled as
-//! the browser must: under the shell's base path (`/svc/dashboard/fragments/stats`); in
-//! direct mode, where the browser fetched the overview cross-origin from an allowed shell
-//! origin, at this service's own origin as the browser reached it; else service-relative.
+//! nobody should cache (`no-store`). The overview no longer shows the figures (they are the
+//! team's, on the preview), so it needs no URL of them.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 use serde::Deserialize;
 use shared_ui::context::current_user;
-use shared_ui::cors::CorsPolicy;
 use shared_ui::kit::{Fragment, HttpError};
-use shared_ui::respond::base_path;
 
-use super::STATS_PATH;
 use crate::domain::{Metrics, RefreshInterval};
 use crate::views;
 
@@ -40,17 +32,11 @@ impl FragmentQuery {
 pub async fn overview(
     req: HttpRequest,
     query: web::Query<FragmentQuery>,
-    metrics: web::Data<Metrics>,
 ) -> Result<Fragment, HttpError> {
-    let refresh = query.refresh()?;
+    query.refresh()?;
     let user = current_user(&req);
     tracing::debug!(signed_in = user.is_some(), "rendered");
-    let markup = views::overview::overview(
-        user.as_ref(),
-        &metrics.snapshot(),
-        &stats_url(&req),
-        refresh,
-    );
+    let markup = views::overview::overview(user.as_ref());
     Ok(Fragment::new("private, no-store", markup))
 }
 
@@ -65,37 +51,4 @@ pub async fn stats(
         "no-store",
         views::stats::stats(&metrics.snapshot()),
     ))
-}
-
-/// The URL the browser fetches the live figures from (see the module doc).
-pub fn stats_url(req: &HttpRequest) -> String {
-    let base = base_path(req);
-    if !base.is_empty() {
-        return format!("{base}{STATS_PATH}");
-    }
-    match direct_mode_origin(req) {
-        Some(own) => format!("{own}{STATS_PATH}"),
-        None => STATS_PATH.to_owned(),
-    }
-}
-
-/// This service's origin as the browser reached it, when the request came cross-origin from
-/// an origin the CORS policy allows (direct mode); `None` otherwise.
-fn direct_mode_origin(req: &HttpRequest) -> Option<String> {
-    let origin = req.headers().get(header::ORIGIN)?.to_str().ok()?;
-    let policy = req.app_data::<web::Data<CorsPolicy>>()?;
-    if !policy.allows(origin) {
-        return None;
-    }
-    let info = req.connection_info();
-    let (scheme, host) = (info.scheme(), info.host());
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
-    if !matches!(scheme, "http" | "https") || !host_ok {
-        return None;
-    }
-    let own = format!("{scheme}://{host}");
-    (!own.eq_ignore_ascii_case(origin)).then_some(own)
 }

@@ -20,7 +20,7 @@ pub async fn preview(
     let user = current_user(&req);
     // The preview is served at the service's own root, so the live figures' path is
     // service-relative, with no base path.
-    Ok(Preview(views::overview::overview(
+    Ok(Preview(views::overview::preview(
         user.as_ref(),
         &metrics.snapshot(),
         STATS_PATH,

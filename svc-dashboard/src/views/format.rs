@@ -43,6 +43,25 @@ pub fn clock(t: SystemTime) -> (String, String) {
     )
 }
 
+/// A UTC date and time: (`2026-11-24T14:05:09Z`, `24 Nov 2026, 14:05 UTC`).
+pub fn date(t: SystemTime) -> (String, String) {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let rest = secs % 86_400;
+    let (y, mo, d) = civil_from_days(secs / 86_400);
+    let month = MONTHS[usize::try_from(mo - 1).unwrap_or(0) % 12];
+    (
+        clock(t).0,
+        format!(
+            "{d} {month} {y}, {:02}:{:02} UTC",
+            rest / 3600,
+            (rest % 3600) / 60
+        ),
+    )
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;

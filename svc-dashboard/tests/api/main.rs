@@ -95,8 +95,13 @@ async fn the_overview_says_clearly_when_nobody_is_signed_in() {
     assert!(body.contains(r#"href="/accounts">Sign in or create an account</a>"#));
     assert!(!body.contains("Welcome back"));
     assert!(
-        body.contains(r#"data-fragment="dashboard/stats""#),
-        "live figures are shown too"
+        !body.contains(r#"data-fragment="dashboard/stats""#),
+        "the service's figures are its team's business, on the preview"
+    );
+    let preview = app.get("/").await.text().await.unwrap();
+    assert!(
+        preview.contains(r#"data-fragment="dashboard/stats""#),
+        "{preview}"
     );
 }
 
@@ -153,53 +158,11 @@ async fn the_stats_figures_change_after_requests_are_made() {
 }
 
 #[tokio::test]
-async fn the_stats_url_carries_the_base_path_and_ignores_an_unsafe_one() {
-    let app = spawn_app().await;
-    let through_shell = app
-        .get_with(
-            "/fragments/overview",
-            &[(headers::BASE_PATH, "/svc/dashboard")],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        through_shell.contains(r#"data-auto-refresh-url-value="/svc/dashboard/fragments/stats""#)
-    );
-    let standalone = app.get("/fragments/overview").await.text().await.unwrap();
-    assert!(standalone.contains(r#"data-auto-refresh-url-value="/fragments/stats""#));
-    for unsafe_base in ["//evil.example", "https://evil.example", "/a/../b", "/x?y"] {
-        let body = app
-            .get_with("/fragments/overview", &[(headers::BASE_PATH, unsafe_base)])
-            .await
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            body.contains(r#"data-auto-refresh-url-value="/fragments/stats""#),
-            "base path {unsafe_base} was used"
-        );
-        assert!(!body.contains("evil.example"));
-    }
-}
-
-#[tokio::test]
 async fn the_refresh_query_sets_the_interval_and_a_bad_one_is_an_escaped_400() {
     let app = spawn_app().await;
-    let body = app
-        .get("/fragments/overview?refresh=30")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let body = app.get("/?refresh=30").await.text().await.unwrap();
     assert!(body.contains(r#"data-auto-refresh-interval-value="30""#));
-    let default = app
-        .get("/fragments/overview?plan=pro")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let default = app.get("/?plan=pro").await.text().await.unwrap();
     assert!(
         default.contains(r#"data-auto-refresh-interval-value="5""#),
         "other parameters are ignored"
@@ -305,46 +268,4 @@ async fn cors_answers_only_the_configured_shell_origin() {
         "/assets/auto-refresh.js",
     ];
     testkit::assert_cors_only_for(&app.address, "http://127.0.0.1:8000", &paths).await;
-}
-
-#[tokio::test]
-async fn in_direct_mode_the_stats_url_is_this_services_own_origin() {
-    let app = helpers::spawn_app_with(&["--cors-origins", "http://127.0.0.1:8000"]).await;
-    let direct = app
-        .get_with(
-            "/fragments/overview",
-            &[("origin", "http://127.0.0.1:8000")],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    let own = format!(
-        r#"data-auto-refresh-url-value="http://127.0.0.1:{}/fragments/stats""#,
-        app.port
-    );
-    assert!(direct.contains(&own), "{direct}");
-    // A foreign origin, or none, keeps the service-relative URL; the shell's base path wins.
-    for extra in [vec![("origin", "http://evil.example")], vec![]] {
-        let body = app
-            .get_with("/fragments/overview", &extra)
-            .await
-            .text()
-            .await
-            .unwrap();
-        assert!(body.contains(r#"data-auto-refresh-url-value="/fragments/stats""#));
-    }
-    let proxied = app
-        .get_with(
-            "/fragments/overview",
-            &[
-                ("origin", "http://127.0.0.1:8000"),
-                (headers::BASE_PATH, "/svc/dashboard"),
-            ],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(proxied.contains(r#"data-auto-refresh-url-value="/svc/dashboard/fragments/stats""#));
 }

@@ -1,6 +1,6 @@
 //! The `teaser` fragment: a compact upgrade box other pages embed (the dashboard shows it
-//! beside the overview). Visitors see the recommended plan; a signed-in user the plan one
-//! tier above theirs, or a thank-you on the top plan.
+//! beside the overview). Visitors see the recommended plan; a signed-in user what their
+//! plan includes and the plan one tier above theirs, or a thank-you on the top plan.
 
 use maud::{html, Markup};
 use shared_ui::components::{link_button, ButtonKind};
@@ -17,6 +17,18 @@ pub fn teaser(catalog: &Catalog, billing: Billing, current: Option<&str>) -> Mar
             None => top_plan(mine),
         },
         None => upgrade(catalog.suggested(), billing, None),
+    }
+}
+
+/// What the signed-in user's plan includes.
+fn includes(mine: &Plan) -> Markup {
+    html! {
+        div class="teaser__mine" {
+            p class="teaser__mine-title" { "Your " (mine.name()) " plan includes" }
+            ul class="teaser__features" {
+                @for feature in mine.features() { li { (feature) } }
+            }
+        }
     }
 }
 
@@ -42,6 +54,7 @@ fn upgrade(plan: &Plan, billing: Billing, mine: Option<&Plan>) -> Markup {
                 @if let Some(first) = plan.features().first() {
                     p class="teaser__highlight" { (first) @if plan.features().len() > 1 { ", and more." } }
                 }
+                @if let Some(mine) = mine { (includes(mine)) }
             }
             div class="teaser__actions" {
                 (link_button("/pricing", "Compare plans", ButtonKind::Primary))
@@ -57,6 +70,7 @@ fn top_plan(mine: &Plan) -> Markup {
                 p class="teaser__eyebrow" { "Your plan" }
                 h2 class="teaser__title" id="pricing-teaser-title" { "You are on " (mine.name()) ", our top plan" }
                 p class="teaser__text" { "Thank you. Everything we make is included." }
+                (includes(mine))
             }
             div class="teaser__actions" {
                 (link_button("/pricing", "See what is included", ButtonKind::Secondary))
@@ -81,6 +95,8 @@ mod tests {
         let starter = teaser(&c, Billing::Monthly, Some("starter")).into_string();
         assert!(starter.contains("Upgrade to Pro — $12/mo"));
         assert!(starter.contains("You are on Starter."));
+        assert!(starter.contains("Your Starter plan includes"), "{starter}");
+        assert!(starter.contains("<li>1 project</li>"), "{starter}");
         let pro = teaser(&c, Billing::Yearly, Some("pro")).into_string();
         assert!(pro.contains("Upgrade to Team — $290/yr"), "{pro}");
         let team = teaser(&c, Billing::Monthly, Some("team")).into_string();

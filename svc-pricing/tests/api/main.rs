@@ -111,6 +111,26 @@ async fn billing_query_picks_the_initial_prices() {
 }
 
 #[tokio::test]
+async fn the_previews_links_to_site_pages_end_in_no_404() {
+    let app = spawn_app().await;
+    // Its own section is its preview, query kept (the toggle's `?billing=`).
+    let res = app.get("/pricing?billing=yearly").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(header(&res, "location"), "/?billing=yearly");
+    // Another team's section ("Sign in", "Choose Pro") says where it lives.
+    for path in ["/accounts?plan=pro", "/dashboard"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains("Another team&#39;s page") || body.contains("Another team's page"),
+            "{body}"
+        );
+        assert!(body.contains(r#"href="/""#), "a way back: {body}");
+    }
+}
+
+#[tokio::test]
 async fn a_bad_billing_value_is_a_400_page_that_escapes_it() {
     let app = spawn_app().await;
     for path in ["/fragments/plans", "/fragments/teaser", "/"] {

@@ -74,6 +74,7 @@ pub struct FragmentSpec {
     /// shell reserves it for the slot, so a placeholder swapped for the fragment shifts
     /// nothing below it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 4000))]
     pub min_height: Option<u32>,
 }
 

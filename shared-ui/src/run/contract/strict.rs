@@ -286,6 +286,8 @@ async fn user_context(
         id: 424_242,
         name: format!("Mf <check> {}", hex::encode(rand::random::<[u8; 3]>())),
         plan: "pro".to_owned(),
+        since: None,
+        changed: None,
     };
     let shown = maud::html! { (user.name) }.into_string();
     let (valid, bad) = contexts(secret, &user);
@@ -400,6 +402,8 @@ mod tests {
             id: 1,
             name: "a".into(),
             plan: "b".into(),
+            since: None,
+            changed: None,
         };
         let valid = key.sign_with_expiry(&user, u64::MAX);
         let (payload, tag) = valid.split_once('.').unwrap();

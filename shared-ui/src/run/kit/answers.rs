@@ -51,6 +51,7 @@ impl Info {
     pub fn preview_page(&self, req: &HttpRequest, body: Markup) -> HttpResponse {
         let name = &self.manifest.name;
         let mut opts = PageOptions::new(&format!("{} · svc-{name} preview", self.preview_heading));
+        opts.description = Some(self.preview_intro.clone());
         opts.stylesheets = self.manifest.assets.css.clone();
         opts.controllers = self.manifest.assets.controllers.clone();
         let nav = [
@@ -212,6 +213,44 @@ pub(super) async fn unknown_fragment(id: web::Path<String>, info: web::Data<Info
             }
         },
     )
+}
+
+/// The composed site's section paths. Fragments link to them (`/accounts`, `/pricing`), so a
+/// service's standalone preview answers them too ([`site_path`]): no link in a preview ends
+/// in a 404.
+pub const SITE_PATHS: &[&str] = &["/dashboard", "/accounts", "/pricing"];
+
+/// `GET` of a [`SITE_PATHS`] path on a service's own port: the service's own section
+/// (`/{name}`) is its preview, so it is sent there with its query (`/accounts?plan=pro` ->
+/// `/?plan=pro`); another team's section gets a page in the preview's chrome that says
+/// where that page lives and links back.
+pub(super) async fn site_path(req: HttpRequest, info: web::Data<Info>) -> HttpResponse {
+    let path = req.path();
+    let name = &info.manifest.name;
+    if path.strip_prefix('/') == Some(name.as_str()) {
+        let query = req.query_string();
+        let to = if query.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{query}")
+        };
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, to))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish();
+    }
+    let body = html! {
+        section class="card preview-elsewhere" aria-labelledby="preview-elsewhere-title" {
+            h2 id="preview-elsewhere-title" class="card__title" { "Another team's page" }
+            p {
+                code { (path) } " is a page of the composed site, served by another team. This is svc-"
+                (name) " on its own: run the whole site with " code { "cargo run -p launcher" }
+                " and open it there."
+            }
+            p { a class="btn btn--secondary" href="/" { "Back to the preview" } }
+        }
+    };
+    info.preview_page(&req, body)
 }
 
 pub(super) async fn default_preview(req: HttpRequest, info: web::Data<Info>) -> HttpResponse {

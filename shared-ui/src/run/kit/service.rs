@@ -10,7 +10,8 @@ use maud::Markup;
 use sha2::{Digest, Sha256};
 
 use super::answers::{
-    default_preview, manifest, own_asset, unknown_fragment, Fragment, Info, Render, RenderDebug,
+    default_preview, manifest, own_asset, site_path, unknown_fragment, Fragment, Info, Render,
+    RenderDebug, SITE_PATHS,
 };
 use crate::assets::Asset;
 use crate::assets::AssetSet;
@@ -397,6 +398,9 @@ impl Service {
         }
         for routes in &self.routes {
             routes(cfg);
+        }
+        for path in SITE_PATHS {
+            cfg.route(path, respond::read().to(site_path));
         }
         cfg.route("/fragments/{id}", respond::read().to(unknown_fragment))
             .route("/assets/{file}", respond::read().to(own_asset))
