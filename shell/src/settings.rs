@@ -68,7 +68,8 @@ pub struct Settings {
 /// Subcommands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
-    /// Exit 0 when a shell on --port (default 8000) answers /healthz with 200, else 1
+    /// Exit 0 when a shell on --bind (0.0.0.0: 127.0.0.1, :: : ::1) and --port (default
+    /// 8000) answers /healthz with 200, else 1
     Healthcheck,
     /// Check a fragment server (any language) against the contract of `docs/DESIGN.md` and print a
     /// report; exits 1 when a check fails
