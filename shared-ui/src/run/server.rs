@@ -81,6 +81,10 @@ where
     F: Future<Output = Result<R, StartError>>,
     R: Future<Output = std::io::Result<()>>,
 {
+    if let Err(e) = crate::logging::LogFormat::from_env() {
+        eprintln!("{binary}: {e}");
+        return StartError::Setting(e).exit_code();
+    }
     crate::logging::init_tracing();
     actix_web::rt::System::new().block_on(async move {
         let serve = match start.await {
