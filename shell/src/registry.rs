@@ -48,6 +48,10 @@ pub struct Service {
     last_attempt: Mutex<Option<Instant>>,
     /// Manifest reads so far (`shell_manifest_reads_total`).
     pub reads: ManifestReads,
+    /// The last read: when it ended, and why it failed (`None`: it gave a manifest).
+    last_read: Mutex<Option<(Instant, Option<String>)>>,
+    /// When a manifest was last read well.
+    last_good: Mutex<Option<Instant>>,
 }
 
 /// Manifest reads of one service, good and failed.
@@ -73,6 +77,8 @@ impl Service {
             refreshing: AtomicBool::new(false),
             last_attempt: Mutex::new(None),
             reads: ManifestReads::default(),
+            last_read: Mutex::new(None),
+            last_good: Mutex::new(None),
         }
     }
 
@@ -171,6 +177,7 @@ impl Service {
             *last = Some(Instant::now());
         }
         let result = fetch_manifest(client, &self.config.url).await;
+        self.note_read(result.as_ref().err().map(ToString::to_string));
         match result {
             Ok(manifest) => {
                 self.reads.ok.fetch_add(1, Ordering::Relaxed);
@@ -201,6 +208,30 @@ impl Service {
         }
         self.refreshing.store(false, Ordering::Release);
         self.manifest().is_some()
+    }
+
+    fn note_read(&self, error: Option<String>) {
+        let now = Instant::now();
+        if error.is_none() {
+            if let Ok(mut good) = self.last_good.lock() {
+                *good = Some(now);
+            }
+        }
+        if let Ok(mut last) = self.last_read.lock() {
+            *last = Some((now, error));
+        }
+    }
+
+    /// How long ago a manifest was last read well, if ever.
+    pub fn manifest_age(&self) -> Option<Duration> {
+        let good = (*self.last_good.lock().ok()?)?;
+        Some(good.elapsed())
+    }
+
+    /// The last manifest read, if any: how long ago it ended, and its error.
+    pub fn last_read(&self) -> Option<(Duration, Option<String>)> {
+        let (at, error) = self.last_read.lock().ok()?.clone()?;
+        Some((at.elapsed(), error))
     }
 
     /// Reads the manifest until one is known, waiting [`START_BACKOFF`] between tries (a

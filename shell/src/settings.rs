@@ -56,8 +56,9 @@ pub struct Settings {
     /// HTTP worker threads
     #[arg(long, env = "SHELL_WORKERS", default_value_t = 2)]
     pub workers: usize,
-    /// Port of the admin listener, on the same bind address: `GET /metrics` (Prometheus)
-    /// and nothing else; never served on the public port (0 picks a free one)
+    /// Port of the admin listener, on the same bind address: the status page (`GET /`) and
+    /// `GET /metrics` (Prometheus), nothing else; never served on the public port (0 picks
+    /// a free one)
     #[arg(long, env = "ADMIN_PORT", default_value_t = DEFAULT_ADMIN_PORT)]
     pub admin_port: u16,
     /// What to do instead of serving.

@@ -63,6 +63,10 @@ impl Application {
             let sections = sections.clone();
             App::new()
                 .app_data(data.clone())
+                // The admin port: `/metrics`, the status page and its assets.
+                .app_data(web::Data::new(shared_ui::admin::AdminPaths(&[
+                    "/", "/assets/",
+                ])))
                 .configure(move |cfg| routes::configure(cfg, &sections))
                 .default_service(web::to(routes::pages::not_found))
         })?;

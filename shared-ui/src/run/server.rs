@@ -143,8 +143,8 @@ impl Server {
         })
     }
 
-    /// Also binds the admin listener at `addr`: `GET /metrics` there and nothing else
-    /// ([`crate::admin`]).
+    /// Also binds the admin listener at `addr`: `GET /metrics` there and the paths the app
+    /// lists in [`crate::admin::AdminPaths`], nothing else ([`crate::admin`]).
     pub fn admin(mut self, addr: SocketAddr) -> Result<Self, StartError> {
         let admin = bind(addr)?;
         self.admin_port = Some(admin.2);

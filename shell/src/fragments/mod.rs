@@ -98,6 +98,7 @@ impl Fragments {
         self.metrics.cache(Cache::Fragment, false);
         match self.fetch(ask, url).await {
             Ok(answer) => {
+                metrics.answered();
                 service.notice_version(answer.version.as_deref());
                 if let Some(ttl) = answer.fresh_for {
                     self.cache.store(key, Arc::clone(&answer.body), ttl);
@@ -106,7 +107,7 @@ impl Fragments {
             }
             Err(error) => {
                 let reason = error.reason();
-                metrics.failed(reason);
+                metrics.failed(reason, error.to_string(), ask.fwd.trace_id());
                 tracing::warn!(service = %service.name(), fragment = ask.fragment, reason, %error, "fragment failed");
                 self.fallback(service, ask.fragment, Some(&key))
             }
