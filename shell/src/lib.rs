@@ -22,21 +22,25 @@
 //! - [`body`]: reading an answer's body with a cap.
 //! - [`client`]: the HTTP clients, one per worker thread.
 //! - [`registry`]: the services and the last good manifest of each; refreshes.
-//! - [`metrics`]: the shell's Prometheus metrics (fragments, proxy, caches, manifests).
+//! - [`recent`]: the last five minutes of fragment outcomes and errors (bounded, in memory).
+//! - [`metrics`]: the shell's Prometheus metrics (fragments, proxy, caches, manifests),
+//!   feeding [`recent`] too.
 //! - [`forwarded`]: what every upstream request of one incoming request carries.
 //! - [`session`]: the signed-in user, looked up once per session token and cached.
 //! - [`fragments`]: filling one slot: fetch, checks, cache, fallbacks, `FragmentError`.
 //! - [`views`]: the page template and the slot markup (maud).
 //! - [`compose`]: the composition engine: templates, their cache, the streaming of a page.
 //! - [`state`]: [`state::Shell`], what app data holds.
+//! - [`status`]: the admin port's status page, from [`recent`], the registry and the caches.
 //! - [`proxy`]: the same-origin proxy `/svc/{service}/…`, in four steps (check, navigate,
 //!   send, relay); with JavaScript off a form's answer comes back inside its page
 //!   ([`compose`]).
 //! - [`routes`]: every route, listed in [`routes::configure`]: pages, the proxy
 //!   `/svc/{service}/…`, `/registry.json`, assets.
 //! - [`startup`]: [`startup::Application`] builds the shell on the shared server of
-//!   `shared_ui::server` (which also brings the admin listener, `--admin-port`, `GET
-//!   /metrics` only, and the start-up errors, `shared_ui::server::StartError`) and runs it.
+//!   `shared_ui::server` (which also brings the admin listener, `--admin-port`: `GET
+//!   /metrics` and the status page, and the start-up errors,
+//!   `shared_ui::server::StartError`) and runs it.
 //! - [`check`]: `shell check URL`, the contract checker.
 
 pub mod body;
