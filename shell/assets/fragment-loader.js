@@ -63,11 +63,8 @@ export default class FragmentLoader extends Controller {
     const section = this.hasMainTarget ? this.mainTarget.dataset.section : undefined;
     history.replaceState({ ...history.state, mf: true, section, scroll: window.scrollY }, "");
     this.renderedPath = location.pathname + location.search;
-<<<<<<< HEAD
     this.observeLazy(this.element);
-=======
     if (this.devEventsValue) this.listenForRestarts();
->>>>>>> devloop
   }
 
   disconnect() {
@@ -377,7 +374,6 @@ export default class FragmentLoader extends Controller {
     );
   }
 
-<<<<<<< HEAD
   // ---- Lazy slots ------------------------------------------------------------------------
 
   // Watches the lazy placeholders under `root`: each is loaded once it comes within
@@ -441,7 +437,8 @@ export default class FragmentLoader extends Controller {
   slotEntry(service, fragment) {
     const all = [...(this.registry?.sections || []).flatMap((s) => s.slots), ...(this.registry?.chrome || [])];
     return all.find((slot) => slot.service === service && slot.fragment === fragment);
-=======
+  }
+
   // ---- The dev loop (the shell's --dev only) ---------------------------------------------
 
   // The launcher's --watch restarted a team after a save: the shell sends its name as a
@@ -480,7 +477,6 @@ export default class FragmentLoader extends Controller {
     await this.ensureAssets([entry.service]);
     slot.innerHTML = result.html;
     slot.dataset.fragmentStatus = "ok";
->>>>>>> devloop
   }
 
   // ---- Assets on demand ------------------------------------------------------------------

@@ -83,6 +83,12 @@ impl Forwarded {
             .and_then(|v| v.to_str().ok())
     }
 
+    /// The request's trace id (32 hex), from the `traceparent` sent upstream.
+    pub fn trace_id(&self) -> Option<String> {
+        let traceparent = self.common_header(TRACEPARENT)?.to_str().ok()?;
+        traceparent.split('-').nth(1).map(str::to_owned)
+    }
+
     /// One of the headers for every service (the request id, `traceparent`), to copy onto
     /// another upstream request.
     pub fn common_header(&self, name: &str) -> Option<&HeaderValue> {

@@ -24,7 +24,9 @@
 //! - [`body`]: reading an answer's body with a cap.
 //! - [`client`]: the HTTP clients, one per worker thread.
 //! - [`registry`]: the services and the last good manifest of each; refreshes.
-//! - [`metrics`]: the shell's Prometheus metrics (fragments, proxy, caches, manifests).
+//! - [`recent`]: the last five minutes of fragment outcomes and errors (bounded, in memory).
+//! - [`metrics`]: the shell's Prometheus metrics (fragments, proxy, caches, manifests),
+//!   feeding [`recent`] too.
 //! - [`forwarded`]: what every upstream request of one incoming request carries.
 //! - [`session`]: the signed-in user, looked up once per session token and cached.
 //! - [`asset_cache`]: the last good copy of each service's declared CSS and controllers,
@@ -35,14 +37,16 @@
 //!   instead of registered ones ([`overrides::Overrides::for_request`]), their pages.
 //! - [`compose`]: the composition engine: templates, their cache, the streaming of a page.
 //! - [`state`]: [`state::Shell`], what app data holds.
+//! - [`status`]: the admin port's status page, from [`recent`], the registry and the caches.
 //! - [`proxy`]: the same-origin proxy `/svc/{service}/…`, in four steps (check, navigate,
 //!   send, relay); with JavaScript off a form's answer comes back inside its page
 //!   ([`compose`]).
 //! - [`routes`]: every route, listed in [`routes::configure`]: pages, the proxy
 //!   `/svc/{service}/…`, `/registry.json`, assets.
 //! - [`startup`]: [`startup::Application`] builds the shell on the shared server of
-//!   `shared_ui::server` (which also brings the admin listener, `--admin-port`, `GET
-//!   /metrics` only, and the start-up errors, `shared_ui::server::StartError`) and runs it.
+//!   `shared_ui::server` (which also brings the admin listener, `--admin-port`: `GET
+//!   /metrics` and the status page, and the start-up errors,
+//!   `shared_ui::server::StartError`) and runs it.
 //! - [`dev`]: the dev loop (`--dev` only): the launcher's restart notices, and the event
 //!   stream that tells open pages to fetch a restarted team's fragments again.
 //! - [`check`]: `shell check URL`, the contract checker.
@@ -59,6 +63,7 @@ pub mod hosts;
 pub mod metrics;
 pub mod overrides;
 pub mod proxy;
+pub mod recent;
 pub mod registry;
 pub mod routes;
 pub mod session;
@@ -66,4 +71,5 @@ pub mod settings;
 pub mod slot;
 pub mod startup;
 pub mod state;
+pub mod status;
 pub mod views;

@@ -11,7 +11,9 @@ use shell::startup::Application;
 fn main() -> ExitCode {
     let settings = Settings::parse();
     match &settings.command {
-        Some(Command::Healthcheck) => shared_ui::health::healthcheck(settings.port()),
+        Some(Command::Healthcheck) => {
+            shared_ui::health::healthcheck(settings.common.bind, settings.port())
+        }
         Some(Command::Check {
             url,
             strict,

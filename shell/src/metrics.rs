@@ -45,6 +45,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{self, Unit};
 use shared_ui::metrics::{duration_family, DurationFamily};
 
+use crate::recent::{ErrorRecord, FragmentWindow, Recent};
 use crate::registry::Registry;
 use crate::slot::Status;
 
@@ -179,6 +180,8 @@ pub struct ShellMetrics {
     /// The series of `cache_hits` and `cache_misses`, by [`Cache`], once created.
     hit_handles: [OnceLock<Counter>; 2],
     miss_handles: [OnceLock<Counter>; 2],
+    /// The last five minutes, for the status page.
+    pub recent: Arc<Recent>,
 }
 
 impl ShellMetrics {
@@ -198,7 +201,14 @@ impl ShellMetrics {
             override_failures: Family::default(),
             hit_handles: Default::default(),
             miss_handles: Default::default(),
+            recent: Arc::default(),
         }
+    }
+
+    /// Hits and misses of `cache` since the start.
+    pub fn cache_counts(&self, cache: Cache) -> (u64, u64) {
+        let count = |h: &[OnceLock<Counter>; 2]| h[cache as usize].get().map_or(0, Counter::get);
+        (count(&self.hit_handles), count(&self.miss_handles))
     }
 
     /// Adds them, and the manifest figures read from `services` at each scrape, to a
@@ -274,6 +284,8 @@ impl ShellMetrics {
             failures: self.fragment_failures.clone(),
             duration: OnceLock::new(),
             by_status: Default::default(),
+            window: self.recent.window(service, fragment),
+            recent: Arc::clone(&self.recent),
         }
     }
 
@@ -360,11 +372,14 @@ pub struct FragmentMetrics {
     failures: Family<FailureLabels, Counter>,
     duration: OnceLock<Histogram>,
     by_status: [OnceLock<Counter>; 4],
+    window: Arc<FragmentWindow>,
+    recent: Arc<Recent>,
 }
 
 impl FragmentMetrics {
     /// A slot filled with this fragment: how, and how long it took.
     pub fn record(&self, status: Status, took: Duration) {
+        self.window.push(status, took);
         self.duration
             .get_or_init(|| {
                 self.durations
@@ -390,9 +405,23 @@ impl FragmentMetrics {
 }
 
 impl FragmentMetrics {
-    /// A fetch of this fragment failed, for `reason` (one of a fixed few words). Rare, so
-    /// the series is looked up by its labels each time.
-    pub fn failed(&self, reason: &'static str) {
+    /// The service answered a fetch of this fragment well (its last contact, for the
+    /// status page).
+    pub fn answered(&self) {
+        self.recent.contact(&self.service, None);
+    }
+
+    /// A fetch of this fragment failed, for `reason` (one of a fixed few words), in the
+    /// page of `trace_id`. Rare, so the series is looked up by its labels each time.
+    pub fn failed(&self, reason: &'static str, detail: String, trace_id: Option<String>) {
+        self.recent.failed(ErrorRecord {
+            at: std::time::SystemTime::now(),
+            service: self.service.clone(),
+            fragment: self.fragment.clone(),
+            reason,
+            detail,
+            trace_id,
+        });
         self.failures
             .get_or_create(&FailureLabels {
                 service: self.service.clone(),

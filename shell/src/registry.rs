@@ -52,6 +52,10 @@ pub struct Service {
     /// Whether this is a browser's override of a registered service ([`Self::overriding`]),
     /// not the registered service itself.
     overriding: bool,
+    /// The last read: when it ended, and why it failed (`None`: it gave a manifest).
+    last_read: Mutex<Option<(Instant, Option<String>)>>,
+    /// When a manifest was last read well.
+    last_good: Mutex<Option<Instant>>,
 }
 
 /// Manifest reads of one service, good and failed.
@@ -78,6 +82,8 @@ impl Service {
             last_attempt: Mutex::new(None),
             reads: ManifestReads::default(),
             overriding: false,
+            last_read: Mutex::new(None),
+            last_good: Mutex::new(None),
         }
     }
 
@@ -196,6 +202,7 @@ impl Service {
             *last = Some(Instant::now());
         }
         let result = fetch_manifest(client, &self.config.url).await;
+        self.note_read(result.as_ref().err().map(ToString::to_string));
         match result {
             Ok(manifest) if self.overriding && manifest.name != self.config.name => {
                 self.reads.failed.fetch_add(1, Ordering::Relaxed);
@@ -230,6 +237,30 @@ impl Service {
         }
         self.refreshing.store(false, Ordering::Release);
         self.manifest().is_some()
+    }
+
+    fn note_read(&self, error: Option<String>) {
+        let now = Instant::now();
+        if error.is_none() {
+            if let Ok(mut good) = self.last_good.lock() {
+                *good = Some(now);
+            }
+        }
+        if let Ok(mut last) = self.last_read.lock() {
+            *last = Some((now, error));
+        }
+    }
+
+    /// How long ago a manifest was last read well, if ever.
+    pub fn manifest_age(&self) -> Option<Duration> {
+        let good = (*self.last_good.lock().ok()?)?;
+        Some(good.elapsed())
+    }
+
+    /// The last manifest read, if any: how long ago it ended, and its error.
+    pub fn last_read(&self) -> Option<(Duration, Option<String>)> {
+        let (at, error) = self.last_read.lock().ok()?.clone()?;
+        Some((at.elapsed(), error))
     }
 
     /// Reads the manifest until one is known, waiting [`START_BACKOFF`] between tries (a

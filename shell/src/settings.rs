@@ -70,8 +70,9 @@ pub struct Settings {
     /// HTTP worker threads
     #[arg(long, env = "SHELL_WORKERS", default_value_t = 2)]
     pub workers: usize,
-    /// Port of the admin listener, on the same bind address: `GET /metrics` (Prometheus)
-    /// and nothing else; never served on the public port (0 picks a free one)
+    /// Port of the admin listener, on the same bind address: the status page (`GET /`) and
+    /// `GET /metrics` (Prometheus), nothing else; never served on the public port (0 picks
+    /// a free one)
     #[arg(long, env = "ADMIN_PORT", default_value_t = DEFAULT_ADMIN_PORT)]
     pub admin_port: u16,
     /// What to do instead of serving.
@@ -82,7 +83,8 @@ pub struct Settings {
 /// Subcommands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
-    /// Exit 0 when a shell on --port (default 8000) answers /healthz with 200, else 1
+    /// Exit 0 when a shell on --bind (0.0.0.0: 127.0.0.1, :: : ::1) and --port (default
+    /// 8000) answers /healthz with 200, else 1
     Healthcheck,
     /// Check a fragment server (any language) against the contract of `docs/CONTRACT.md` and
     /// print a report; exits 1 when a check fails

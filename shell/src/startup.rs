@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, App};
-use shared_ui::admin::AdminRoutes;
+use shared_ui::admin::AdminPaths;
 use shared_ui::context::ContextKey;
 use shared_ui::metrics::Metrics;
 use shared_ui::server::{Running, Server, StartError};
@@ -20,6 +20,11 @@ use crate::registry::{Registry, MANIFEST_TIMEOUT};
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::Shell;
+
+/// What the admin port serves besides `/metrics`: the status page and its assets.
+const ADMIN_PATHS: &[&str] = &["/", "/assets/"];
+/// The same, and in `--dev` the launcher's restart notice ([`crate::dev`]).
+const ADMIN_PATHS_DEV: &[&str] = &["/", "/assets/", crate::dev::RESTARTED_PATH];
 
 /// A started, not yet serving, shell: the [`Running`] server (its port, handle and stopping
 /// flag, through `Deref`) and the upstream side that the manifest refresh uses.
@@ -67,13 +72,17 @@ impl Application {
         let running = server.start(metrics, move || {
             let sections = sections.clone();
             let dev_on = dev.is_some();
-            let app = App::new().app_data(data.clone());
+            // The admin port: `/metrics`, the status page and its assets (and in `--dev`
+            // the launcher's restart notice).
+            let admin_paths = match dev_on {
+                true => ADMIN_PATHS_DEV,
+                false => ADMIN_PATHS,
+            };
+            let app = App::new()
+                .app_data(data.clone())
+                .app_data(web::Data::new(AdminPaths(admin_paths)));
             let app = match &dev {
-                Some(events) => app
-                    .app_data(events.clone())
-                    .app_data(web::Data::new(AdminRoutes(vec![
-                        crate::dev::RESTARTED_PATH,
-                    ]))),
+                Some(events) => app.app_data(events.clone()),
                 None => app,
             };
             app.configure(move |cfg| routes::configure(cfg, &sections, overrides, dev_on))

@@ -1,5 +1,6 @@
 //! The `shell` binary as users run it: bad settings exit 2 naming the entry, the example
-//! configuration is accepted, `check` exits non-zero on a server that is not there.
+//! configuration is accepted, `check` exits non-zero on a server that is not there,
+//! `healthcheck` probes the address the shell binds.
 
 use std::process::Command;
 
@@ -117,4 +118,57 @@ fn the_development_secret_beyond_loopback_stops_the_start_with_exit_2() {
         );
         assert!(stderr.contains("--dev"), "says how to allow it: {stderr}");
     }
+}
+
+/// Kills the child when dropped, so a failing test leaves no server behind.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The three services, where none listens (`/healthz` needs none of them).
+const NOWHERE: &str =
+    "pricing=http://127.0.0.1:9,dashboard=http://127.0.0.1:9,accounts=http://127.0.0.1:9";
+
+#[test]
+fn healthcheck_probes_the_address_the_shell_binds() {
+    // All of 127/8 is loopback on Linux; a shell bound to 127.0.0.2 alone is not on 127.0.0.1.
+    let Ok(probe) = std::net::TcpListener::bind("127.0.0.2:0") else {
+        return;
+    };
+    let port = probe.local_addr().unwrap().port().to_string();
+    drop(probe);
+    let _shell = Running(
+        shell()
+            .env("BIND", "127.0.0.2")
+            .args(["--port", &port, "--admin-port", "0", "--services", NOWHERE])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let healthcheck = |bind: &str| {
+        shell()
+            .env("BIND", bind)
+            .args(["--port", &port, "healthcheck"])
+            .output()
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+    while !healthcheck("127.0.0.2").status.success() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the healthcheck never saw the shell on its BIND address"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The old probe of 127.0.0.1 finds nothing there, and says where it knocked.
+    let elsewhere = healthcheck("127.0.0.1");
+    assert_eq!(elsewhere.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&elsewhere.stderr);
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
 }

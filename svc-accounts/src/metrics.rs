@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `accounts_sign_ups_total` | counter | |
 //! | `accounts_sign_ins_total` | counter | |
-//! | `accounts_failures_total` | counter | `action` (`sign_up`, `sign_in`), `reason` (`invalid`, `email_taken`, `wrong_credentials`) |
+//! | `accounts_failures_total` | counter | `action` (`sign_up`, `sign_in`), `reason` (`invalid`, `email_taken`, `wrong_credentials`, `unconfirmed`) |
 //! | `accounts_rate_limited_total` | counter | `action` (`sign_up`, `sign_in`) |
 //! | `accounts_password_hash_duration_seconds` | histogram | `operation` (`hash`, `verify`) |
 //!
@@ -46,14 +46,18 @@ pub enum Failure {
     EmailTaken,
     /// Unknown email or wrong password.
     WrongCredentials,
+    /// The right password for an address not confirmed yet.
+    Unconfirmed,
 }
 
 impl Failure {
-    fn label(self) -> &'static str {
+    /// The metric label (and the log's reason).
+    pub fn label(self) -> &'static str {
         match self {
             Failure::Invalid => "invalid",
             Failure::EmailTaken => "email_taken",
             Failure::WrongCredentials => "wrong_credentials",
+            Failure::Unconfirmed => "unconfirmed",
         }
     }
 }

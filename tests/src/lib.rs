@@ -50,6 +50,9 @@ use tokio::task::JoinHandle;
 /// the teams' own tests use.
 pub use shared_ui::testkit::{free_port, SECRET};
 
+/// The password of every account the helpers sign up.
+pub const PASSWORD: &str = "correct horse battery";
+
 /// svc-accounts flags for a cheap argon2id (64 KiB, one pass): these tests are about
 /// accounts, sessions and processes, not the cost of a hash.
 pub const FAST_HASH_ARGS: [&str; 4] = ["--argon2-memory-kib", "64", "--argon2-iterations", "1"];
@@ -507,25 +510,60 @@ impl Stack {
     }
 
     /// Signs `name` up on the pro plan through the shell's proxy, as a browser with
-    /// JavaScript off posts the form of `/accounts` (a navigation from the shell's origin);
-    /// the stack's client keeps the session cookie.
+    /// JavaScript off posts the form of `/accounts` (a navigation from the shell's origin),
+    /// confirms the address (as its mailed link would, [`Stack::confirm_address`]) and signs
+    /// in the same way: the sign-in's answer; the stack's client keeps the session cookie.
     pub async fn sign_up_navigating(&self, name: &str, email: &str) -> reqwest::Response {
         let (_, _, page) = self.page("/accounts").await;
         let token = csrf_token(&page);
-        let navigate = [
-            ("origin", self.shell_url.as_str()),
-            ("sec-fetch-mode", "navigate"),
-            ("accept", "text/html"),
-        ];
         let form = [
             ("csrf_token", token.as_str()),
             ("name", name),
             ("email", email),
-            ("password", "correct horse battery"),
+            ("password", PASSWORD),
             ("plan", "pro"),
         ];
-        self.post_form("/svc/accounts/actions/sign-up", &navigate, &form)
+        let res = self
+            .post_form("/svc/accounts/actions/sign-up", &self.navigating(), &form)
+            .await;
+        assert_eq!(res.status(), 303, "sign-up: {:?}", res.text().await);
+        self.confirm_address(email);
+        self.sign_in_navigating(email).await
+    }
+
+    /// Signs in with [`PASSWORD`] as a browser with JavaScript off posts the form.
+    pub async fn sign_in_navigating(&self, email: &str) -> reqwest::Response {
+        let (_, _, page) = self.page("/accounts").await;
+        let token = csrf_token(&page);
+        let form = [
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+        ];
+        self.post_form("/svc/accounts/actions/sign-in", &self.navigating(), &form)
             .await
+    }
+
+    /// The headers of a top-level form post from the shell's own page.
+    fn navigating(&self) -> [(&str, &str); 3] {
+        [
+            ("origin", self.shell_url.as_str()),
+            ("sec-fetch-mode", "navigate"),
+            ("accept", "text/html"),
+        ]
+    }
+
+    /// Marks `email`'s address confirmed in svc-accounts' database, as the mailed link
+    /// would (a new account signs in only once confirmed; the link itself is tested in
+    /// svc-accounts and in the browser).
+    pub fn confirm_address(&self, email: &str) {
+        use svc_accounts::storage::{Database, Storage};
+        let database = Database::parse(&self.db.display().to_string()).expect("the database");
+        let storage = Storage::open(&database).expect("svc-accounts' database opens");
+        assert!(
+            storage.confirm_address(&email.to_lowercase()).unwrap(),
+            "no account for {email}"
+        );
     }
 
     /// Stops a team's server (it no longer accepts connections afterwards).

@@ -23,6 +23,29 @@ async fn open_marked(path: &str) -> (Stack, Browser) {
     (site, browser)
 }
 
+/// Signs up with the accounts page's form (JavaScript on or off alike), sees the "check your
+/// mail" notice, confirms the address as its mailed link would, and signs in with the form.
+async fn sign_up_and_in(browser: &Browser, site: &Stack, name: &str, email: &str, password: &str) {
+    browser.fill("#sign-up-name", name).await;
+    browser.fill("#sign-up-email", email).await;
+    browser.fill("#sign-up-password", password).await;
+    browser
+        .click("form[action$='/actions/sign-up'] button[type=submit]")
+        .await;
+    browser
+        .wait_until(
+            "document.body.innerText.includes('We have emailed the address you gave')",
+            "the check-your-mail notice after sign-up",
+        )
+        .await;
+    site.confirm_address(email);
+    browser.fill("#sign-in-email", email).await;
+    browser.fill("#sign-in-password", password).await;
+    browser
+        .click("form[action$='/actions/sign-in'] button[type=submit]")
+        .await;
+}
+
 /// Sets a marker on `window`; it survives only as long as there is no full page load.
 async fn mark_window(browser: &Browser) {
     browser.eval("window.__mfMarker = 'still here';").await;
@@ -496,14 +519,17 @@ async fn pages_links_and_forms_work_with_javascript_disabled() {
         true
     );
 
-    // And a valid sign-up signs in and lands on the dashboard, by full page loads.
-    browser.fill("#sign-up-name", "Grace Hopper").await;
-    browser
-        .fill("#sign-up-password", "correct horse battery")
-        .await;
-    browser
-        .click("form[action$='/actions/sign-up'] button[type=submit]")
-        .await;
+    // And a valid sign-up, once confirmed, signs in and lands on the dashboard, by full
+    // page loads.
+    let email = "nojs@example.com";
+    sign_up_and_in(
+        &browser,
+        &site,
+        "Grace Hopper",
+        email,
+        "correct horse battery",
+    )
+    .await;
     browser
         .wait_until("location.pathname === '/dashboard'", "the dashboard")
         .await;
@@ -514,22 +540,23 @@ async fn pages_links_and_forms_work_with_javascript_disabled() {
 
 #[tokio::test]
 async fn sign_up_through_the_shell_shows_the_name_in_the_header_and_dashboard_without_reload() {
-    let (_site, browser) = open_marked("/dashboard").await;
+    let (site, browser) = open_marked("/dashboard").await;
     assert!(browser.text("header").await.contains("Sign in"));
     browser.click("header a[href='/accounts']").await;
     browser
         .wait_until(&shows("accounts"), "the accounts section")
         .await;
 
-    browser.fill("#sign-up-name", "Ada Lovelace").await;
-    browser.fill("#sign-up-email", "ada@example.com").await;
-    browser.fill("#sign-up-password", "analytical engine").await;
+    sign_up_and_in(
+        &browser,
+        &site,
+        "Ada Lovelace",
+        "ada@example.com",
+        "analytical engine",
+    )
+    .await;
     browser
-        .click("form[action$='/actions/sign-up'] button[type=submit]")
-        .await;
-
-    browser
-        .wait_until(&shows("dashboard"), "the dashboard after sign-up")
+        .wait_until(&shows("dashboard"), "the dashboard after sign-in")
         .await;
     browser
         .wait_until(
@@ -676,17 +703,11 @@ async fn fragment_slower_than_the_timeout_shows_the_error_state() {
 
 #[tokio::test]
 async fn profile_change_and_sign_out_update_the_header_without_reload() {
-    let (_site, browser) = open_marked("/accounts").await;
-    browser.fill("#sign-up-name", "Ada Lovelace").await;
+    let (site, browser) = open_marked("/accounts").await;
+    let email = "ada.profile@example.com";
+    sign_up_and_in(&browser, &site, "Ada Lovelace", email, "analytical engine").await;
     browser
-        .fill("#sign-up-email", "ada.profile@example.com")
-        .await;
-    browser.fill("#sign-up-password", "analytical engine").await;
-    browser
-        .click("form[action$='/actions/sign-up'] button[type=submit]")
-        .await;
-    browser
-        .wait_until(&shows("dashboard"), "the dashboard after sign-up")
+        .wait_until(&shows("dashboard"), "the dashboard after sign-in")
         .await;
 
     browser.click("header nav a[href='/accounts']").await;

@@ -56,7 +56,7 @@ async fn assert_sign_in_fields_marked(browser: &Browser) {
         .await;
     assert_ne!(borders[0], borders[1], "the invalid field looks the same");
     let summary = browser.text("#sign-in-errors").await;
-    assert!(summary.contains("Email or password is wrong."), "{summary}");
+    assert!(summary.contains("Email or password is wrong"), "{summary}");
     assert!(
         summary.contains("Email") && summary.contains("Password"),
         "{summary}"

@@ -1,6 +1,7 @@
-//! Account recovery in Chromium, JavaScript on and off (issue 21): ask for a reset link on
-//! the shell's /accounts page, follow the link mailed through a real SMTP server on loopback
-//! (Debian's `python3-aiosmtpd`), set a new password, sign out and sign in with it.
+//! Sign-up and account recovery in Chromium, JavaScript on and off (issue 21): sign up on
+//! the shell's /accounts page (signed in only once confirmed), follow the confirmation link
+//! mailed through a real SMTP server on loopback (Debian's `python3-aiosmtpd`), sign in;
+//! then ask for a reset link, follow it, set a new password, sign out and sign in with it.
 //! svc-accounts runs here with `--smtp-url` and `--public-url` pointing at this shell; the
 //! dashboard and pricing come from a normal stack.
 
@@ -164,13 +165,38 @@ async fn recover_an_account(browser: Browser) {
         ("#sign-up-email", "ada@example.com"),
         ("#sign-up-password", OLD_PASSWORD),
     ];
-    // The loader refreshes the header beside the swap: wait for both, the menu and the page.
-    let signed_in =
-        "document.querySelector('.user-menu__name') && location.pathname === '/dashboard'";
+    // Sign-up signs nobody in: the page says a message is on its way.
+    let notice = "document.body.innerText.includes('We have emailed the address you gave')";
     submit(
         &browser,
         &sign_up,
         "form[action$='/actions/sign-up'] button",
+        notice,
+    )
+    .await;
+    assert_eq!(
+        browser
+            .eval("return !!document.querySelector('.user-menu__name');")
+            .await,
+        false,
+        "signed in before confirming"
+    );
+    // Follow the mailed confirmation link, then sign in.
+    let link = mail.link("Confirm your address", "confirm").await;
+    browser.goto(&link).await;
+    let confirmed = "document.body.innerText.includes('your address is confirmed')";
+    browser.wait_until(confirmed, "the address confirmed").await;
+    // The loader refreshes the header beside the swap: wait for both, the menu and the page.
+    let signed_in =
+        "document.querySelector('.user-menu__name') && location.pathname === '/dashboard'";
+    let first_sign_in = [
+        ("#sign-in-email", "ada@example.com"),
+        ("#sign-in-password", OLD_PASSWORD),
+    ];
+    submit(
+        &browser,
+        &first_sign_in,
+        "form[action$='/actions/sign-in'] button",
         signed_in,
     )
     .await;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use mf_tests::{client, csrf_token, get_text, get_with, post_form, Stack, StackOptions};
+use mf_tests::{client, csrf_token, get_text, get_with, post_form, Stack, StackOptions, PASSWORD};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -112,24 +112,35 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Signs a new user up through the shell's proxy, as the loader does; the client keeps
-/// the session cookie.
+/// Signs a new user up through the shell's proxy, as the loader does, confirms the address
+/// and signs in the same way; the client keeps the session cookie.
 async fn sign_up_through_shell(stack: &Stack, http: &reqwest::Client, email: &str) {
+    let loader = [("origin", stack.shell_url.as_str()), ("x-mf-loader", "1")];
     let token = csrf_token(&get_text(http, stack.url("/accounts")).await);
     let res = post_form(
         http,
         stack.url("/svc/accounts/actions/sign-up"),
-        &[("origin", stack.shell_url.as_str()), ("x-mf-loader", "1")],
+        &loader,
         &[
             ("name", "Ada Lovelace"),
             ("email", email),
-            ("password", "correct horse battery"),
+            ("password", PASSWORD),
             ("plan", "pro"),
             ("csrf_token", token.as_str()),
         ],
     )
     .await;
     assert_eq!(res.status(), 303, "sign-up through the shell");
+    stack.confirm_address(email);
+    let token = csrf_token(&get_text(http, stack.url("/accounts")).await);
+    let form = [
+        ("email", email),
+        ("password", PASSWORD),
+        ("csrf_token", token.as_str()),
+    ];
+    let url = stack.url("/svc/accounts/actions/sign-in");
+    let res = post_form(http, url, &loader, &form).await;
+    assert_eq!(res.status(), 303, "sign-in through the shell");
     let cookie = res
         .headers()
         .get("set-cookie")

@@ -2,7 +2,7 @@
 //! header (issue 21, item 5): a sign-out ends that token on the shell at once, whatever
 //! other cookies ride along with it, through the real services and shell on loopback.
 
-use mf_tests::{client, Stack};
+use mf_tests::Stack;
 
 /// A client with no cookie store: each request says its `Cookie` header itself.
 fn bare_client() -> reqwest::Client {
@@ -20,26 +20,13 @@ fn csrf_token(html: &str) -> String {
     rest.split('"').next().unwrap_or_default().to_owned()
 }
 
-/// Signs a new user up through the shell's proxy; returns the session token it set.
+/// Signs a new user up through the shell's proxy, confirms the address and signs in;
+/// returns the session token the sign-in set.
 async fn sign_up(stack: &Stack) -> String {
-    let http = client();
-    let page = http.get(stack.url("/accounts")).send().await.unwrap();
-    let form = [
-        ("name", "Ada Lovelace".to_owned()),
-        ("email", "ada@example.com".to_owned()),
-        ("password", "correct horse battery".to_owned()),
-        ("plan", "pro".to_owned()),
-        ("csrf_token", csrf_token(&page.text().await.unwrap())),
-    ];
-    let sign_up = http.post(stack.url("/svc/accounts/actions/sign-up"));
-    let res = sign_up
-        .header("origin", &stack.shell_url)
-        .header("x-mf-loader", "1")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "sign-up through the shell");
+    let res = stack
+        .sign_up_navigating("Ada Lovelace", "ada@example.com")
+        .await;
+    assert_eq!(res.status(), 303, "sign-in through the shell");
     let cookie = res.headers()["set-cookie"].to_str().unwrap();
     let value = cookie
         .strip_prefix("mf_session=")

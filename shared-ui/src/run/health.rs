@@ -4,7 +4,7 @@
 //! `healthcheck` subcommand that probes `/healthz` from inside a container.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,29 +68,85 @@ async fn readyz(
     res
 }
 
-/// The `healthcheck` subcommand: `GET /healthz` on 127.0.0.1:`port` with a 2 s budget.
-/// Needs no shell or curl, so it works in a `scratch` image. Returns the process exit code
-/// (success, or failure with the reason on stderr).
-pub fn healthcheck(port: u16) -> std::process::ExitCode {
-    fn probe(port: u16) -> std::io::Result<bool> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+/// Where the `healthcheck` subcommand knocks for a server bound to `bind:port`: that
+/// address, or the loopback address of its family for a wildcard (`0.0.0.0` is probed at
+/// `127.0.0.1`, `::` at `::1`), since a wildcard accepts there too.
+pub fn probe_address(bind: IpAddr, port: u16) -> SocketAddr {
+    let ip = match bind {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        other => other,
+    };
+    SocketAddr::new(ip, port)
+}
+
+/// The `healthcheck` subcommand: `GET /healthz` at [`probe_address`]`(bind, port)` with a
+/// 2 s budget (a server bound to one address only, `BIND=10.0.0.5`, is not reached on
+/// 127.0.0.1). Needs no shell or curl, so it works in a `scratch` image. Returns the process
+/// exit code (success, or failure with the reason on stderr).
+pub fn healthcheck(bind: IpAddr, port: u16) -> std::process::ExitCode {
+    fn probe(addr: SocketAddr) -> std::io::Result<bool> {
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
         stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes())?;
         let mut head = [0u8; 12];
         stream.read_exact(&mut head)?;
         Ok(head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"))
     }
-    match probe(port) {
+    let addr = probe_address(bind, port);
+    match probe(addr) {
         Ok(true) => std::process::ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("healthcheck: /healthz on port {port} did not answer 200");
+            eprintln!("healthcheck: /healthz at {addr} did not answer 200");
             std::process::ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("healthcheck: port {port}: {e}");
+            eprintln!("healthcheck: {addr}: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_knocks_on_the_bound_address_and_on_loopback_for_a_wildcard() {
+        let at = |bind: &str| probe_address(bind.parse().unwrap(), 4000).to_string();
+        assert_eq!(at("0.0.0.0"), "127.0.0.1:4000");
+        assert_eq!(at("::"), "[::1]:4000");
+        assert_eq!(at("127.0.0.1"), "127.0.0.1:4000");
+        assert_eq!(at("10.89.64.10"), "10.89.64.10:4000");
+        assert_eq!(at("::1"), "[::1]:4000");
+    }
+
+    /// A server on 127.0.0.2 only (all of 127/8 is loopback on Linux): the probe of its
+    /// `BIND` finds it; the old probe of 127.0.0.1 did not.
+    #[test]
+    fn a_server_bound_to_one_address_is_probed_there() {
+        use std::net::TcpListener;
+        let Ok(listener) = TcpListener::bind("127.0.0.2:0") else {
+            return; // No 127.0.0.2 here (not Linux): nothing to show.
+        };
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n")
+                .unwrap();
+        });
+        let bound: IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(healthcheck(bound, port), std::process::ExitCode::SUCCESS);
+        server.join().unwrap();
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            healthcheck(loopback, port),
+            std::process::ExitCode::FAILURE,
+            "nothing listens on 127.0.0.1 at that port"
+        );
     }
 }

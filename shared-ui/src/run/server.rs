@@ -81,6 +81,10 @@ where
     F: Future<Output = Result<R, StartError>>,
     R: Future<Output = std::io::Result<()>>,
 {
+    if let Err(e) = crate::logging::LogFormat::from_env() {
+        eprintln!("{binary}: {e}");
+        return StartError::Setting(e).exit_code();
+    }
     crate::logging::init_tracing();
     actix_web::rt::System::new().block_on(async move {
         let serve = match start.await {
@@ -139,8 +143,8 @@ impl Server {
         })
     }
 
-    /// Also binds the admin listener at `addr`: `GET /metrics` there and nothing else
-    /// ([`crate::admin`]).
+    /// Also binds the admin listener at `addr`: `GET /metrics` there and the paths the app
+    /// lists in [`crate::admin::AdminPaths`], nothing else ([`crate::admin`]).
     pub fn admin(mut self, addr: SocketAddr) -> Result<Self, StartError> {
         let admin = bind(addr)?;
         self.admin_port = Some(admin.2);

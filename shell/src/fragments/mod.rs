@@ -114,6 +114,7 @@ impl Fragments {
         self.metrics.cache(Cache::Fragment, false);
         match self.fetch(ask, url).await {
             Ok(answer) => {
+                metrics.answered();
                 service.notice_version(answer.version.as_deref());
                 if let Some(ttl) = answer.fresh_for {
                     self.cache.store(key, Arc::clone(&answer.body), ttl);
@@ -134,7 +135,7 @@ impl Fragments {
         key: Option<&str>,
     ) -> Filled {
         let reason = error.reason();
-        metrics.failed(reason);
+        metrics.failed(reason, error.to_string(), ask.fwd.trace_id());
         tracing::warn!(service = %ask.service.name(), fragment = ask.fragment, reason, %error, "fragment failed");
         self.stand_in(ask.service, ask.fragment, key)
     }

@@ -11,6 +11,7 @@
 //! | `GET /assets/shared/{file}`, `/healthz`, `/readyz` | `shared_ui::health::configure` |
 //! | `GET /metrics`, on the admin port only | `shared_ui::metrics::serve` ([`shared_ui::admin`]) |
 //! | `GET /_mosaic/dev/events`; `POST /_mosaic/dev/restarted` on the admin port (`--dev` only) | [`crate::dev`] |
+//! | `GET /`, on the admin port only | [`status`]: the status page ([`crate::status`]) |
 //! | anything else | [`pages::not_found`]: the 404 page inside the chrome |
 
 pub mod overrides;
@@ -28,6 +29,7 @@ use crate::state::Shell;
 
 const LOADER_JS: &[u8] = include_bytes!("../../assets/fragment-loader.js");
 const SHELL_CSS: &[u8] = include_bytes!("../../assets/shell.css");
+const STATUS_JS: &[u8] = include_bytes!("../../assets/status-refresh.js");
 
 /// The shell's own assets.
 pub fn shell_assets() -> &'static AssetSet {
@@ -36,6 +38,7 @@ pub fn shell_assets() -> &'static AssetSet {
         AssetSet::new(&[
             Asset::revalidated("fragment-loader.js", LOADER_JS),
             Asset::revalidated("shell.css", SHELL_CSS),
+            Asset::revalidated("status-refresh.js", STATUS_JS),
         ])
     })
 }
@@ -51,7 +54,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String], overrides: b
     // with parameters below are matched by regular expression, tried in order (three of
     // them, about 4,400 instructions a page, when the pages came last). A section cannot
     // take a path of those routes (settings::RESERVED), so the order changes nothing else.
-    cfg.route("/", web::get().to(pages::section))
+    // On the admin port, `/` is the status page (the public port never serves it).
+    let admin = || actix_web::guard::fn_guard(shared_ui::admin::on_admin_port);
+    cfg.route("/", web::get().guard(admin()).to(status))
+        .route("/", web::get().to(pages::section))
         .route("/", web::head().to(pages::section));
     for path in sections {
         cfg.route(path, web::get().to(pages::section))
@@ -61,7 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String], overrides: b
         .route(
             "/metrics",
             shared_ui::respond::read()
-                .guard(actix_web::guard::fn_guard(shared_ui::admin::on_admin_port))
+                .guard(admin())
                 .to(shared_ui::metrics::serve),
         )
         .route("/registry.json", web::get().to(registry_json))
@@ -70,6 +76,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, sections: &[String], overrides: b
     if overrides {
         cfg.configure(self::overrides::configure);
     }
+}
+
+/// `GET /` on the admin port: the status page ([`crate::status`]).
+pub async fn status(shell: web::Data<Shell>) -> HttpResponse {
+    let report = crate::status::Report::gather(&shell.registry, &shell.metrics);
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(crate::status::page(&report).into_string())
 }
 
 /// `GET /assets/{file}`.

@@ -90,20 +90,18 @@ pub async fn sign_up(mut post: Post) -> Result<HttpResponse, AppError> {
     create_account(&post, &state, new).await
 }
 
-/// Creates the account, signs this browser in and mails a confirmation link; or, when the
-/// address has an account already, mails its owner instead and answers exactly the same
-/// (a 303 with a session cookie that was never stored), so the answer tells nobody who has
-/// an account. Both ways hash the password and run the insert, and mail in the background.
+/// Creates the account, unconfirmed, and mails a confirmation link; or, when the address
+/// has an account already, mails its owner instead. Both ways answer the same 303 to the
+/// "check your mail" notice, with no cookie: a new account signs in only once its address
+/// is confirmed, so the next page tells nobody who has an account either. Both ways hash
+/// the password and run the insert, and mail in the background.
 async fn create_account(
     post: &Post,
     state: &web::Data<AppState>,
     new: NewAccount,
 ) -> Result<HttpResponse, AppError> {
-    let token = Token::generate();
-    let session = post.new_session(&token);
     let email = new.email.clone();
-    let storage = state.storage.clone();
-    let created = web::block(move || storage.create_account_with_session(&new, session)).await?;
+    let created = db(state, move |s| Ok(s.create_account(&new))).await?;
     match created {
         Ok(account) => {
             tracing::info!(account_id = account.id, "account created");
@@ -117,7 +115,10 @@ async fn create_account(
         }
         Err(CreateAccountError::Storage(e)) => return Err(e.into()),
     }
-    Ok(post.home(Some(&token)))
+    Ok(see_other(
+        post.redirect_target("/accounts?signed-up=1", "/?signed-up=1"),
+        None,
+    ))
 }
 
 /// `POST /actions/sign-in`: email, password. Wrong credentials get one generic message;
@@ -165,22 +166,27 @@ pub async fn sign_in(mut post: Post) -> Result<HttpResponse, AppError> {
     };
 
     let lookup = email.as_str().to_owned();
-    let (account_id, stored) = match db(&state, move |s| s.credentials(&lookup)).await? {
-        Some((id, hash)) => (Some(id), Some(hash)),
-        None => (None, None),
-    };
+    let found = db(&state, move |s| s.credentials(&lookup)).await?;
+    let stored = found.as_ref().map(|c| c.password_hash.clone());
     let matches = hashing(&state, HashOp::Verify, move |h| {
         h.verify(&password, stored.as_deref())
     })
     .await?;
-    let Some(account_id) = account_id.filter(|_| matches) else {
-        tracing::info!(%client, "sign-in failed");
-        state
-            .metrics
-            .failed(Action::SignIn, Failure::WrongCredentials);
-        sign_in.credentials_wrong = true;
-        let form = signed_out_state(SignUpForm::default(), sign_in);
-        return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
+    // An unconfirmed address fails as a wrong password does: a visitor who signed up with
+    // someone's address cannot learn by signing in whether that address was new.
+    let account_id = match found {
+        Some(c) if matches && c.confirmed => c.account_id,
+        found => {
+            let reason = match found {
+                Some(_) if matches => Failure::Unconfirmed,
+                _ => Failure::WrongCredentials,
+            };
+            tracing::info!(%client, reason = reason.label(), "sign-in failed");
+            state.metrics.failed(Action::SignIn, reason);
+            sign_in.credentials_wrong = true;
+            let form = signed_out_state(SignUpForm::default(), sign_in);
+            return Ok(post.answer(StatusCode::UNPROCESSABLE_ENTITY, &form, None));
+        }
     };
 
     state.limiter.sign_in_succeeded(attempt).await;

@@ -28,6 +28,9 @@ pub struct AccountQuery {
     reset: Option<String>,
     /// A mailed confirmation link's token: confirms the address.
     confirm: Option<String>,
+    /// Set by the redirect after a sign-up (new address or taken alike).
+    #[serde(rename = "signed-up")]
+    signed_up: Option<String>,
 }
 
 /// The `account` fragment's state for a recovery query, if it has one: the new-password
@@ -73,9 +76,14 @@ async fn query_notice(state: &AppState, query: &AccountQuery) -> Result<Option<N
             flash: None,
         }));
     }
-    Ok(query.sent.is_some().then(|| Notice {
+    let text = match (&query.sent, &query.signed_up) {
+        (Some(_), _) => recovery::RESET_SENT,
+        (None, Some(_)) => recovery::SIGN_UP_SENT,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(Notice {
         tone: Tone::Success,
-        text: recovery::RESET_SENT.to_owned(),
+        text: text.to_owned(),
         flash: None,
     }))
 }

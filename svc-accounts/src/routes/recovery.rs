@@ -10,7 +10,8 @@
 //!   `POST /actions/reset-password` (token, password) uses the link up, sets the password,
 //!   ends every session of the account and signs this browser in.
 //! - The link `<public url>?confirm=<token>`, mailed at sign-up, confirms the address when
-//!   the `account` fragment is fetched with it (nothing is reflected).
+//!   the `account` fragment is fetched with it (nothing is reflected); the account can sign
+//!   in from then on (sign-in refuses an unconfirmed address as it does a wrong password).
 //!
 //! Links are 32 random bytes (base64url); the database keeps only their sha256, deletes a
 //! link when it is used, and refuses it after [`RESET_TTL`] or [`CONFIRM_TTL`].
@@ -35,6 +36,10 @@ pub const CONFIRM_TTL: i64 = 7 * 24 * 60 * 60;
 /// Shown after a reset request, whether or not an account uses the address.
 pub const RESET_SENT: &str = "If an account uses that address, we have emailed it a link to \
      choose a new password. The link works once, for 30 minutes.";
+/// Shown after a sign-up, whether the address was new (a confirmation link is mailed) or
+/// had an account (its owner is mailed): the same words either way.
+pub const SIGN_UP_SENT: &str = "Thank you. We have emailed the address you gave: open the link \
+     in that message to finish, then sign in below.";
 /// Shown for a reset link that is unknown, used or expired.
 pub const LINK_DEAD: &str = "This link has expired or was already used. Ask for a new one below.";
 
@@ -81,7 +86,8 @@ pub fn mail_address_taken(state: &AppState, email: String) {
         body: format!(
             "Someone, maybe you, tried to create a Mosaic account with this address, which \
              already has one. Nothing was changed.\n\nTo sign in, or to choose a new password \
-             if you forgot it, go to:\n\n{}\n",
+             if you forgot it (which also confirms this address if it is not yet), go to:\n\n\
+             {}\n",
             state.public_url
         ),
     });
@@ -206,7 +212,7 @@ pub async fn confirm(state: &AppState, token: &str) -> Result<&'static str, AppE
 }
 
 /// Shown when a confirmation link worked.
-pub const CONFIRMED: &str = "Thank you: your address is confirmed.";
+pub const CONFIRMED: &str = "Thank you: your address is confirmed. You can sign in now.";
 /// Shown for a confirmation link that is unknown, used or expired.
 pub const CONFIRM_DEAD: &str =
     "This confirmation link has expired or was already used; your address may already be confirmed.";

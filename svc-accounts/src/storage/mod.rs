@@ -118,6 +118,15 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         );
         CREATE INDEX email_links_by_account ON email_links(account_id);",
     },
+    Migration {
+        // Sign-in now needs a confirmed address. Accounts made before could sign in
+        // unconfirmed, so they count as confirmed: none is locked out by the change.
+        name: "accounts before confirmation was required are confirmed",
+        sqlite: "UPDATE accounts SET email_confirmed_at = CAST(strftime('%s', 'now') AS INTEGER)
+            WHERE email_confirmed_at IS NULL;",
+        postgres: "UPDATE accounts SET email_confirmed_at = CAST(extract(epoch FROM now()) AS BIGINT)
+            WHERE email_confirmed_at IS NULL;",
+    },
 ];
 
 /// What an emailed link does.
@@ -337,6 +346,18 @@ pub struct NewAccount {
     pub plan: String,
 }
 
+/// What a sign-in checks: the account, its password hash, whether its address is
+/// confirmed.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The account id.
+    pub account_id: i64,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Whether the address was confirmed (by its mailed link or a password reset).
+    pub confirmed: bool,
+}
+
 /// Unix seconds now.
 pub fn now_secs() -> i64 {
     SystemTime::now()
@@ -389,17 +410,14 @@ impl Storage {
         dispatch!(self.ping())
     }
 
-    /// Inserts an account and its first session in one transaction.
-    pub fn create_account_with_session(
-        &self,
-        new: &NewAccount,
-        session: NewSession,
-    ) -> Result<Account, CreateAccountError> {
-        dispatch!(self.create_account_with_session(new, session))
+    /// Inserts an account, its address not yet confirmed (no session: it signs in once
+    /// its address is confirmed).
+    pub fn create_account(&self, new: &NewAccount) -> Result<Account, CreateAccountError> {
+        dispatch!(self.create_account(new))
     }
 
-    /// The account id and password hash for a normalised email.
-    pub fn credentials(&self, email: &str) -> Result<Option<(i64, String)>, StorageError> {
+    /// What a sign-in checks for a normalised email.
+    pub fn credentials(&self, email: &str) -> Result<Option<Credentials>, StorageError> {
         dispatch!(self.credentials(email))
     }
 
@@ -448,6 +466,12 @@ impl Storage {
     /// How many sessions exist, expired ones included (tests and operators).
     pub fn count_sessions(&self) -> Result<i64, StorageError> {
         dispatch!(self.count_sessions())
+    }
+
+    /// Marks the address of `email` confirmed, as its mailed link would (tests and
+    /// operators); whether an account has that address.
+    pub fn confirm_address(&self, email: &str) -> Result<bool, StorageError> {
+        dispatch!(self.confirm_address(email))
     }
 
     /// The account with this email, if any (tests and operators).

@@ -32,8 +32,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use super::{
-    now_secs, CreateAccountError, LinkPurpose, NewAccount, NewLink, NewSession, PasswordReset,
-    ProfileUpdate, StorageError, MIGRATIONS,
+    now_secs, CreateAccountError, Credentials, LinkPurpose, NewAccount, NewLink, NewSession,
+    PasswordReset, ProfileUpdate, StorageError, MIGRATIONS,
 };
 use crate::domain::Account;
 use crate::security::session::TokenHash;
@@ -483,24 +483,19 @@ impl PgStorage {
         health.map_err(|why| format!("the database {} does not answer: {why}", self.inner.url))
     }
 
-    /// Inserts an account and its first session in one transaction.
-    pub fn create_account_with_session(
-        &self,
-        new: &NewAccount,
-        session: NewSession,
-    ) -> Result<Account, CreateAccountError> {
+    /// Inserts an account, its address not yet confirmed.
+    pub fn create_account(&self, new: &NewAccount) -> Result<Account, CreateAccountError> {
         let new = new.clone();
-        self.with_client(move |mut client| async move {
-            let now = now_secs();
-            let tx = client.transaction().await.map_err(StorageError::from)?;
-            let insert = tx
+        self.with_client(move |client| async move {
+            let insert = client
                 .prepare_cached(
                     "INSERT INTO accounts (name, email, password_hash, plan, created_at, updated_at)
                      VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
                 )
                 .await
                 .map_err(StorageError::from)?;
-            let row = tx
+            let now = now_secs();
+            let row = client
                 .query_one(
                     &insert,
                     &[&new.name, &new.email, &new.password_hash, &new.plan, &now],
@@ -513,10 +508,6 @@ impl PgStorage {
                 }
                 Err(e) => return Err(StorageError::from(e).into()),
             };
-            insert_session(&tx, id, session, now)
-                .await
-                .map_err(StorageError::from)?;
-            tx.commit().await.map_err(StorageError::from)?;
             Ok(Account {
                 id,
                 name: new.name,
@@ -528,17 +519,36 @@ impl PgStorage {
         })
     }
 
-    /// The account id and password hash for a normalised email.
-    pub fn credentials(&self, email: &str) -> Result<Option<(i64, String)>, StorageError> {
+    /// What a sign-in checks for a normalised email.
+    pub fn credentials(&self, email: &str) -> Result<Option<Credentials>, StorageError> {
         let email = email.to_owned();
         self.with_client(move |client| async move {
             let query = client
                 .prepare_cached(
-                    "SELECT id, password_hash FROM accounts WHERE lower(email) = lower($1)",
+                    "SELECT id, password_hash, email_confirmed_at IS NOT NULL
+                     FROM accounts WHERE lower(email) = lower($1)",
                 )
                 .await?;
             let row = client.query_opt(&query, &[&email]).await?;
-            Ok(row.map(|r| (r.get(0), r.get(1))))
+            Ok(row.map(|r| Credentials {
+                account_id: r.get(0),
+                password_hash: r.get(1),
+                confirmed: r.get(2),
+            }))
+        })
+    }
+
+    /// Marks the address of `email` confirmed; whether an account has it.
+    pub fn confirm_address(&self, email: &str) -> Result<bool, StorageError> {
+        let email = email.to_owned();
+        self.with_client(move |client| async move {
+            let update = client
+                .prepare_cached(
+                    "UPDATE accounts SET email_confirmed_at = coalesce(email_confirmed_at, $1)
+                     WHERE lower(email) = lower($2)",
+                )
+                .await?;
+            Ok(client.execute(&update, &[&now_secs(), &email]).await? > 0)
         })
     }
 
@@ -846,19 +856,23 @@ mod tests {
             password_hash: "$argon2id$fake".into(),
             plan: "pro".into(),
         };
-        let ada = a
-            .create_account_with_session(&new("ada@example.com"), session([1; 32], far))
-            .unwrap();
+        let ada = a.create_account(&new("ada@example.com")).unwrap();
+        a.create_session(ada.id, session([1; 32], far)).unwrap();
         assert!(matches!(
-            b.create_account_with_session(&new("ADA@example.com"), session([2; 32], far)),
+            b.create_account(&new("ADA@example.com")),
             Err(CreateAccountError::EmailTaken)
         ));
+        assert!(!b.credentials("ada@example.com").unwrap().unwrap().confirmed);
+        assert!(a.confirm_address("ADA@example.com").unwrap());
+        assert!(b.credentials("ada@example.com").unwrap().unwrap().confirmed);
         assert_eq!(
             b.account_for_session(TokenHash([1; 32])).unwrap(),
             Some(ada.clone())
         );
         assert_eq!(
-            b.credentials("ada@example.com").unwrap().map(|c| c.0),
+            b.credentials("ada@example.com")
+                .unwrap()
+                .map(|c| c.account_id),
             Some(ada.id)
         );
         a.delete_session(TokenHash([1; 32])).unwrap();

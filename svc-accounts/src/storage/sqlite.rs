@@ -25,8 +25,8 @@ use crate::domain::Account;
 use crate::security::session::TokenHash;
 
 use super::{
-    now_secs, CreateAccountError, LinkPurpose, NewAccount, NewLink, NewSession, PasswordReset,
-    ProfileUpdate, StorageError, MIGRATIONS,
+    now_secs, CreateAccountError, Credentials, LinkPurpose, NewAccount, NewLink, NewSession,
+    PasswordReset, ProfileUpdate, StorageError, MIGRATIONS,
 };
 
 const READERS: usize = 3;
@@ -202,18 +202,11 @@ impl SqliteStorage {
         })
     }
 
-    /// Inserts an account and its first session in one transaction.
-    pub fn create_account_with_session(
-        &self,
-        new: &NewAccount,
-        session: NewSession,
-    ) -> Result<Account, CreateAccountError> {
+    /// Inserts an account, its address not yet confirmed.
+    pub fn create_account(&self, new: &NewAccount) -> Result<Account, CreateAccountError> {
         let now = now_secs();
-        let mut conn = self.writer();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StorageError::from)?;
-        let inserted = tx.execute(
+        let conn = self.writer();
+        let inserted = conn.execute(
             "INSERT INTO accounts (name, email, password_hash, plan, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             params![new.name, new.email, new.password_hash, new.plan, now],
@@ -223,11 +216,8 @@ impl SqliteStorage {
             Err(e) if is_unique_violation(&e) => return Err(CreateAccountError::EmailTaken),
             Err(e) => return Err(StorageError::from(e).into()),
         }
-        let id = tx.last_insert_rowid();
-        insert_session(&tx, id, session, now).map_err(StorageError::from)?;
-        tx.commit().map_err(StorageError::from)?;
         Ok(Account {
-            id,
+            id: conn.last_insert_rowid(),
             name: new.name.clone(),
             email: new.email.clone(),
             plan: new.plan.clone(),
@@ -236,16 +226,34 @@ impl SqliteStorage {
         })
     }
 
-    /// The account id and password hash for a normalised email.
-    pub fn credentials(&self, email: &str) -> Result<Option<(i64, String)>, StorageError> {
+    /// What a sign-in checks for a normalised email.
+    pub fn credentials(&self, email: &str) -> Result<Option<Credentials>, StorageError> {
         let conn = self.reader();
         Ok(conn
             .query_row(
-                "SELECT id, password_hash FROM accounts WHERE email = ?1",
+                "SELECT id, password_hash, email_confirmed_at IS NOT NULL
+                 FROM accounts WHERE email = ?1",
                 [email],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| {
+                    Ok(Credentials {
+                        account_id: r.get(0)?,
+                        password_hash: r.get(1)?,
+                        confirmed: r.get(2)?,
+                    })
+                },
             )
             .optional()?)
+    }
+
+    /// Marks the address of `email` confirmed; whether an account has it.
+    pub fn confirm_address(&self, email: &str) -> Result<bool, StorageError> {
+        let conn = self.writer();
+        let changed = conn.execute(
+            "UPDATE accounts SET email_confirmed_at = coalesce(email_confirmed_at, ?1)
+             WHERE email = ?2",
+            params![now_secs(), email],
+        )?;
+        Ok(changed > 0)
     }
 
     /// Starts a session; also sweeps expired ones.
@@ -437,15 +445,23 @@ mod tests {
         let storage = SqliteStorage::open(&path).unwrap();
         let far = now_secs() + 60;
         let ada = storage
-            .create_account_with_session(&new_account("ada@example.com"), session([1; 32], far))
+            .create_account(&new_account("ada@example.com"))
+            .unwrap();
+        storage
+            .create_session(ada.id, session([1; 32], far))
             .unwrap();
         assert!(matches!(
-            storage.create_account_with_session(
-                &new_account("ADA@example.com"),
-                session([2; 32], far)
-            ),
+            storage.create_account(&new_account("ADA@example.com")),
             Err(CreateAccountError::EmailTaken)
         ));
+        let unconfirmed = storage.credentials("ada@example.com").unwrap().unwrap();
+        assert!(
+            !unconfirmed.confirmed,
+            "a new account's address is not confirmed"
+        );
+        assert!(storage.confirm_address("ada@example.com").unwrap());
+        let confirmed = storage.credentials("ada@example.com").unwrap().unwrap();
+        assert!(confirmed.confirmed);
         assert_eq!(storage.count_accounts().unwrap(), 1);
         assert_eq!(storage.count_sessions().unwrap(), 1);
         assert_eq!(
@@ -471,10 +487,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let storage = SqliteStorage::open(&dir.path().join("a.db")).unwrap();
         let ada = storage
-            .create_account_with_session(
-                &new_account("ada@example.com"),
-                session([1; 32], now_secs() - 1),
-            )
+            .create_account(&new_account("ada@example.com"))
+            .unwrap();
+        storage
+            .create_session(ada.id, session([1; 32], now_secs() - 1))
             .unwrap();
         assert_eq!(
             storage.account_for_session(TokenHash([1; 32])).unwrap(),

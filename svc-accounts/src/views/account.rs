@@ -170,7 +170,10 @@ pub fn account(ctx: &ViewContext<'_>, state: &AccountState, notice: Option<&Noti
 /// The title of an error summary for fields that failed validation.
 const CHECK_FIELDS: &str = "Please correct the highlighted fields.";
 /// The title of the sign-in form's summary when the email and password do not match.
-pub const CREDENTIALS_WRONG: &str = "Email or password is wrong.";
+/// The one answer to every failed sign-in: wrong email, wrong password, or an address not
+/// confirmed yet (so a sign-in cannot tell whether a sign-up created the account).
+pub const CREDENTIALS_WRONG: &str = "Email or password is wrong, or the address is not \
+     confirmed yet: after signing up, open the link we emailed you, then sign in.";
 
 /// The error summary of a form whose inputs' ids start with `prefix`, from `(name, label,
 /// error)` per field; nothing when no field has an error.

@@ -115,6 +115,7 @@ async fn a_post_whose_origin_is_the_shells_forwarded_host_is_accepted() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(app.storage.confirm_address("ada@example.com").unwrap());
     let same_host = app.csrf(&browser()).await;
     let res = browser()
         .post(app.url("/actions/sign-in"))

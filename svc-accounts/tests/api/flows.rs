@@ -2,11 +2,46 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    browser, location, session_token, set_cookie, spawn_app, spawn_app_with, Value, PASSWORD,
+    browser, location, session_token, set_cookie, spawn_app, spawn_app_with, without_tokens, Value,
+    PASSWORD,
 };
 
 #[tokio::test]
-async fn sign_up_sets_an_http_only_lax_session_cookie_and_redirects() {
+async fn sign_up_signs_nobody_in_until_the_address_is_confirmed() {
+    let app = spawn_app().await;
+    let res = app
+        .post_sign_up(&app.client, "Ada", "ada@example.com")
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/?signed-up=1");
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "no cookie at sign-up"
+    );
+    assert_eq!(app.accounts(), 1);
+    assert!(app.session_of(&app.client).await.is_none());
+    let page = app.get("/?signed-up=1").await.text().await.unwrap();
+    assert!(
+        page.contains("We have emailed the address you gave"),
+        "{page}"
+    );
+    // The right password for an unconfirmed address fails as a wrong one does.
+    let refused = app.sign_in(&app.client, "ada@example.com", PASSWORD).await;
+    let wrong = app
+        .sign_in(&browser(), "ada@example.com", "wrong password!")
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(wrong.status(), refused.status());
+    let (refused, wrong) = (refused.text().await.unwrap(), wrong.text().await.unwrap());
+    assert!(
+        refused.contains("the address is not confirmed yet"),
+        "{refused}"
+    );
+    assert_eq!(without_tokens(&refused), without_tokens(&wrong));
+}
+
+#[tokio::test]
+async fn once_confirmed_sign_in_sets_an_http_only_lax_session_cookie_and_redirects() {
     let app = spawn_app().await;
     let res = app.sign_up("Ada", "ada@example.com").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -25,7 +60,7 @@ async fn sign_up_sets_an_http_only_lax_session_cookie_and_redirects() {
 }
 
 #[tokio::test]
-async fn through_the_shell_sign_up_redirects_to_the_dashboard() {
+async fn through_the_shell_sign_up_redirects_to_the_accounts_notice() {
     let app = spawn_app().await;
     let token = app.csrf(&app.client).await;
     let res = app
@@ -43,7 +78,7 @@ async fn through_the_shell_sign_up_redirects_to_the_dashboard() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), "/dashboard");
+    assert_eq!(location(&res), "/accounts?signed-up=1");
 }
 
 #[tokio::test]

@@ -319,7 +319,23 @@ impl TestApp {
         post_with_csrf_at(client, &self.address, path, form).await
     }
 
+    /// A user who signed up, confirmed the address (in the database, as its mailed link
+    /// would) and signed in with `client`: the sign-in's answer (or the sign-up's, if it was
+    /// refused).
     pub async fn sign_up_as(&self, client: &Client, name: &str, email: &str) -> Response {
+        let res = self.post_sign_up(client, name, email).await;
+        if res.status() != StatusCode::SEE_OTHER {
+            return res;
+        }
+        assert!(
+            self.storage.confirm_address(&email.to_lowercase()).unwrap(),
+            "no account for {email}"
+        );
+        self.sign_in(client, email, PASSWORD).await
+    }
+
+    /// Posts the sign-up form, no more (the account is not signed in, nor confirmed).
+    pub async fn post_sign_up(&self, client: &Client, name: &str, email: &str) -> Response {
         self.post_with_csrf(
             client,
             "/actions/sign-up",
@@ -546,4 +562,18 @@ pub async fn spawn_app_with_mail(extra: &[&str]) -> (TestApp, MailServer) {
     let mut args = vec!["--smtp-url", mail.url.as_str()];
     args.extend_from_slice(extra);
     (spawn_app_with(&args).await, mail)
+}
+
+/// A page with its CSRF tokens blanked (they are fresh in every answer).
+pub fn without_tokens(html: &str) -> String {
+    html.split(r#"name="csrf_token" value=""#)
+        .enumerate()
+        .map(|(i, part)| match i {
+            0 => part.to_owned(),
+            _ => part
+                .split_once('"')
+                .map_or(String::new(), |(_, rest)| rest.to_owned()),
+        })
+        .collect::<Vec<_>>()
+        .join("<token>")
 }

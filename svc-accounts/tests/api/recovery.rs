@@ -4,7 +4,9 @@
 use reqwest::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{browser, link_token, location, spawn_app_with_mail, Value, PASSWORD};
+use crate::helpers::{
+    browser, link_token, location, spawn_app_with_mail, without_tokens, Value, PASSWORD,
+};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
@@ -28,21 +30,31 @@ fn shape(res: &Response) -> (StatusCode, String, Vec<String>) {
 #[tokio::test]
 async fn sign_up_with_a_taken_address_answers_as_a_new_one_and_mails_the_owner() {
     let (app, mail) = spawn_app_with_mail(&[]).await;
-    let new = app.sign_up_as(&browser(), "Ada", "ada@example.com").await;
+    let visitor = browser();
+    let new = app.post_sign_up(&visitor, "Ada", "ada@example.com").await;
     let confirm = mail
         .wait_for("ada@example.com", "Confirm your address")
         .await;
     let intruder = browser();
     let taken = app
-        .sign_up_as(&intruder, "Impostor", "ADA@example.com")
+        .post_sign_up(&intruder, "Impostor", "ADA@example.com")
         .await;
     assert_eq!(shape(&new), shape(&taken));
     assert_eq!(new.status(), StatusCode::SEE_OTHER);
+    let landing = app.url(&location(&new));
     let (new_body, taken_body) = (new.text().await.unwrap(), taken.text().await.unwrap());
     assert_eq!(new_body, taken_body);
     // Nothing was created, the intruder is not signed in, and the owner is told.
     assert_eq!(app.accounts(), 1);
     assert!(app.session_of(&intruder).await.is_none());
+    // Nobody is signed in after a sign-up, so the next page is the same too.
+    assert!(app.session_of(&visitor).await.is_none());
+    let next = |client: reqwest::Client| {
+        let url = landing.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let (after_new, after_taken) = (next(visitor.clone()).await, next(intruder.clone()).await);
+    assert_eq!(without_tokens(&after_new), without_tokens(&after_taken));
     let note = mail
         .wait_for("ada@example.com", "Someone tried to create an account")
         .await;
@@ -51,9 +63,10 @@ async fn sign_up_with_a_taken_address_answers_as_a_new_one_and_mails_the_owner()
 }
 
 #[tokio::test]
-async fn a_new_account_confirms_its_address_once_by_the_mailed_link() {
+async fn a_new_account_confirms_its_address_once_by_the_mailed_link_then_signs_in() {
     let (app, mail) = spawn_app_with_mail(&[]).await;
-    app.sign_up("Ada", "ada@example.com").await;
+    app.post_sign_up(&app.client, "Ada", "ada@example.com")
+        .await;
     let message = mail
         .wait_for("ada@example.com", "Confirm your address")
         .await;
@@ -75,6 +88,13 @@ async fn a_new_account_confirms_its_address_once_by_the_mailed_link() {
     assert!(confirmed());
     let again = app.fragment(&format!("account?confirm={token}")).await;
     assert!(again.contains("expired or was already used"), "{again}");
+    let res = app.sign_in(&app.client, "ada@example.com", PASSWORD).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "signed in once confirmed"
+    );
+    assert!(app.session_of(&app.client).await.is_some());
 }
 
 /// Posts a reset request for `email` from a fresh browser; the answer.
@@ -195,4 +215,37 @@ async fn a_malformed_reset_link_shows_no_form_and_a_signed_in_page_reflects_no_t
     let page = app.fragment(&format!("account?reset={token}")).await;
     assert!(!page.contains(&token), "{page}");
     assert!(page.contains("Your profile"), "{page}");
+}
+
+#[tokio::test]
+async fn a_password_reset_confirms_an_address_whose_confirmation_mail_was_lost() {
+    let (app, mail) = spawn_app_with_mail(&[]).await;
+    app.post_sign_up(&app.client, "Ada", "ada@example.com")
+        .await;
+    mail.wait_for("ada@example.com", "Confirm your address")
+        .await;
+    // The owner never opens that link; signing up again mails the owner, who resets.
+    let again = app.post_sign_up(&browser(), "Ada", "ada@example.com").await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    let note = mail
+        .wait_for("ada@example.com", "Someone tried to create an account")
+        .await;
+    assert!(note.contains("confirms this address"), "{note}");
+    request_reset(&app, "ada@example.com").await;
+    let message = mail
+        .wait_for("ada@example.com", "Choose a new password")
+        .await;
+    let phone = browser();
+    let token = link_token(&message, "reset");
+    let res = set_password(&app, &phone, &token, NEW_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.session_of(&phone).await.unwrap()["name"], "Ada");
+    let later = app
+        .sign_in(&browser(), "ada@example.com", NEW_PASSWORD)
+        .await;
+    assert_eq!(
+        later.status(),
+        StatusCode::SEE_OTHER,
+        "confirmed by the reset"
+    );
 }

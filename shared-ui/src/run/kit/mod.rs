@@ -120,14 +120,15 @@ pub struct Cli<S: clap::Args> {
 /// Subcommands every service has.
 #[derive(Debug, Clone, Copy, clap::Subcommand)]
 pub enum Command {
-    /// Exit 0 when a service on --port answers /healthz with 200, else 1
+    /// Exit 0 when a service on --bind and --port answers /healthz with 200, else 1
     Healthcheck,
 }
 
 /// The `clap::Command` of a team's binary.
 pub fn command<T: Team>() -> clap::Command {
     let healthcheck = format!(
-        "Exit 0 when a service on --port (default {}) answers /healthz with 200, else 1",
+        "Exit 0 when a service on --bind (0.0.0.0: 127.0.0.1, :: : ::1) and --port (default {}) \
+         answers /healthz with 200, else 1",
         T::PORT
     );
     T::command(
@@ -159,7 +160,7 @@ pub fn main<T: Team>() -> ExitCode {
         Err(e) => e.exit(),
     };
     if let Some(Command::Healthcheck) = cli.command {
-        return health::healthcheck(cli.common.port.unwrap_or(T::PORT));
+        return health::healthcheck(cli.common.bind, cli.common.port.unwrap_or(T::PORT));
     }
     server::main(T::BINARY, async move {
         Ok(Application::build::<T>(cli).await?.run_until_stopped())
