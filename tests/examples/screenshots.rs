@@ -111,7 +111,10 @@ async fn main() {
     );
     std::fs::create_dir_all(&dir).expect("the screenshots folder");
     let mut site = Stack::start().await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        eprintln!("scripts/screenshots: Chromium or chromedriver is missing: run scripts/install-browser-deps");
+        std::process::exit(1);
+    };
 
     capture_pages(&browser, &site, &dir, "signed-out").await;
     // The wrong-password answer, as a visitor sees it.

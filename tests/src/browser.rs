@@ -7,8 +7,11 @@
 //! [`nu_validate`] runs the W3C Nu HTML checker (`vnu.jar`); both come from `tests/web-tools`
 //! (`scripts/install-browser-deps` installs them, and the browser).
 //!
-//! A missing browser, driver or tool fails the test with a message that says what to install:
-//! the browser tests never skip silently.
+//! A missing Chromium or chromedriver (looked up on `PATH`) makes [`Browser::start`] answer
+//! `None`, after one line naming what to install (`shared_ui::testkit::missing`), so a plain
+//! `cargo test` on a machine without them skips the browser tests and says why; under
+//! `CI=true` it fails instead. A missing tool (vnu.jar, axe-core) fails the test with a
+//! message that says what to install: the browser tests never skip silently.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -21,8 +24,14 @@ use serde_json::{json, Value};
 
 use crate::free_port;
 
-/// Where Debian installs Chromium.
-pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's Chromium, looked up on `PATH` (Debian installs it as `/usr/bin/chromium`).
+pub const CHROMIUM: &str = "chromium";
+/// Its WebDriver (Debian's `chromium-driver`), looked up on `PATH`.
+pub const CHROMEDRIVER: &str = "chromedriver";
+/// axe-core in `tests/web-tools` (npm).
+const AXE: &str = "axe-core/axe.min.js";
+/// The W3C Nu HTML checker in `tests/web-tools` (npm), run with `java`.
+const VNU: &str = "vnu-jar/build/dist/vnu.jar";
 /// What to run when the browser or the tools are missing.
 pub const INSTALL_HINT: &str =
     "run scripts/install-browser-deps (apt-get install chromium chromium-driver default-jre-headless, then npm ci in tests/web-tools)";
@@ -52,28 +61,63 @@ pub enum Scripts {
     Disabled,
 }
 
+/// `program`'s path on `PATH`, if it is there.
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// `true` when nothing is missing; otherwise one line naming every missing program (looked
+/// up on `PATH`) and file, and `false` (a panic under `CI=true`).
+fn all_there(programs: &[&str], files: &[PathBuf]) -> bool {
+    let mut missing: Vec<String> = programs
+        .iter()
+        .filter(|program| on_path(program).is_none())
+        .map(|program| format!("{program} (not on PATH)"))
+        .collect();
+    missing.extend(
+        files
+            .iter()
+            .filter(|f| !f.is_file())
+            .map(|f| f.display().to_string()),
+    );
+    if !missing.is_empty() {
+        shared_ui::testkit::missing(&missing.join(", "), INSTALL_HINT);
+    }
+    missing.is_empty()
+}
+
+/// Chromium's and chromedriver's paths, with axe-core there too; `None` after saying what is
+/// missing (a panic under `CI=true`).
+fn browser_and_driver() -> Option<(PathBuf, PathBuf)> {
+    if !all_there(&[CHROMIUM, CHROMEDRIVER], &[web_tool(AXE)]) {
+        return None;
+    }
+    Some((on_path(CHROMIUM)?, on_path(CHROMEDRIVER)?))
+}
+
 impl Browser {
-    /// A headless Chromium with JavaScript on.
-    pub async fn start() -> Self {
+    /// A headless Chromium with JavaScript on; `None` (the test skips) when Chromium or
+    /// chromedriver is not installed, outside CI.
+    pub async fn start() -> Option<Self> {
         Self::launch(Scripts::Enabled).await
     }
 
-    /// A headless Chromium with JavaScript off.
-    pub async fn start_without_javascript() -> Self {
+    /// A headless Chromium with JavaScript off; `None` as for [`Browser::start`].
+    pub async fn start_without_javascript() -> Option<Self> {
         Self::launch(Scripts::Disabled).await
     }
 
-    async fn launch(scripts: Scripts) -> Self {
-        assert!(
-            Path::new(CHROMIUM).exists(),
-            "{CHROMIUM} is missing: the browser tests need Debian's chromium; {INSTALL_HINT}"
-        );
+    async fn launch(scripts: Scripts) -> Option<Self> {
+        let (chromium, chromedriver) = browser_and_driver()?;
         let profile = tempfile::Builder::new()
             .prefix("mf-chromium-")
             .tempdir()
             .expect("a temp dir for the Chromium profile");
         let driver_port = free_port();
-        let driver = Command::new("chromedriver")
+        let driver = Command::new(chromedriver)
             .arg(format!("--port={driver_port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -94,7 +138,7 @@ impl Browser {
             "--window-size=1280,900".to_owned(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
-        let mut options = json!({ "binary": CHROMIUM });
+        let mut options = json!({ "binary": chromium });
         if scripts == Scripts::Disabled {
             args.push("--blink-settings=scriptEnabled=false".to_owned());
             options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
@@ -114,13 +158,13 @@ impl Browser {
             .await
             .expect("session id")
             .expect("a WebDriver session");
-        Self {
+        Some(Self {
             client,
             driver: browser_driver.0.take().expect("driver"),
             driver_port,
             session,
             _profile: profile,
-        }
+        })
     }
 
     /// The fantoccini client, for anything the helpers here do not cover.
@@ -337,7 +381,7 @@ impl Browser {
     /// Runs axe-core in the current page and returns its serious and critical violations,
     /// each as `rule: help @ selectors`.
     pub async fn axe_violations(&self) -> Vec<String> {
-        let source = std::fs::read_to_string(web_tool("axe-core/axe.min.js"))
+        let source = std::fs::read_to_string(web_tool(AXE))
             .unwrap_or_else(|e| panic!("axe-core is missing ({e}); {INSTALL_HINT}"));
         self.eval(&source).await;
         let found = self
@@ -454,11 +498,14 @@ pub fn web_tool(relative: &str) -> PathBuf {
 
 /// Validates HTML documents with the W3C Nu checker (`vnu.jar --errors-only`, one JVM for
 /// all of them). `docs` are `(name, html)`; a name is also the temp file's stem. Returns
-/// the errors, each prefixed with the document's name. A fragment must be wrapped with
-/// [`fragment_document`] first.
-pub fn nu_validate(docs: &[(String, String)]) -> Vec<String> {
-    let jar = web_tool("vnu-jar/build/dist/vnu.jar");
-    assert!(jar.exists(), "{} is missing; {INSTALL_HINT}", jar.display());
+/// the errors, each prefixed with the document's name; `None` (the test skips) when java or
+/// vnu.jar is missing, outside CI. A fragment must be wrapped with [`fragment_document`]
+/// first.
+pub fn nu_validate(docs: &[(String, String)]) -> Option<Vec<String>> {
+    let jar = web_tool(VNU);
+    if !all_there(&["java"], std::slice::from_ref(&jar)) {
+        return None;
+    }
     let dir = tempfile::tempdir().expect("temp dir for vnu");
     let mut files = Vec::new();
     for (i, (name, html)) in docs.iter().enumerate() {
@@ -491,7 +538,7 @@ pub fn nu_validate(docs: &[(String, String)]) -> Vec<String> {
     if !output.status.success() && errors.is_empty() {
         errors.push(format!("vnu failed with {}", output.status));
     }
-    errors
+    Some(errors)
 }
 
 /// A minimal valid document around a fragment, so the checker judges only the fragment.

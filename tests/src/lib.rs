@@ -20,6 +20,7 @@
 //!   processes and a TCP balancer; `faults`: a switchable faulty fragment server, the shell
 //!   as a process beside the three services, a paced page load and `/proc` memory readings;
 //!   `site`: the shell as a process over the services and configuration a test writes.
+//!   `serial`: the lock each heavy test holds, so that they run one at a time.
 //!
 //! External stack: when `MF_BASE_URL` is set (e.g. `http://127.0.0.1:8000` from
 //! docker compose), [`Stack::start_or_external`] talks to it instead of spawning, for the
@@ -32,6 +33,7 @@ pub mod browser;
 pub mod faults;
 pub mod python;
 pub mod replicas;
+pub mod serial;
 pub mod site;
 
 use std::collections::HashMap;
@@ -46,6 +48,8 @@ use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
+/// The lock of the heavy tests (module `serial`).
+pub use serial::heavy;
 /// The context secret the whole test stack shares, and a free port: the test kit's, the same
 /// the teams' own tests use.
 pub use shared_ui::testkit::{free_port, SECRET};

@@ -14,13 +14,14 @@ async fn open(browser: &Browser, site: &Stack, path: &str) {
     browser.open_with_loader(&site.url(path)).await;
 }
 
-/// A stack and a browser on `path` with the loader ready and the window marked.
-async fn open_marked(path: &str) -> (Stack, Browser) {
+/// A stack and a browser on `path` with the loader ready and the window marked; `None`
+/// when there is no browser to run (the test skips).
+async fn open_marked(path: &str) -> Option<(Stack, Browser)> {
+    let browser = Browser::start().await?;
     let site = Stack::start().await;
-    let browser = Browser::start().await;
     open(&browser, &site, path).await;
     mark_window(&browser).await;
-    (site, browser)
+    Some((site, browser))
 }
 
 /// Signs up with the accounts page's form (JavaScript on or off alike), sees the "check your
@@ -60,7 +61,10 @@ async fn marker_survived(browser: &Browser) -> bool {
 
 #[tokio::test]
 async fn nav_click_swaps_the_fragment_without_a_full_reload() {
-    let (_site, browser) = open_marked("/dashboard").await;
+    let _heavy = mf_tests::heavy();
+    let Some((_site, browser)) = open_marked("/dashboard").await else {
+        return;
+    };
 
     browser.click("header nav a[href='/pricing']").await;
     browser
@@ -94,8 +98,11 @@ async fn nav_click_swaps_the_fragment_without_a_full_reload() {
 
 #[tokio::test]
 async fn back_and_forward_restore_fragments_and_scroll_positions() {
+    let _heavy = mf_tests::heavy();
     let site = Stack::start().await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     // A short window so that the plans page scrolls.
     browser
         .client()
@@ -152,7 +159,10 @@ async fn back_and_forward_restore_fragments_and_scroll_positions() {
 
 #[tokio::test]
 async fn reload_of_a_pushed_url_renders_the_full_page() {
-    let (_site, browser) = open_marked("/dashboard").await;
+    let _heavy = mf_tests::heavy();
+    let Some((_site, browser)) = open_marked("/dashboard").await else {
+        return;
+    };
     // A link inside a fragment: pricing's "Choose" links carry a query string.
     browser.click("header nav a[href='/pricing']").await;
     browser.wait_until(&shows("pricing"), "pricing").await;
@@ -195,7 +205,10 @@ async fn reload_of_a_pushed_url_renders_the_full_page() {
 
 #[tokio::test]
 async fn pricing_toggle_works_after_client_side_navigation() {
-    let (_site, browser) = open_marked("/dashboard").await;
+    let _heavy = mf_tests::heavy();
+    let Some((_site, browser)) = open_marked("/dashboard").await else {
+        return;
+    };
     browser.click("header nav a[href='/pricing']").await;
     browser.wait_until(&shows("pricing"), "pricing").await;
     // The controller connected: it hides the no-JS "Show prices" button.
@@ -224,7 +237,10 @@ async fn pricing_toggle_works_after_client_side_navigation() {
 
 #[tokio::test]
 async fn fragment_form_posts_and_shows_its_422_answer_inline() {
-    let (_site, browser) = open_marked("/accounts").await;
+    let _heavy = mf_tests::heavy();
+    let Some((_site, browser)) = open_marked("/accounts").await else {
+        return;
+    };
     // A name of spaces passes the browser's `required` but not the server.
     browser.fill("#sign-up-name", "   ").await;
     browser.fill("#sign-up-email", "ada@example.com").await;
@@ -267,7 +283,10 @@ async fn fragment_form_posts_and_shows_its_422_answer_inline() {
 
 #[tokio::test]
 async fn two_quick_clicks_end_on_the_second_section() {
-    let (_site, browser) = open_marked("/dashboard").await;
+    let _heavy = mf_tests::heavy();
+    let Some((_site, browser)) = open_marked("/dashboard").await else {
+        return;
+    };
     // Both clicks in one script, so the second surely comes while the first is in flight.
     browser
         .eval(
@@ -292,8 +311,11 @@ async fn two_quick_clicks_end_on_the_second_section() {
 
 #[tokio::test]
 async fn dead_service_shows_its_fallback_and_its_retry_link_swaps_in_place_once_it_is_back() {
+    let _heavy = mf_tests::heavy();
     let mut site = Stack::start().await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     open(&browser, &site, "/dashboard").await;
     mark_window(&browser).await;
     site.stop_service("pricing").await;
@@ -348,7 +370,9 @@ async fn a_fragment_with_no_copy_and_no_fallback_shows_the_pages_box_whose_retry
         &["gone/widget"],
     ))
     .await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     open(&browser, &site, "/dashboard").await;
     mark_window(&browser).await;
     fake.stop().await;
@@ -419,7 +443,9 @@ async fn swap_back_to_pricing(browser: &Browser) {
 async fn a_killed_pricing_process_leaves_its_plans_styled_and_the_same_in_a_full_load_and_a_swap() {
     let spare = FakeService::start(FakeSpec::new("spare", &["widget"])).await;
     let mut system = System::start("spare", &spare.url).await;
-    let first = Browser::start().await;
+    let Some(first) = Browser::start().await else {
+        return;
+    };
     first.open_with_loader(&system.url("/pricing")).await;
     let healthy = plans(&first).await;
     assert_eq!(healthy["status"], "ok", "{healthy}");
@@ -433,7 +459,9 @@ async fn a_killed_pricing_process_leaves_its_plans_styled_and_the_same_in_a_full
     swap_back_to_pricing(&first).await;
     let swapped = plans(&first).await;
     // A full load in a browser that never saw pricing's CSS, then a swap there.
-    let second = Browser::start().await;
+    let Some(second) = Browser::start().await else {
+        return;
+    };
     second.open_with_loader(&system.url("/pricing")).await;
     let loaded = plans(&second).await;
     swap_back_to_pricing(&second).await;
@@ -460,8 +488,11 @@ async fn a_killed_pricing_process_leaves_its_plans_styled_and_the_same_in_a_full
 
 #[tokio::test]
 async fn pages_links_and_forms_work_with_javascript_disabled() {
+    let _heavy = mf_tests::heavy();
     let site = Stack::start().await;
-    let browser = Browser::start_without_javascript().await;
+    let Some(browser) = Browser::start_without_javascript().await else {
+        return;
+    };
     browser.goto(&site.url("/dashboard")).await;
     assert_eq!(
         browser
@@ -540,7 +571,10 @@ async fn pages_links_and_forms_work_with_javascript_disabled() {
 
 #[tokio::test]
 async fn sign_up_through_the_shell_shows_the_name_in_the_header_and_dashboard_without_reload() {
-    let (site, browser) = open_marked("/dashboard").await;
+    let _heavy = mf_tests::heavy();
+    let Some((site, browser)) = open_marked("/dashboard").await else {
+        return;
+    };
     assert!(browser.text("header").await.contains("Sign in"));
     browser.click("header a[href='/accounts']").await;
     browser
@@ -578,8 +612,11 @@ async fn sign_up_through_the_shell_shows_the_name_in_the_header_and_dashboard_wi
 
 #[tokio::test]
 async fn modified_clicks_downloads_and_other_links_are_left_to_the_browser() {
+    let _heavy = mf_tests::heavy();
     let site = Stack::start().await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     open(&browser, &site, "/dashboard").await;
     // Whether the loader called preventDefault is what decides: the browser does the rest.
     let prevented = browser
@@ -634,8 +671,11 @@ async fn stack_with_slow_section(delay: Duration) -> (Stack, FakeService) {
 
 #[tokio::test]
 async fn loading_state_is_busy_and_shows_the_progress_bar_only_after_100_ms() {
+    let _heavy = mf_tests::heavy();
     let (site, _fake) = stack_with_slow_section(Duration::from_millis(700)).await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     open(&browser, &site, "/dashboard").await;
     let seen = browser
         .eval_async(
@@ -673,8 +713,11 @@ async fn loading_state_is_busy_and_shows_the_progress_bar_only_after_100_ms() {
 
 #[tokio::test]
 async fn fragment_slower_than_the_timeout_shows_the_error_state() {
+    let _heavy = mf_tests::heavy();
     let (site, _fake) = stack_with_slow_section(Duration::from_millis(3000)).await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     open(&browser, &site, "/dashboard").await;
     mark_window(&browser).await;
     // The loader's timeout is a Stimulus value (8 s by default); shorten it for the test.
@@ -703,7 +746,10 @@ async fn fragment_slower_than_the_timeout_shows_the_error_state() {
 
 #[tokio::test]
 async fn profile_change_and_sign_out_update_the_header_without_reload() {
-    let (site, browser) = open_marked("/accounts").await;
+    let _heavy = mf_tests::heavy();
+    let Some((site, browser)) = open_marked("/accounts").await else {
+        return;
+    };
     let email = "ada.profile@example.com";
     sign_up_and_in(&browser, &site, "Ada Lovelace", email, "analytical engine").await;
     browser
@@ -766,7 +812,9 @@ async fn a_service_still_unknown_at_a_swap_gets_the_full_pages_unavailable_box()
         ..StackOptions::default()
     })
     .await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     open(&browser, &site, "/accounts").await;
     mark_window(&browser).await;
     browser.click("header nav a[href='/pricing']").await;
@@ -791,12 +839,15 @@ async fn a_service_still_unknown_at_a_swap_gets_the_full_pages_unavailable_box()
 
 #[tokio::test]
 async fn a_service_that_comes_up_after_the_page_loaded_is_shown_on_the_next_navigation() {
+    let _heavy = mf_tests::heavy();
     let mut site = Stack::start_with(StackOptions {
         down_at_start: vec![mf_tests::Team::Pricing],
         ..StackOptions::default()
     })
     .await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     // The registry the loader reads now has no URL for pricing's slots.
     open(&browser, &site, "/accounts").await;
     mark_window(&browser).await;

@@ -83,6 +83,7 @@ impl DirectSite {
 
 #[tokio::test]
 async fn direct_mode_fetches_fragments_from_the_service_origin() {
+    let _heavy = mf_tests::heavy();
     let site = DirectSite::start().await;
     let registry: serde_json::Value = serde_json::from_str(
         &reqwest::get(format!("{}/registry.json", site.shell_url))
@@ -98,7 +99,9 @@ async fn direct_mode_fetches_fragments_from_the_service_origin() {
         "{registry}"
     );
 
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     browser
         .open_with_loader(&format!("{}/dashboard", site.shell_url))
         .await;
@@ -140,6 +143,7 @@ async fn direct_mode_fetches_fragments_from_the_service_origin() {
 
 #[tokio::test]
 async fn direct_mode_service_refuses_cors_to_a_foreign_origin() {
+    let _heavy = mf_tests::heavy();
     let site = DirectSite::start().await;
     // A preflight from another origin is refused outright.
     let preflight = reqwest::Client::new()
@@ -163,7 +167,9 @@ async fn direct_mode_service_refuses_cors_to_a_foreign_origin() {
     // the shell origin can. The foreign page is a bare server with no CSP of its own (a
     // service's preview would block the fetch with its `connect-src 'self'` before CORS is
     // even asked).
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     let other_origin = mf_tests::Canary::start().await;
     let foreign = format!("{}/", other_origin.url);
     browser.goto(&foreign).await;

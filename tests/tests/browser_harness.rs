@@ -5,7 +5,10 @@ use mf_tests::browser::Browser;
 
 #[tokio::test]
 async fn harness_sees_console_errors_and_uncaught_exceptions() {
-    let browser = Browser::start().await;
+    let _heavy = mf_tests::heavy();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     browser
         .goto("data:text/html,<title>t</title><script>console.error('boom'); undefined_name.x</script>")
         .await;
@@ -20,7 +23,10 @@ async fn harness_sees_console_errors_and_uncaught_exceptions() {
 
 #[tokio::test]
 async fn harness_can_switch_javascript_off() {
-    let browser = Browser::start_without_javascript().await;
+    let _heavy = mf_tests::heavy();
+    let Some(browser) = Browser::start_without_javascript().await else {
+        return;
+    };
     browser
         .goto("data:text/html,<title>t</title><p id=p>static</p><script>document.getElementById('p').textContent='scripted'</script>")
         .await;
@@ -30,7 +36,8 @@ async fn harness_can_switch_javascript_off() {
 
 #[test]
 fn nu_checker_reports_invalid_markup_and_passes_valid_markup() {
-    let errors = mf_tests::browser::nu_validate(&[
+    let _heavy = mf_tests::heavy();
+    let Some(errors) = mf_tests::browser::nu_validate(&[
         (
             "bad".to_owned(),
             mf_tests::browser::fragment_document("<ul><div>not a list item</div></ul>"),
@@ -39,14 +46,19 @@ fn nu_checker_reports_invalid_markup_and_passes_valid_markup() {
             "good".to_owned(),
             mf_tests::browser::fragment_document("<ul><li>a list item</li></ul>"),
         ),
-    ]);
+    ]) else {
+        return;
+    };
     assert!(!errors.is_empty(), "the checker found nothing wrong");
     assert!(errors.iter().all(|e| e.contains("bad")), "{errors:?}");
 }
 
 #[tokio::test]
 async fn axe_reports_serious_violations() {
-    let browser = Browser::start().await;
+    let _heavy = mf_tests::heavy();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     browser
         .goto("data:text/html,<!DOCTYPE html><html lang=en><title>t</title><main><button></button></main>")
         .await;

@@ -24,6 +24,7 @@ fetch("/svc/pricing/fragments/plans", { headers: { "x-mf-loader": "1" } })
 
 #[tokio::test]
 async fn one_browser_sees_its_override_everywhere_while_the_other_sees_the_registered_service() {
+    let _heavy = mf_tests::heavy();
     let marked = MarkedPricing::start(MARKER).await;
     let stack = Stack::start_with(StackOptions {
         shell_args: vec!["--allow-overrides".into(), "localhost".into()],
@@ -31,7 +32,9 @@ async fn one_browser_sees_its_override_everywhere_while_the_other_sees_the_regis
     })
     .await;
     let site = |path: &str| stack.url(path);
-    let (mine, other) = (Browser::start().await, Browser::start().await);
+    let (Some(mine), Some(other)) = (Browser::start().await, Browser::start().await) else {
+        return;
+    };
 
     // A shared link asks first; the button sets the override.
     mine.goto(&site(&format!(
@@ -108,7 +111,9 @@ async fn one_browser_sees_its_override_everywhere_while_the_other_sees_the_regis
         let res = stack.client.get(site(&path)).send().await.unwrap();
         docs.push((path, res.text().await.unwrap()));
     }
-    let errors = nu_validate(&docs);
+    let Some(errors) = nu_validate(&docs) else {
+        return;
+    };
     assert!(errors.is_empty(), "{errors:#?}");
 
     // The banner's button clears it: back on the same section, the registered pricing.

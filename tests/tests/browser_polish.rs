@@ -65,8 +65,11 @@ async fn assert_sign_in_fields_marked(browser: &Browser) {
 
 #[tokio::test]
 async fn a_wrong_password_marks_the_fields_and_focuses_the_error_summary() {
+    let _heavy = mf_tests::heavy();
     let site = Stack::start().await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     browser.open_with_loader(&site.url("/accounts")).await;
     try_wrong_password(&browser).await;
     browser
@@ -84,8 +87,11 @@ async fn a_wrong_password_marks_the_fields_and_focuses_the_error_summary() {
 
 #[tokio::test]
 async fn without_javascript_a_wrong_password_page_focuses_the_error_summary() {
+    let _heavy = mf_tests::heavy();
     let site = Stack::start().await;
-    let browser = Browser::start_without_javascript().await;
+    let Some(browser) = Browser::start_without_javascript().await else {
+        return;
+    };
     browser.goto(&site.url("/accounts")).await;
     try_wrong_password(&browser).await;
     browser
@@ -100,8 +106,11 @@ async fn without_javascript_a_wrong_password_page_focuses_the_error_summary() {
 
 #[tokio::test]
 async fn pricing_does_not_shift_and_keeps_yearly_across_reload_and_back() {
+    let _heavy = mf_tests::heavy();
     let site = Stack::start().await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     browser.open_with_loader(&site.url("/pricing")).await;
     browser
         .wait_until(
@@ -146,8 +155,11 @@ async fn header_rows(browser: &Browser) -> (f64, bool) {
 
 #[tokio::test]
 async fn at_360_px_the_header_is_one_row_signed_out_and_in() {
+    let _heavy = mf_tests::heavy();
     let site = Stack::start().await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     browser
         .client()
         .set_window_size(360, 780)
@@ -196,8 +208,11 @@ async fn at_360_px_the_header_is_one_row_signed_out_and_in() {
 
 #[tokio::test]
 async fn the_header_menu_opens_without_javascript() {
+    let _heavy = mf_tests::heavy();
     let site = Stack::start().await;
-    let browser = Browser::start_without_javascript().await;
+    let Some(browser) = Browser::start_without_javascript().await else {
+        return;
+    };
     browser
         .client()
         .set_window_size(360, 780)

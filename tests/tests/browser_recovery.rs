@@ -256,10 +256,16 @@ async fn recover_an_account(browser: Browser) {
 
 #[tokio::test]
 async fn a_lost_password_is_reset_by_the_mailed_link_with_javascript() {
-    recover_an_account(Browser::start().await).await;
+    let _heavy = mf_tests::heavy();
+    if let Some(browser) = Browser::start().await {
+        recover_an_account(browser).await;
+    }
 }
 
 #[tokio::test]
 async fn a_lost_password_is_reset_by_the_mailed_link_without_javascript() {
-    recover_an_account(Browser::start_without_javascript().await).await;
+    let _heavy = mf_tests::heavy();
+    if let Some(browser) = Browser::start_without_javascript().await {
+        recover_an_account(browser).await;
+    }
 }

@@ -365,6 +365,7 @@ async fn sizes_of(
 
 #[tokio::test]
 async fn compressed_sizes_of_signed_in_pages_do_not_depend_on_a_guess_at_the_users_name() {
+    let _heavy = mf_tests::heavy();
     let site = Site::start().await;
     let cookie = victim_cookie(&site).await;
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;

@@ -178,12 +178,15 @@ fn now_ms() -> u64 {
 
 #[tokio::test]
 async fn a_saved_python_file_shows_in_the_open_page_within_two_seconds() {
+    let _heavy = mf_tests::heavy();
     let team = Team::copy();
     let _launcher = Launcher::start(&team, true);
     let page = page_shows(&team, "/whats-new", "Export any widget as CSV").await;
     assert!(page.contains("data-fragment-loader-dev-events-value=\"/_mosaic/dev/events\""));
 
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     browser.open_with_loader(&team.url("/whats-new")).await;
     // Wait for the event stream to be open, then note when the new title appears.
     browser
@@ -264,6 +267,7 @@ async fn a_saved_python_file_shows_in_the_open_page_within_two_seconds() {
 
 #[tokio::test]
 async fn without_watch_the_shell_has_no_dev_routes() {
+    let _heavy = mf_tests::heavy();
     let team = Team::copy();
     let _launcher = Launcher::start(&team, false);
     let page = page_shows(&team, "/whats-new", "Export any widget as CSV").await;

@@ -92,12 +92,14 @@ fn all_fallback(report: &LoadReport, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_dripping_its_answer_a_byte_at_a_time_gets_its_fallback_under_load() {
+    let _heavy = mf_tests::heavy();
     let (report, _, _) = fault_under_load(Fault::Drip, "no-store").await;
     all_fallback(&report, "drip");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_answering_500s_is_replaced_by_its_last_good_copy_under_load() {
+    let _heavy = mf_tests::heavy();
     // Cacheable for 1 s: once the copy is stale, the 500s make it stand in.
     let (report, _, _) = fault_under_load(Fault::Error500, "public, max-age=1").await;
     let cached = report.slot.get("cached").copied().unwrap_or(0);
@@ -113,6 +115,7 @@ async fn a_service_answering_500s_is_replaced_by_its_last_good_copy_under_load()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_50_mb_fragment_is_cut_and_the_shell_stays_small_under_load() {
+    let _heavy = mf_tests::heavy();
     let (report, before, after) = fault_under_load(Fault::Huge, "no-store").await;
     all_fallback(&report, "50 MB");
     assert!(
@@ -123,6 +126,7 @@ async fn a_50_mb_fragment_is_cut_and_the_shell_stays_small_under_load() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_utf8_and_whole_documents_never_reach_the_page_under_load() {
+    let _heavy = mf_tests::heavy();
     for fault in [Fault::InvalidUtf8, Fault::WholeDocument] {
         let (report, _, _) = fault_under_load(fault, "no-store").await;
         all_fallback(&report, &format!("{fault:?}"));
@@ -131,6 +135,7 @@ async fn invalid_utf8_and_whole_documents_never_reach_the_page_under_load() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redeploy_with_an_invalid_manifest_keeps_the_last_good_one_under_load() {
+    let _heavy = mf_tests::heavy();
     let server = FaultServer::start("no-store").await;
     let system = System::start("faulty", &server.url).await;
     assert_eq!(
@@ -194,6 +199,7 @@ async fn a_redeploy_with_an_invalid_manifest_keeps_the_last_good_one_under_load(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_killed_with_kill_9_and_restarted_on_its_port_is_used_again_under_load() {
+    let _heavy = mf_tests::heavy();
     let server = FaultServer::start("no-store").await;
     let mut system = System::start("faulty", &server.url).await;
     let shell = system.shell.url();
@@ -250,6 +256,7 @@ const UNRESOLVABLE: &str =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_whose_name_does_not_resolve_never_holds_a_page_under_load() {
+    let _heavy = mf_tests::heavy();
     let system = System::start("gone", UNRESOLVABLE).await;
     let before = system.shell_memory();
     let report = load(

@@ -182,6 +182,7 @@ async fn exchange(addr: &str, bytes: &[u8], wait: Duration) -> Exchange {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_heads_are_cut_at_the_header_deadline_while_normal_clients_are_served() {
+    let _heavy = mf_tests::heavy();
     const PER_BINARY: usize = 50;
     let binaries = Binaries::start(&[]).await;
     let watcher = Watcher::start(&binaries);
@@ -241,6 +242,7 @@ async fn slowloris_heads_are_cut_at_the_header_deadline_while_normal_clients_are
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_thousand_idle_connections_neither_starve_normal_clients_nor_stay_open() {
+    let _heavy = mf_tests::heavy();
     const IDLE: usize = 3000;
     // The test process holds both ends' file descriptors: lift its soft limit.
     shared_ui::guard::raise_open_files_limit();
@@ -274,6 +276,7 @@ async fn three_thousand_idle_connections_neither_starve_normal_clients_nor_stay_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_request_lines_and_headers_are_refused_in_every_binary() {
+    let _heavy = mf_tests::heavy();
     let binaries = Binaries::start(&[]).await;
     let watcher = Watcher::start(&binaries);
     let long_target = format!("/healthz?{}", "a".repeat(64 * 1024));
@@ -334,6 +337,7 @@ async fn oversized_request_lines_and_headers_are_refused_in_every_binary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_smuggling_shapes_are_refused_in_every_binary() {
+    let _heavy = mf_tests::heavy();
     let binaries = Binaries::start(&[]).await;
     let watcher = Watcher::start(&binaries);
     // Each shape asks for /healthz (which a well-formed request gets with a 200) with a

@@ -67,6 +67,7 @@ async fn log_with(path: &std::path::Path, needles: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_view_shows_in_the_metrics_and_its_trace_id_in_every_teams_log() {
+    let _heavy = mf_tests::heavy();
     let dir = tempfile::tempdir().unwrap();
     let log = |name: &str| dir.path().join(format!("{name}.log"));
     let common = ["--context-secret", SECRET];

@@ -217,8 +217,9 @@ async fn count_accounts(storage: &Storage) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shells_and_two_accounts_replicas_on_one_postgres_lose_nothing_to_kill_9() {
+    let _heavy = mf_tests::heavy();
     let Some(admin) = testing::admin_url() else {
-        eprintln!("skipped: {} is not set", testing::URL_VAR);
+        shared_ui::testkit::missing(testing::NEEDS, testing::INSTALL);
         return;
     };
     let database = testing::create_database(&admin);

@@ -101,8 +101,11 @@ fn seen_ms(probe: &Value, slot: &str) -> f64 {
 
 #[tokio::test]
 async fn an_async_late_slot_holds_nothing_back_shifts_nothing_and_keeps_the_csp() {
+    let _heavy = mf_tests::heavy();
     let f = fixture().await;
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     browser.on_new_document(PROBE).await;
 
     // Inline: the late first slot holds the fast ones back (today's behaviour, kept).
@@ -178,6 +181,7 @@ async fn an_async_late_slot_holds_nothing_back_shifts_nothing_and_keeps_the_csp(
 
 #[tokio::test]
 async fn with_javascript_off_every_byte_of_an_async_fragment_is_in_the_page() {
+    let _heavy = mf_tests::heavy();
     let f = fixture().await;
     let client = reqwest::Client::new();
     let late = get_text(&client, format!("{}/fragments/late", f.slow.url)).await;
@@ -224,6 +228,7 @@ async fn with_javascript_off_every_byte_of_an_async_fragment_is_in_the_page() {
 
 #[tokio::test]
 async fn a_lazy_slot_is_fetched_only_when_scrolled_near_and_its_link_works_without_javascript() {
+    let _heavy = mf_tests::heavy();
     let mut tall = FakeSpec::new("tall", &["top"]);
     tall.min_height = Some(3000);
     let tall = FakeService::start(tall).await;
@@ -265,7 +270,9 @@ slots = [{ service = "tall", fragment = "top" }, { service = "below", fragment =
     assert_eq!(fetched, 1);
 
     // With JavaScript: fetched when scrolled near, not before.
-    let browser = Browser::start().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     browser.open_with_loader(&site.url("/lazy")).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
@@ -320,6 +327,7 @@ slots = [{ service = "tall", fragment = "top" }, { service = "below", fragment =
 
 #[tokio::test]
 async fn a_fragment_that_is_not_personal_is_fetched_before_the_session_lookup_ends() {
+    let _heavy = mf_tests::heavy();
     let mut session = FakeSpec::new("sess", &["unused"]);
     session.session_delay = Some(Duration::from_millis(200));
     let session = FakeService::start(session).await;
@@ -381,6 +389,7 @@ slots = [{ service = "mine", fragment = "feed" }, { service = "shared", fragment
 
 #[tokio::test]
 async fn an_async_slot_past_its_timeout_gets_its_fallback_where_it_arrives() {
+    let _heavy = mf_tests::heavy();
     let mut spec = FakeSpec::new("stuck", &["widget"]);
     spec.delay = Duration::from_secs(5);
     spec.fallback = Some("<p class=\"muted\">The stuck widget is resting.</p>".into());

@@ -364,3 +364,26 @@ pub async fn assert_assets_revalidate(app: &TestApp, assets: &[(&str, &str, &str
         assert!(again.bytes().await.expect("a body").is_empty(), "{path}");
     }
 }
+
+/// A test that needs something this machine lacks (Chromium, chromedriver, a PostgreSQL
+/// server): `what` is missing, `install` says how to get it. Under `CI=true` this panics
+/// (there the tests must run); elsewhere it writes one line, `skipped: missing {what}:
+/// {install}`, once per test binary and `what`, straight to stderr (past the harness's
+/// capture, so a plain `cargo test` shows it) and the caller skips its test.
+pub fn missing(what: &str, install: &str) {
+    use std::io::Write as _;
+    use std::sync::Mutex;
+
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let line = format!("missing {what}: {install}");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{line} (CI=true: the tests that need it must run, not skip)"
+    );
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.iter().any(|w| w == what) {
+        said.push(what.to_owned());
+        // Not eprintln!: the test harness captures that and shows it only for failures.
+        let _ = writeln!(std::io::stderr(), "skipped: {line}");
+    }
+}

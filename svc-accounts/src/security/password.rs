@@ -16,8 +16,7 @@
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// The environment variable that sets how many passwords are hashed at once (each holds
@@ -274,29 +273,20 @@ impl Hasher {
 impl Inner {
     /// `argon2.hash_password` with `memory` as argon2's working memory.
     fn hash_in(&self, password: &str, memory: &mut [Block]) -> String {
-        let salt = SaltString::generate(&mut OsRng);
-        let mut salt_bytes = [0u8; 64];
-        let salt_bytes = salt
-            .decode_b64(&mut salt_bytes)
-            .expect("a generated salt decodes");
-        let output_len = self
-            .params
-            .output_len()
-            .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
-        let output = Output::init_with(output_len, |out| {
-            Ok(self.argon2.hash_password_into_with_memory(
-                password.as_bytes(),
-                salt_bytes,
-                out,
-                &mut *memory,
-            )?)
-        })
+        let salt = Salt::generate();
+        let output = output_in(
+            &self.argon2,
+            &self.params,
+            password.as_bytes(),
+            &salt,
+            memory,
+        )
         .expect("argon2 hashes any password of at most 128 bytes");
         PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
             params: ParamsString::try_from(&self.params).expect("argon2 params encode"),
-            salt: Some(salt.as_salt()),
+            salt: Some(salt),
             hash: Some(output),
         }
         .to_string()
@@ -308,20 +298,19 @@ impl Inner {
     fn verify_in(
         &self,
         password: &[u8],
-        hash: &PasswordHash<'_>,
+        hash: &PasswordHash,
         memory: &mut [Block],
     ) -> argon2::password_hash::Result<()> {
         let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
-            return Err(argon2::password_hash::Error::Password);
+            return Err(argon2::password_hash::Error::PasswordInvalid);
         };
-        let algorithm = Algorithm::try_from(hash.algorithm)?;
+        let algorithm = Algorithm::try_from(hash.algorithm.as_str())?;
         let version = hash
             .version
             .map(Version::try_from)
             .transpose()?
             .unwrap_or_default();
         let params = Params::try_from(hash)?;
-        let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
         let mut own;
         let memory = if params.block_count() <= memory.len() {
             memory
@@ -329,19 +318,33 @@ impl Inner {
             own = vec![Block::default(); params.block_count()];
             own.as_mut_slice()
         };
-        let argon2 = Argon2::new(algorithm, version, params);
-        let mut salt_bytes = [0u8; 64];
-        let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
-        let computed = Output::init_with(output_len, |out| {
-            Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut *memory)?)
-        })?;
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let computed = output_in(&argon2, &params, password, salt, memory)?;
         // `Output`'s equality is constant-time.
         if computed == *expected {
             Ok(())
         } else {
-            Err(argon2::password_hash::Error::Password)
+            Err(argon2::password_hash::Error::PasswordInvalid)
         }
     }
+}
+
+/// argon2's output for `password` and `salt` (raw bytes), `params`' length of it, computed
+/// in `memory` (as argon2's `hash_password_with_salt` does in memory of its own).
+fn output_in(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    memory: &mut [Block],
+) -> argon2::password_hash::Result<Output> {
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let out = buffer
+        .get_mut(..output_len)
+        .ok_or(argon2::password_hash::Error::OutputSize)?;
+    argon2.hash_password_into_with_memory(password, salt, &mut *out, memory)?;
+    Ok(Output::new(out)?)
 }
 
 #[cfg(test)]
@@ -384,9 +387,9 @@ mod tests {
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(stock.verify_password(b"pa55word!", &parsed).is_ok());
         assert!(stock.verify_password(b"pa55word?", &parsed).is_err());
-        let salt = SaltString::generate(&mut OsRng);
+        let salt = Salt::generate();
         let theirs = stock
-            .hash_password(b"pa55word!", &salt)
+            .hash_password_with_salt(b"pa55word!", &salt)
             .unwrap()
             .to_string();
         assert!(hasher.verify("pa55word!", Some(&theirs)));
@@ -400,7 +403,7 @@ mod tests {
                 Params::new(m, 1, 1, None).unwrap(),
             );
             let h = other
-                .hash_password(b"pa55word!", &salt)
+                .hash_password_with_salt(b"pa55word!", &salt)
                 .unwrap()
                 .to_string();
             assert!(hasher.verify("pa55word!", Some(&h)), "m={m}");
@@ -413,7 +416,7 @@ mod tests {
             Params::new(64, 1, 1, None).unwrap(),
         );
         let h = argon2i
-            .hash_password(b"pa55word!", &salt)
+            .hash_password_with_salt(b"pa55word!", &salt)
             .unwrap()
             .to_string();
         assert!(hasher.verify("pa55word!", Some(&h)));

@@ -741,6 +741,11 @@ pub mod testing {
 
     /// The environment variable holding the admin URL of a test PostgreSQL server.
     pub const URL_VAR: &str = "ACCOUNTS_TEST_POSTGRES_URL";
+    /// What a PostgreSQL test needs, when [`admin_url`] finds nothing.
+    pub const NEEDS: &str = "a PostgreSQL server (ACCOUNTS_TEST_POSTGRES_URL is not set)";
+    /// How to get it.
+    pub const INSTALL: &str = "run the tests under scripts/with-postgres, which installs \
+                               Debian's postgresql when missing and starts a throwaway server";
 
     /// The admin URL, if set. When it is not set: `None` locally (the PostgreSQL tests are
     /// skipped with a note), but a panic under `CI=true`, where PostgreSQL must be there.
@@ -839,7 +844,7 @@ mod tests {
     #[test]
     fn replicas_migrate_once_and_share_accounts_and_sessions() {
         let Some(admin) = testing::admin_url() else {
-            eprintln!("skipped: {} is not set", testing::URL_VAR);
+            shared_ui::testkit::missing(testing::NEEDS, testing::INSTALL);
             return;
         };
         let url = testing::create_database(&admin);

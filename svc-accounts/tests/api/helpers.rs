@@ -65,10 +65,7 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let Some(admin) = testing::admin_url() else {
-                    eprintln!(
-                        "skipped: {} is not set (run under scripts/with-postgres)",
-                        testing::URL_VAR
-                    );
+                    shared_ui::testkit::missing(testing::NEEDS, testing::INSTALL);
                     std::process::exit(0);
                 };
                 Self {
