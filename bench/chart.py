@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 SYSTEMS = ["shell", "nginx-ssi", "tailor", "podium"]
-SCENARIOS = ["static", "services", "slow-fragment"]
+SCENARIOS = ["static", "services", "slow-fragment", "browser", "signed-in"]
 COLOURS = {"shell": "#d9480f", "nginx-ssi": "#2b8a3e", "tailor": "#1c7ed6", "podium": "#7048e8"}
 
 

@@ -2,7 +2,7 @@
 """Composer benchmark driver (run it through bench/run, which installs and builds first).
 
 Four composers (`shell`, `nginx-ssi`, `tailor`, `podium`) each compose the same three
-fragments (accounts user menu, dashboard overview, pricing teaser) into one page, in three
+fragments (accounts user menu, dashboard overview, pricing teaser) into one page, in five
 scenarios:
 
 - `static`: the fragments are static 2-4 KB files served by an nginx origin (bench/static,
@@ -16,15 +16,25 @@ scenarios:
   fragment `async`, nginx SSI cannot (Podium neither: it is left out). Measured: the time
   until the two fast fragments have arrived (fast_p50_ms) and until the last byte, the median
   of N sequential requests read as they stream; no wrk run (every page takes 300 ms).
+- `browser`: as `static`, every request with Chromium's `Accept-Encoding`, `Accept` and
+  `Accept-Language`: the shell answers zstd (level 3), nginx SSI gzip (`gzip on`, level 5,
+  the shell's gzip level), Tailor and Podium brotli (Express's `compression`, quality 4).
+- `signed-in`: as `static`, every request with a session cookie: the shell looks the
+  session up at the session service (the static origin's `/internal/session`, its answer
+  reused for 2 s) and signs the user into every fragment request; nginx SSI does the same
+  with `auth_request` (cached 2 s per session). Tailor and Podium have no session layer, so
+  only the shell and nginx SSI run it.
 
 For each (scenario, system): start the composer alone, check that its page really holds the
 three fragments, warm up, `wrk -t1 -cC -dD --latency` (requests/s, p50, p99, errors), then N
 sequential `curl -w '%{time_starttransfer} %{time_total}'` (medians: ttfb_p50_ms,
-total_p50_ms), then the composer's peak RSS (VmHWM, summed over nginx's master and workers),
+total_p50_ms), (and the bytes of one page as sent, compressed or not, and its `Content-Encoding`), then the
+composer's peak RSS (VmHWM, summed over nginx's master and workers),
 then stop it. ROUNDS times (default 3, 1 with --quick), every composer once per round in
 turn; a composer's row is its median round by requests/s (TTFB and total: the median over
 rounds; RSS: the highest). Writes target/bench/compose.json (a list of rows {system, scenario, rps,
-p50_ms, p99_ms, ttfb_p50_ms, total_p50_ms, errors, rss_mib}) and target/bench/results.md.
+p50_ms, p99_ms, ttfb_p50_ms, total_p50_ms, errors, rss_mib, page_bytes, encoding}) and
+target/bench/results.md.
 
 Load goes to 127.0.0.1 only, each run bounded in time; only processes started here are
 stopped, by PID.
@@ -46,10 +56,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 HOST = "127.0.0.1"
 SYSTEMS = ["shell", "nginx-ssi", "tailor", "podium"]
-SCENARIOS = ["static", "services", "slow-fragment", "slow-first"]
+SCENARIOS = ["static", "services", "slow-fragment", "slow-first", "browser", "signed-in"]
 SLOW_MS = 300
 # The composers that take part in `slow-first` (Podium's layout has no async fragments).
 SLOW_FIRST_SYSTEMS = ["shell", "nginx-ssi", "tailor"]
+# The peers a scenario runs (Tailor and Podium have no session layer).
+SCENARIO_SYSTEMS = {"signed-in": ["shell", "nginx-ssi"]}
+# Chromium 131's headers for a navigation.
+CHROMIUM = {
+    "Accept-Encoding": "gzip, deflate, br, zstd",
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+    "Accept-Language": "en-US,en;q=0.9",
+}
+SESSION_COOKIE = "mf_session=bench-session-0123456789abcdef"
+# The request headers of each scenario (wrk, curl and the page check send them).
+REQUEST_HEADERS = {"browser": CHROMIUM, "signed-in": {"Cookie": SESSION_COOKIE}}
 
 # Ports: our services, the static origin (one per fake service), the delay server, composers.
 SERVICES = {"accounts": 18400, "dashboard": 18300, "pricing": 18313}
@@ -108,18 +130,19 @@ class Procs:
             self.stop(p)
 
 
-def http_get(url, timeout=2):
-    with urllib.request.urlopen(url, timeout=timeout) as res:
+def http_get(url, timeout=2, headers=None):
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=timeout) as res:
         return res.status, res.read().decode("utf-8", "replace")
 
 
-def wait_for(url, proc, seconds=30):
+def wait_for(url, proc, seconds=30, headers=None):
     deadline = time.time() + seconds
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
             fail(f"{proc.bench_name} exited with {proc.returncode} before {url} answered (see its log)")
         try:
-            if http_get(url, timeout=1)[0] == 200:
+            if http_get(url, timeout=1, headers=headers)[0] == 200:
                 return
         except OSError:
             pass
@@ -135,6 +158,12 @@ def markers(scenario):
     return [f'data-fragment="{svc}/{frag}" data-origin="bench-static"' for svc, frag in FRAGMENTS.items()]
 
 
+def readable_headers(scenario):
+    """The scenario's request headers (a session cookie) but `Accept-Encoding`: answers
+    that can be read."""
+    return {k: v for k, v in REQUEST_HEADERS.get(scenario, {}).items() if k != "Accept-Encoding"}
+
+
 def check_page(system, scenario, url, proc, seconds=20):
     """Polls the page until it holds the three fragments (the shell reads manifests after it
     is ready; Podium reads its manifests on first use)."""
@@ -144,7 +173,7 @@ def check_page(system, scenario, url, proc, seconds=20):
         if proc.poll() is not None:
             fail(f"{system} exited with {proc.returncode} (see its log)")
         try:
-            status, body = http_get(url, timeout=3)
+            status, body = http_get(url, timeout=3, headers=readable_headers(scenario))
             missing = [m for m in markers(scenario) if m not in body]
             if status == 200 and not missing and "unavailable right now" not in body:
                 return
@@ -178,6 +207,24 @@ def shell_config(scenario, work):
     return async_path
 
 
+def nginx_extra(scenario):
+    """The lines nginx-ssi.conf gets in a scenario (see its header)."""
+    lines = {"__GZIP__": "", "__AUTH_HTTP__": "", "__AUTH__": "", "__AUTH_LOCATION__": "", "__USER__": ""}
+    if scenario == "browser":
+        lines["__GZIP__"] = "gzip on; gzip_comp_level 5; gzip_min_length 1024; gzip_vary on;"
+    if scenario == "signed-in":
+        lines["__AUTH_HTTP__"] = "proxy_cache_path __PREFIX__/auth-cache keys_zone=auth:1m;"
+        lines["__AUTH__"] = "auth_request /_session; auth_request_set $mf_user $upstream_http_x_mf_user;"
+        lines["__AUTH_LOCATION__"] = (
+            "location = /_session { internal; proxy_http_version 1.1; proxy_set_header Connection \"\"; "
+            "proxy_pass_request_body off; proxy_set_header Content-Length \"\"; "
+            "proxy_cache auth; proxy_cache_key $cookie_mf_session; proxy_cache_valid 200 401 2s; "
+            "proxy_pass http://accounts/internal/session; }"
+        )
+        lines["__USER__"] = "proxy_set_header x-mf-user $mf_user;"
+    return lines
+
+
 def start_composer(procs, system, scenario, bin_dir, work):
     bases = upstreams(scenario)
     port = COMPOSER[system]
@@ -194,6 +241,8 @@ def start_composer(procs, system, scenario, bin_dir, work):
             [os.path.join(bin_dir, "shell"), "--port", str(port)],
             env={"SHELL_CONFIG": shell_config(scenario, work), "SHELL_SERVICES": services, "ADMIN_PORT": "0"},
         ), f"http://{HOST}:{port}/readyz"
+    if scenario == "browser":
+        urls_env["COMPRESS"] = "1"
     if system == "tailor":
         if scenario == "slow-first":
             urls_env["TEMPLATE"] = "dashboard-slow-first"
@@ -211,6 +260,8 @@ def start_composer(procs, system, scenario, bin_dir, work):
         shutil.copy(os.path.join(BENCH, "peers", "nginx-dashboard.html"), os.path.join(prefix, "html", "dashboard.html"))
         conf = open(os.path.join(BENCH, "peers", "nginx-ssi.conf")).read()
         hostport = {svc: base.split("://", 1)[1] for svc, base in bases.items()}
+        for key, value in nginx_extra(scenario).items():
+            conf = conf.replace(key, value)
         for key, value in {
             "__PREFIX__": prefix,
             "__PORT__": str(port),
@@ -257,9 +308,14 @@ def to_ms(value):
     return round(n * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit], 3)
 
 
-def wrk(url, connections, duration):
+def header_args(flag, headers):
+    """`-H 'Name: value'` for each header."""
+    return [arg for name, value in headers.items() for arg in (flag, f"{name}: {value}")]
+
+
+def wrk(url, connections, duration, headers):
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *header_args("-H", headers), url],
         capture_output=True,
         text=True,
         timeout=duration + 30,
@@ -279,19 +335,25 @@ def wrk(url, connections, duration):
     return float(rps.group(1)), to_ms(p50.group(1)), to_ms(p99.group(1)), errors, out
 
 
-def curl_times(url, n):
-    ttfb, total = [], []
+def curl_times(url, n, headers):
+    """Medians of first and last byte over n requests, the bytes of a page as sent (not
+    decoded) and its Content-Encoding."""
+    ttfb, total, size, encoding = [], [], 0, ""
     for _ in range(n):
         out = subprocess.run(
-            ["curl", "-s", "-o", "/dev/null", "--max-time", "5", "-w", "%{http_code} %{time_starttransfer} %{time_total}", url],
+            [
+                "curl", "-s", "-o", "/dev/null", "--max-time", "5", *header_args("-H", headers),
+                "-w", "%{http_code} %{time_starttransfer} %{time_total} %{size_download} [%header{content-encoding}]", url,
+            ],
             capture_output=True,
             text=True,
         ).stdout.split()
-        if len(out) != 3 or out[0] != "200":
+        if len(out) != 5 or out[0] != "200":
             fail(f"curl {url} answered {out}")
         ttfb.append(float(out[1]) * 1000)
         total.append(float(out[2]) * 1000)
-    return round(statistics.median(ttfb), 2), round(statistics.median(total), 2)
+        size, encoding = int(out[3]), out[4].strip("[]") or "identity"
+    return round(statistics.median(ttfb), 2), round(statistics.median(total), 2), size, encoding
 
 
 def fast_times(url, n):
@@ -368,13 +430,14 @@ def markdown(rows, settings):
         f"Composing one page of the same three fragments (accounts user menu, dashboard overview, "
         f"pricing teaser), {settings}.",
         "",
-        "| scenario | composer | requests/s | p50 ms | p99 ms | TTFB p50 ms | total p50 ms | errors | peak RSS MiB |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | composer | requests/s | p50 ms | p99 ms | TTFB p50 ms | total p50 ms | errors | peak RSS MiB | bytes/page | encoding |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r['scenario']} | {r['system']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-            f"{r['ttfb_p50_ms']:.2f} | {r['total_p50_ms']:.2f} | {r['errors']} | {r['rss_mib']:.1f} |"
+            f"{r['ttfb_p50_ms']:.2f} | {r['total_p50_ms']:.2f} | {r['errors']} | {r['rss_mib']:.1f} | "
+            f"{r['page_bytes']:,} | {r['encoding']} |"
         )
     lines += ["", "Throughput of the shell beside each peer (requests/s ratio):", ""]
     lines += ["| scenario | shell / nginx-ssi | shell / tailor | shell / podium |", "| --- | ---: | ---: | ---: |"]
@@ -431,7 +494,7 @@ def main():
             for svc, port in SERVICES.items():
                 wait_for(f"http://{HOST}:{port}/readyz", svc_procs[svc])
         # The static origin (nginx) and the delay server.
-        if {"static", "slow-fragment", "slow-first"} & set(scenarios):
+        if any(s != "services" for s in scenarios):
             static = os.path.join(work, "static")
             shutil.copytree(os.path.join(BENCH, "static"), static)
             prefix = os.path.join(work, "origin")
@@ -477,27 +540,36 @@ def main():
         if "slow-first" in scenarios:
             slow_first = run_slow_first(procs, systems, bin_dir, work, samples, rounds)
         for scenario in [s for s in scenarios if s != "slow-first"]:
-            runs = {system: [] for system in systems}
+            in_scenario = [s for s in systems if s in SCENARIO_SYSTEMS.get(scenario, SYSTEMS)]
+            headers = REQUEST_HEADERS.get(scenario, {})
+            runs = {system: [] for system in in_scenario}
             for round_no in range(1, rounds + 1):
-                for system in systems:
+                for system in in_scenario:
                     proc, ready = start_composer(procs, system, scenario, bin_dir, work)
                     url = f"http://{HOST}:{COMPOSER[system]}{PAGE[system]}"
-                    wait_for(ready or url, proc)
+                    wait_for(ready or url, proc, headers=readable_headers(scenario))
                     check_page(system, scenario, url, proc)
-                    subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{warmup}s", url], capture_output=True, timeout=warmup + 30)
-                    rps, p50, p99, errors, _ = wrk(url, connections, duration)
-                    ttfb, total = curl_times(url, samples)
+                    subprocess.run(
+                        ["wrk", "-t1", f"-c{connections}", f"-d{warmup}s", *header_args("-H", headers), url],
+                        capture_output=True,
+                        timeout=warmup + 30,
+                    )
+                    rps, p50, p99, errors, _ = wrk(url, connections, duration, headers)
+                    ttfb, total, page_bytes, encoding = curl_times(url, samples, headers)
                     pids = process_tree(proc.pid)
                     rss = sum(vm_kib(pid, "VmHWM") for pid in pids)
                     procs.stop(proc)
                     runs[system].append(
-                        {"rps": rps, "p50_ms": p50, "p99_ms": p99, "ttfb_p50_ms": ttfb, "total_p50_ms": total, "errors": errors, "rss": rss}
+                        {
+                            "rps": rps, "p50_ms": p50, "p99_ms": p99, "ttfb_p50_ms": ttfb, "total_p50_ms": total,
+                            "errors": errors, "rss": rss, "page_bytes": page_bytes, "encoding": encoding,
+                        }
                     )
                     log(
                         f"{scenario:>13} {system:>9} (round {round_no}/{rounds}): {rps:>9,.0f} req/s  p50 {p50:>7.2f} ms  p99 {p99:>7.2f} ms  "
-                        f"TTFB {ttfb:>7.2f} ms  total {total:>7.2f} ms  errors {errors}  RSS {rss / 1024:.1f} MiB ({len(pids)} process{'es' if len(pids) > 1 else ''})"
+                        f"TTFB {ttfb:>7.2f} ms  total {total:>7.2f} ms  {page_bytes:,} B {encoding}  errors {errors}  RSS {rss / 1024:.1f} MiB ({len(pids)} process{'es' if len(pids) > 1 else ''})"
                     )
-            for system in systems:
+            for system in in_scenario:
                 by_rps = sorted(runs[system], key=lambda r: r["rps"])
                 median = by_rps[len(by_rps) // 2]
                 rows.append(
@@ -511,6 +583,8 @@ def main():
                         "total_p50_ms": statistics.median(r["total_p50_ms"] for r in runs[system]),
                         "errors": sum(r["errors"] for r in runs[system]),
                         "rss_mib": round(max(r["rss"] for r in runs[system]) / 1024, 1),
+                        "page_bytes": median["page_bytes"],
+                        "encoding": median["encoding"],
                     }
                 )
     finally:

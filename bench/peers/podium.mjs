@@ -3,8 +3,11 @@
 // teaser=URL`) names them where the origin serves them (bench/static/*/*.podium.json on the
 // static origin and the delay server); without it, this process serves one small manifest
 // per fragment itself, whose `content` points at our fragment servers (the `services`
-// scenario: our services speak our contract, not Podium's). Bench only.
+// scenario: our services speak our contract, not Podium's). With COMPRESS=1 (bench/run's
+// `browser` scenario) the page goes through Express's `compression` middleware, as a Node
+// server usually compresses. Bench only.
 import http from 'node:http';
+import compression from 'compression';
 import Layout from '@podium/layout';
 import { HttpIncoming } from '@podium/utils';
 
@@ -42,13 +45,17 @@ const podlets = ['usermenu', 'overview', 'teaser'].map((name) =>
   layout.client.register({ name, uri: manifests[name], timeout: 1000 }),
 );
 
+const compress = process.env.COMPRESS === '1' ? compression() : null;
+
+async function page(req, res) {
+  const incoming = new HttpIncoming(req, res);
+  await layout.process(incoming, { proxy: false });
+  const [userMenu, overview, teaser] = await Promise.all(podlets.map((p) => p.fetch(incoming)));
+  res.setHeader('content-type', 'text/html; charset=utf-8');
+  incoming.view = { title: 'Dashboard' };
+  res.end(layout.render(incoming, `<header>${userMenu}</header><main>${overview}${teaser}</main>`));
+}
+
 http
-  .createServer(async (req, res) => {
-    const incoming = new HttpIncoming(req, res);
-    await layout.process(incoming, { proxy: false });
-    const [userMenu, overview, teaser] = await Promise.all(podlets.map((p) => p.fetch(incoming)));
-    res.setHeader('content-type', 'text/html; charset=utf-8');
-    incoming.view = { title: 'Dashboard' };
-    res.end(layout.render(incoming, `<header>${userMenu}</header><main>${overview}${teaser}</main>`));
-  })
+  .createServer((req, res) => (compress ? compress(req, res, () => page(req, res)) : page(req, res)))
   .listen(port, '127.0.0.1');

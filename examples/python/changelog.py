@@ -414,6 +414,8 @@ class Asset:
         self.body = body
         self.content_type = content_type
         self.etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        self.compressible = len(body) >= 1024 and content_type.startswith(
+            ("text/", "application/javascript", "application/json", "image/svg+xml"))
 
 
 def content_type_of(name):
@@ -869,6 +871,10 @@ class Handler(BaseHTTPRequestHandler):
         asset = svc.assets.get(path)
         if asset:
             headers = [("ETag", asset.etag), ("Cache-Control", "no-cache")]
+            if asset.compressible:
+                # The shell compresses text of 1 KiB or more and says so in Vary; a 304
+                # must carry the same Vary as its 200 (RFC 9110 section 15.4.5).
+                headers.append(("Vary", "accept-encoding"))
             if if_none_match_hits(self.headers.get("If-None-Match"), asset.etag):
                 return self.send(304, b"", None, headers)
             return self.send(200, asset.body, asset.content_type, headers)

@@ -319,13 +319,17 @@ class HttpTests(unittest.TestCase):
 
     def test_assets_have_etags_and_answer_304(self):
         for path in ("/assets/changelog.css", "/assets/changelog-feedback.js"):
-            status, headers, body = self.request("GET", path)
+            status, headers, body0 = self.request("GET", path)
             self.assertEqual(status, 200)
-            self.assertTrue(body)
+            self.assertTrue(body0)
             status, again, body = self.request("GET", path, headers={"If-None-Match": headers["etag"]})
             self.assertEqual((status, body), (304, ""))
             self.assertEqual(again["etag"], headers["etag"])
             self.assertNotIn("content-length", again)
+            # The same Vary as the 200 (accept-encoding on text of 1 KiB or more, which the
+            # shell compresses).
+            self.assertEqual(again.get("vary"), headers.get("vary"))
+            self.assertEqual(headers.get("vary") == "accept-encoding", len(body0) >= 1024)
 
     def test_head_is_get_without_a_body(self):
         _, get_headers, get_body = self.request("GET", "/fragments/teaser")

@@ -125,7 +125,8 @@ impl AssetSet {
         self.entries.get(name).map(|e| e.etag.as_str())
     }
 
-    /// Serves `name`: 200 with body, 304 when `If-None-Match` hits, 404 otherwise.
+    /// Serves `name`: 200 with body, 304 when `If-None-Match` hits (with the `Vary` of its
+    /// 200), 404 otherwise.
     pub fn respond(&self, req: &HttpRequest, name: &str) -> HttpResponse {
         let Some(entry) = self.entries.get(name) else {
             return HttpResponse::NotFound()
@@ -146,7 +147,13 @@ impl AssetSet {
             .insert_header((header::ETAG, entry.etag.as_str()))
             .insert_header((header::CACHE_CONTROL, entry.asset.cache_control));
         if hit {
-            return builder.finish();
+            let mut res = builder.finish();
+            crate::compress::not_modified_vary(
+                &mut res,
+                entry.content_type,
+                entry.asset.body.len(),
+            );
+            return res;
         }
         let mut res = builder.body(entry.asset.body);
         res.headers_mut().insert(

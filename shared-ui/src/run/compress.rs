@@ -10,10 +10,16 @@
 //! - What is compressed: text (`text/*`, JavaScript, JSON, XML, SVG) of at least
 //!   [`MIN_BYTES`] (or streamed, as pages are), not `206`/`204`/`304`, not already carrying a
 //!   `Content-Encoding` (a service that compressed its own answer), not `no-transform`.
-//! - A compressed answer says `Vary: accept-encoding`, loses its `Content-Length`, and its
-//!   strong ETag becomes weak (`W/"…"`: the same resource, other bytes); a `304` to a client
-//!   that would get the compressed form carries the same weak ETag. `If-None-Match` is
-//!   compared weakly ([`crate::assets::if_none_match_hits`]), so revalidation still gets 304.
+//! - A compressible answer says `Vary: accept-encoding` (once, whether compressed or not); a
+//!   compressed one loses its `Content-Length`, and its strong ETag becomes weak (`W/"…"`:
+//!   the same resource, other bytes). `If-None-Match` is compared weakly
+//!   ([`crate::assets::if_none_match_hits`]), so revalidation still gets 304.
+//! - A `304` carries the `Vary` its `200` would (RFC 9110 §15.4.5), whatever the client
+//!   accepts: its handler, which knows the representation, calls [`not_modified_vary`]. The
+//!   middleware reads that `Vary` back: a `304` naming `accept-encoding` stands for a
+//!   compressible `200`, so a client that accepts a coding gets the weak ETag its `200`
+//!   carried; any other `304` passes as it is. (A `304` relayed by the shell's proxy carries
+//!   the service's own `Vary`, made by the same rule.)
 //! - It streams ([`Encoded`]): every chunk of the body goes into the encoder as it comes,
 //!   and whenever the body has nothing more ready (a page waiting on a late fragment) the
 //!   encoder is flushed and what it holds goes out. A page's head therefore leaves at once
@@ -192,6 +198,53 @@ fn compressible_type(content_type: &str) -> bool {
         .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
+/// Whether a `200` of `len` bytes with this `Content-Type` and `Cache-Control` (`""` when
+/// none) is compressible, and so says `Vary: accept-encoding`.
+pub fn compressible(content_type: &str, cache_control: &str, len: usize) -> bool {
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, cache_control),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    would_compress(StatusCode::OK, &headers, BodySize::Sized(len as u64))
+}
+
+/// Gives a `304` the `Vary: accept-encoding` its `200` would carry: call it from a handler
+/// answering `304` for a representation of `content_type` and `len` bytes (the `304`'s own
+/// `Cache-Control` is the `200`'s). The middleware then gives the `304` the ETag of the
+/// `200` the client would get (weak when compressed).
+pub fn not_modified_vary(res: &mut actix_web::HttpResponse, content_type: &str, len: usize) {
+    let cache_control = res
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if compressible(content_type, cache_control, len) {
+        add_vary_accept_encoding(res.headers_mut());
+    }
+}
+
+/// Whether the `Vary` headers name `accept-encoding` (or `*`).
+fn varies_by_encoding(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::VARY)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|token| token == "*" || token.eq_ignore_ascii_case("accept-encoding"))
+}
+
+/// `Vary: accept-encoding`, unless a `Vary` already names it (a relayed answer).
+fn add_vary_accept_encoding(headers: &mut HeaderMap) {
+    if !varies_by_encoding(headers) {
+        headers.append(header::VARY, VARY_ACCEPT_ENCODING);
+    }
+}
+
 /// Whether an answer with this status, headers and body size would be compressed.
 fn would_compress(status: StatusCode, headers: &HeaderMap, size: BodySize) -> bool {
     let status_ok = status.is_success() || status.is_client_error() || status.is_server_error();
@@ -248,25 +301,23 @@ pub async fn compress(
         .and_then(|v| v.to_str().ok())
         .and_then(negotiate);
     let mut res = next.call(req).await?;
-    let compress = would_compress(res.status(), res.headers(), res.response().body().size());
-    let Some(coding) = coding else {
-        if compress {
-            res.headers_mut().append(header::VARY, VARY_ACCEPT_ENCODING);
+    if res.status() == StatusCode::NOT_MODIFIED {
+        // Its handler gave it its 200's Vary (not_modified_vary): a compressible 200 is
+        // compressed for this client, so the 304 carries that 200's weak validator.
+        if coding.is_some() && varies_by_encoding(res.headers()) {
+            weaken_etag(res.headers_mut());
         }
         return Ok(res.map_into_left_body());
+    }
+    if !would_compress(res.status(), res.headers(), res.response().body().size()) {
+        return Ok(res.map_into_left_body());
+    }
+    add_vary_accept_encoding(res.headers_mut());
+    let Some(coding) = coding else {
+        return Ok(res.map_into_left_body());
     };
-    if res.status() == StatusCode::NOT_MODIFIED {
-        // The same validator as the compressed 200 this client would get.
-        weaken_etag(res.headers_mut());
-        res.headers_mut().append(header::VARY, VARY_ACCEPT_ENCODING);
-        return Ok(res.map_into_left_body());
-    }
-    if !compress {
-        return Ok(res.map_into_left_body());
-    }
     let Some(slot) = EncoderSlot::take() else {
         // Every encoder of this worker is busy: this answer goes out as it is, now.
-        res.headers_mut().append(header::VARY, VARY_ACCEPT_ENCODING);
         return Ok(res.map_into_left_body());
     };
     let headers = res.headers_mut();
@@ -274,7 +325,6 @@ pub async fn compress(
         header::CONTENT_ENCODING,
         HeaderValue::from_static(coding.token()),
     );
-    headers.append(header::VARY, VARY_ACCEPT_ENCODING);
     headers.remove(header::CONTENT_LENGTH);
     weaken_etag(headers);
     Ok(res.map_body(|_, body| EitherBody::right(Encoded::with_slot(body.boxed(), coding, slot))))
@@ -712,6 +762,41 @@ mod tests {
         // The slots came back with the answers.
         assert_eq!(fetch_coding(port), "br");
         drop(handle.stop(false));
+    }
+
+    #[test]
+    fn vary_accept_encoding_is_named_once_and_read_back() {
+        let mut h = HeaderMap::new();
+        h.insert(header::VARY, HeaderValue::from_static("Cookie"));
+        assert!(!varies_by_encoding(&h));
+        add_vary_accept_encoding(&mut h);
+        assert!(varies_by_encoding(&h));
+        add_vary_accept_encoding(&mut h);
+        assert_eq!(h.get_all(header::VARY).count(), 2);
+        let mut relayed = HeaderMap::new();
+        relayed.insert(
+            header::VARY,
+            HeaderValue::from_static("origin, Accept-Encoding"),
+        );
+        add_vary_accept_encoding(&mut relayed);
+        assert_eq!(relayed.get_all(header::VARY).count(), 1);
+    }
+
+    #[test]
+    fn a_304_varies_by_encoding_when_its_200_is_compressible() {
+        let big = MIN_BYTES as usize;
+        assert!(compressible("application/json", "no-cache", big));
+        assert!(!compressible("application/json", "no-cache", big - 1));
+        assert!(!compressible("image/png", "public, no-cache", 100_000));
+        assert!(!compressible("text/css", "public, no-transform", big));
+        let mut res = actix_web::HttpResponse::NotModified()
+            .insert_header((header::CACHE_CONTROL, "public, no-cache"))
+            .finish();
+        not_modified_vary(&mut res, "text/css; charset=utf-8", big);
+        assert_eq!(res.headers().get(header::VARY).unwrap(), "accept-encoding");
+        let mut small = actix_web::HttpResponse::NotModified().finish();
+        not_modified_vary(&mut small, "text/css; charset=utf-8", 10);
+        assert!(small.headers().get(header::VARY).is_none());
     }
 
     #[test]

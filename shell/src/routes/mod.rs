@@ -94,7 +94,9 @@ pub async fn assets(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
 
 /// `GET /registry.json`: sections, chrome, services (the article's `remoteEndpoints`), with
 /// the browser's overrides in place of the services they override. Services whose manifest
-/// is still unknown are asked again (in the background, spaced).
+/// is still unknown are asked again (in the background, spaced). Revalidated on every use
+/// (`no-cache`) against a strong ETag of its bytes: a browser whose copy is current gets a
+/// `304` with the same `Vary` as the `200`.
 pub async fn registry_json(req: HttpRequest, shell: web::Data<Shell>) -> HttpResponse {
     for service in shell.registry.services() {
         if service.manifest().is_none() {
@@ -105,8 +107,35 @@ pub async fn registry_json(req: HttpRequest, shell: web::Data<Shell>) -> HttpRes
     for service in lineup.names() {
         shell.metrics.overridden(service, Overridden::Registry);
     }
-    HttpResponse::Ok()
+    let body = shell
+        .registry
+        .browser_json_in(lineup.services())
+        .to_string();
+    validated(&req, body, "application/json")
+}
+
+/// A `no-cache` answer that varies by `Cookie`, with a strong ETag of `body`: `200`, or
+/// `304` when `If-None-Match` names it.
+fn validated(req: &HttpRequest, body: String, content_type: &'static str) -> HttpResponse {
+    let etag = shared_ui::assets::etag_of(body.as_bytes());
+    let hit = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| shared_ui::assets::if_none_match_hits(v, &etag));
+    let mut builder = if hit {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    builder
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::VARY, "Cookie"))
-        .json(shell.registry.browser_json_in(lineup.services()))
+        .insert_header((header::ETAG, etag));
+    if !hit {
+        return builder.content_type(content_type).body(body);
+    }
+    let mut res = builder.finish();
+    shared_ui::compress::not_modified_vary(&mut res, content_type, body.len());
+    res
 }
