@@ -26,10 +26,7 @@ use tokio::sync::broadcast;
 
 use crate::state::Shell;
 
-/// The event stream's path, which pages name in `data-fragment-loader-dev-events-value`.
-pub const EVENTS_PATH: &str = "/_mosaic/dev/events";
-/// The launcher's restart notice (admin port).
-pub const RESTARTED_PATH: &str = "/_mosaic/dev/restarted";
+pub use crate::settings::{DEV_EVENTS_PATH as EVENTS_PATH, DEV_RESTARTED_PATH as RESTARTED_PATH};
 /// How often an idle stream gets a comment (and notices that the shell is stopping).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(2);
 

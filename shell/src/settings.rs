@@ -286,6 +286,12 @@ pub fn default_chrome() -> Vec<ChromeConfig> {
     }]
 }
 
+/// The dev loop's event stream (`--dev` only, [`crate::dev`]), which pages name in
+/// `data-fragment-loader-dev-events-value`. Here, below the page template that names it.
+pub const DEV_EVENTS_PATH: &str = "/_mosaic/dev/events";
+/// The launcher's restart notice (`--dev` only, admin port).
+pub const DEV_RESTARTED_PATH: &str = "/_mosaic/dev/restarted";
+
 /// Paths the shell keeps for itself; a section cannot take them.
 const RESERVED: &[&str] = &[
     "/svc",

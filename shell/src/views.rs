@@ -53,7 +53,7 @@ pub struct PageSpec<'a> {
     /// that the CSP allows by its hash.
     pub slot_css: Option<String>,
     /// In `--dev`, the dev loop's event stream, which the loader subscribes to
-    /// ([`crate::dev::EVENTS_PATH`]); `None` otherwise.
+    /// ([`crate::settings::DEV_EVENTS_PATH`]); `None` otherwise.
     pub dev_events: Option<&'a str>,
 }
 

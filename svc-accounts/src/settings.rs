@@ -128,12 +128,37 @@ impl AccountsSettings {
             .map_err(|problem| SettingError::new("--database / ACCOUNTS_DATABASE", problem))?;
         let plans = PlanList::parse(&self.plans)
             .map_err(|problem| SettingError::new("--plans / ACCOUNTS_PLANS", problem))?;
-        if !(1..=365).contains(&self.session_days) {
-            return Err(SettingError::new(
-                "--session-days / ACCOUNTS_SESSION_DAYS",
-                "must be between 1 and 365",
-            ));
-        }
+        in_range(
+            self.session_days,
+            1..=365,
+            "--session-days / ACCOUNTS_SESSION_DAYS",
+        )?;
+        let trusted_origins = self.trusted_origins()?;
+        in_range(self.workers, 1..=64, "--workers / ACCOUNTS_WORKERS")?;
+        let hash_cost =
+            HashCost::new(self.argon2_memory_kib, self.argon2_iterations).map_err(|problem| {
+                SettingError::new("--argon2-memory-kib / --argon2-iterations", problem)
+            })?;
+        let limits = self.limits()?;
+        let mailer = self.mailer()?;
+        let public_url = self.public_url()?;
+        Ok(Config {
+            mailer,
+            public_url,
+            limits,
+            common,
+            database,
+            plans,
+            secure_cookies: self.secure_cookies,
+            session_ttl: Duration::from_secs(u64::from(self.session_days) * 24 * 60 * 60),
+            trusted_origins,
+            workers: self.workers,
+            hash_cost,
+        })
+    }
+
+    /// `--trusted-origins`: comma-separated origins like `https://example.com`, lowercased.
+    fn trusted_origins(&self) -> Result<Vec<String>, SettingError> {
         let mut trusted_origins = Vec::new();
         for origin in self.trusted_origins.split(',').map(str::trim) {
             if origin.is_empty() {
@@ -155,27 +180,23 @@ impl AccountsSettings {
             }
             trusted_origins.push(origin.to_ascii_lowercase());
         }
-        if !(1..=64).contains(&self.workers) {
-            return Err(SettingError::new(
-                "--workers / ACCOUNTS_WORKERS",
-                "must be between 1 and 64",
-            ));
-        }
-        let hash_cost =
-            HashCost::new(self.argon2_memory_kib, self.argon2_iterations).map_err(|problem| {
-                SettingError::new("--argon2-memory-kib / --argon2-iterations", problem)
-            })?;
+        Ok(trusted_origins)
+    }
+
+    /// The rate limits: each 1 to 1,000,000 per window; the IPv6 prefix 32 to 128.
+    fn limits(&self) -> Result<Limits, SettingError> {
         let rule = |value: usize, name: &'static str, window| {
-            if (1..=1_000_000).contains(&value) {
-                Ok(Rule {
-                    limit: value,
-                    window,
-                })
-            } else {
-                Err(SettingError::new(name, "must be between 1 and 1000000"))
-            }
+            in_range(value, 1..=1_000_000, name).map(|_| Rule {
+                limit: value,
+                window,
+            })
         };
-        let limits = Limits {
+        in_range(
+            self.ipv6_prefix,
+            32..=128,
+            "--ipv6-prefix / ACCOUNTS_IPV6_PREFIX",
+        )?;
+        Ok(Limits {
             sign_in_per_email: rule(
                 self.sign_in_limit_per_email,
                 "--sign-in-limit-per-email / ACCOUNTS_SIGN_IN_LIMIT_PER_EMAIL",
@@ -197,21 +218,23 @@ impl AccountsSettings {
                 rate_limit::SIGN_UP_WINDOW,
             )?,
             ipv6_prefix: self.ipv6_prefix,
-        };
-        if !(32..=128).contains(&self.ipv6_prefix) {
-            return Err(SettingError::new(
-                "--ipv6-prefix / ACCOUNTS_IPV6_PREFIX",
-                "must be between 32 and 128",
-            ));
-        }
-        let mailer = Mailer::new(self.smtp_url.as_deref(), &self.mail_from).map_err(|problem| {
+        })
+    }
+
+    /// The mailer of `--smtp-url` and `--mail-from` (the development mailer without a URL).
+    fn mailer(&self) -> Result<Mailer, SettingError> {
+        Mailer::new(self.smtp_url.as_deref(), &self.mail_from).map_err(|problem| {
             let name = if problem.contains("SMTP") {
                 "--smtp-url / ACCOUNTS_SMTP_URL"
             } else {
                 "--mail-from / ACCOUNTS_MAIL_FROM"
             };
             SettingError::new(name, problem)
-        })?;
+        })
+    }
+
+    /// `--public-url`: an http(s) URL without query or fragment, for the mailed links.
+    fn public_url(&self) -> Result<String, SettingError> {
         let public_url = self.public_url.trim().to_owned();
         let plain = url::Url::parse(&public_url).is_ok_and(|u| {
             matches!(u.scheme(), "http" | "https") && u.query().is_none() && u.fragment().is_none()
@@ -222,18 +245,24 @@ impl AccountsSettings {
                 "must be an http(s) URL without query, like https://example.com/accounts",
             ));
         }
-        Ok(Config {
-            mailer,
-            public_url,
-            limits,
-            common,
-            database,
-            plans,
-            secure_cookies: self.secure_cookies,
-            session_ttl: Duration::from_secs(u64::from(self.session_days) * 24 * 60 * 60),
-            trusted_origins,
-            workers: self.workers,
-            hash_cost,
-        })
+        Ok(public_url)
     }
+}
+
+/// `value` within `range`, else an error naming the setting and the range.
+fn in_range<T>(
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+    name: &'static str,
+) -> Result<(), SettingError>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(SettingError::new(
+        name,
+        format!("must be between {} and {}", range.start(), range.end()),
+    ))
 }

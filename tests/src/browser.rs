@@ -547,3 +547,32 @@ pub fn fragment_document(fragment: &str) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>fragment</title></head><body>{fragment}</body></html>"
     )
 }
+
+/// Signs up with the accounts page's form (JavaScript on or off alike), sees the "check your
+/// mail" notice, confirms the address as its mailed link would, and signs in with the form.
+pub async fn sign_up_and_in(
+    browser: &Browser,
+    site: &crate::Stack,
+    name: &str,
+    email: &str,
+    password: &str,
+) {
+    browser.fill("#sign-up-name", name).await;
+    browser.fill("#sign-up-email", email).await;
+    browser.fill("#sign-up-password", password).await;
+    browser
+        .click("form[action$='/actions/sign-up'] button[type=submit]")
+        .await;
+    browser
+        .wait_until(
+            "document.body.innerText.includes('We have emailed the address you gave')",
+            "the check-your-mail notice after sign-up",
+        )
+        .await;
+    site.confirm_address(email);
+    browser.fill("#sign-in-email", email).await;
+    browser.fill("#sign-in-password", password).await;
+    browser
+        .click("form[action$='/actions/sign-in'] button[type=submit]")
+        .await;
+}

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mf_tests::browser::{shows, Browser};
+use mf_tests::browser::{shows, sign_up_and_in, Browser};
 use mf_tests::faults::System;
 use mf_tests::{FakeService, FakeSpec, Stack, StackOptions};
 
@@ -22,29 +22,6 @@ async fn open_marked(path: &str) -> Option<(Stack, Browser)> {
     open(&browser, &site, path).await;
     mark_window(&browser).await;
     Some((site, browser))
-}
-
-/// Signs up with the accounts page's form (JavaScript on or off alike), sees the "check your
-/// mail" notice, confirms the address as its mailed link would, and signs in with the form.
-async fn sign_up_and_in(browser: &Browser, site: &Stack, name: &str, email: &str, password: &str) {
-    browser.fill("#sign-up-name", name).await;
-    browser.fill("#sign-up-email", email).await;
-    browser.fill("#sign-up-password", password).await;
-    browser
-        .click("form[action$='/actions/sign-up'] button[type=submit]")
-        .await;
-    browser
-        .wait_until(
-            "document.body.innerText.includes('We have emailed the address you gave')",
-            "the check-your-mail notice after sign-up",
-        )
-        .await;
-    site.confirm_address(email);
-    browser.fill("#sign-in-email", email).await;
-    browser.fill("#sign-in-password", password).await;
-    browser
-        .click("form[action$='/actions/sign-in'] button[type=submit]")
-        .await;
 }
 
 /// Sets a marker on `window`; it survives only as long as there is no full page load.

@@ -4,7 +4,7 @@
 //! a reload and Back, and the header stays one row on a 360 px phone, its menu opening
 //! without JavaScript.
 
-use mf_tests::browser::{shows, Browser};
+use mf_tests::browser::{shows, sign_up_and_in, Browser};
 use mf_tests::Stack;
 
 /// The sum of the page's layout shifts so far (Layout Instability API), read after a
@@ -180,16 +180,10 @@ async fn at_360_px_the_header_is_one_row_signed_out_and_in() {
 
     // Signed in, the user menu still fits.
     browser.go_to_section("accounts").await;
-    browser.fill("#sign-up-name", "Ada Lovelace").await;
+    let email = "ada.narrow@example.com";
+    sign_up_and_in(&browser, &site, "Ada Lovelace", email, "analytical engine").await;
     browser
-        .fill("#sign-up-email", "ada.narrow@example.com")
-        .await;
-    browser.fill("#sign-up-password", "analytical engine").await;
-    browser
-        .click("form[action$='/actions/sign-up'] button[type=submit]")
-        .await;
-    browser
-        .wait_until(&shows("dashboard"), "the dashboard after sign-up")
+        .wait_until(&shows("dashboard"), "the dashboard after sign-in")
         .await;
     browser
         .wait_until(

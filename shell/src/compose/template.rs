@@ -155,7 +155,7 @@ pub fn render(
         // says, so the document language stays `en`.
         lang: "en".to_owned(),
         slot_css: slot_css.clone(),
-        dev_events: config.dev.then_some(crate::dev::EVENTS_PATH),
+        dev_events: config.dev.then_some(crate::settings::DEV_EVENTS_PATH),
     });
     let retry: Arc<str> = section.map_or("/", |s| s.path.as_str()).into();
     let has_async = slots.iter().any(|s| s.mode == SlotMode::Async);

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "check")]
 pub mod check;
+#[cfg(feature = "check")]
+mod report;
 pub mod schema;
 mod service;
 #[cfg(feature = "check")]

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use reqwest::{Client, Response, StatusCode};
 
-use super::check::{header_text, Report};
+use super::report::{header_text, Report};
 use super::{shared_cache_seconds, Manifest};
 use crate::context::{ContextKey, UserContext};
 use crate::headers;
