@@ -26,6 +26,9 @@ fuzz_target!(|data: &[u8]| {
         id: i64::from_le_bytes(id),
         name: String::from_utf8_lossy(name).into_owned(),
         plan: String::from_utf8_lossy(plan).into_owned(),
+        // The optional dates, present or not by the input's first byte.
+        since: (id[0] & 1 == 1).then(|| u64::from_le_bytes(id)),
+        changed: (id[0] & 2 == 2).then(|| u64::from(id[1])),
     };
     let signed = key.sign(&user, DEFAULT_TTL);
     assert_eq!(key.verify(&signed), Some(user.clone()));

@@ -5,13 +5,14 @@
 //! - the new crate passes its contract test (`cargo test -p svc-NAME`);
 //! - the launcher's file lists it, and the shell with the configuration the launcher gives it
 //!   shows its fragment on its page (the team's binary and the shell as processes, on free
-//!   ports).
+//!   ports), over HTTP and in Chromium, reached through the site's navigation.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use launcher::site::{Site, Start};
+use mf_tests::browser::Browser;
 
 const NAME: &str = "zz-scaffold";
 const PACKAGE: &str = "svc-zz-scaffold";
@@ -79,7 +80,7 @@ impl Drop for Undo {
 }
 
 fn new_team(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_launcher"))
+    let out = Command::new(mf_tests::replicas::binary("launcher"))
         .arg("new-team")
         .args(args)
         .output()
@@ -171,8 +172,9 @@ fn get(url: &str) -> std::io::Result<String> {
     Ok(body)
 }
 
-#[test]
-fn a_new_team_builds_passes_its_contract_test_and_shows_in_the_site() {
+#[tokio::test]
+async fn a_new_team_builds_passes_its_contract_test_and_shows_in_the_site() {
+    let _heavy = mf_tests::heavy();
     let undo = Undo::new();
 
     for (bad, why) in [
@@ -240,7 +242,35 @@ fn a_new_team_builds_passes_its_contract_test_and_shows_in_the_site() {
         page.contains("/svc/zz-scaffold/assets/zz-scaffold.css"),
         "{page}"
     );
+    in_chromium(shell_port).await;
 
     drop(undo);
     assert!(!root().join(PACKAGE).exists());
+}
+
+/// A visitor's view: the site's start page in Chromium, the new team's section through the
+/// navigation (a swap by the loader), its fragment styled by its own stylesheet.
+async fn in_chromium(shell_port: u16) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser
+        .open_with_loader(&format!("http://127.0.0.1:{shell_port}/"))
+        .await;
+    browser.go_to_section(NAME).await;
+    browser
+        .wait_until(
+            "document.querySelector('main [data-fragment=\"zz-scaffold/greeting\"]')",
+            "the new team's fragment after a swap",
+        )
+        .await;
+    assert!(browser.text("main").await.contains("Hello, stranger!"));
+    let sheet = browser
+        .eval(
+            "return [...document.styleSheets].some((s) => (s.href || '').endsWith('/svc/zz-scaffold/assets/zz-scaffold.css'));",
+        )
+        .await;
+    assert_eq!(sheet, true, "the team's stylesheet is on the page");
+    assert_eq!(browser.url().await.path(), format!("/{NAME}"));
+    browser.quit_without_console_errors().await;
 }
