@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use mf_tests::browser::sign_up_and_in;
 use mf_tests::browser::Browser;
 use mf_tests::Stack;
 
@@ -84,16 +85,13 @@ async fn capture_pages(browser: &Browser, site: &Stack, dir: &Path, state: &str)
     }
 }
 
-/// Signs a new account up through the page's own form.
+/// Signs a new account up through the page's own form, confirms its address as the mailed
+/// link would, and signs in.
 async fn sign_up(browser: &Browser, site: &Stack) {
     viewport(browser, 1280, 900).await;
     browser.goto(&site.url("/accounts")).await;
-    browser.fill("#sign-up-name", "Ada Lovelace").await;
-    browser.fill("#sign-up-email", "ada@example.com").await;
-    browser.fill("#sign-up-password", "analytical engine").await;
-    browser
-        .click("form[action$='/actions/sign-up'] button[type=submit]")
-        .await;
+    let (name, email) = ("Ada Lovelace", "ada@example.com");
+    sign_up_and_in(browser, site, name, email, "analytical engine").await;
     browser
         .wait_until(
             "location.pathname === '/dashboard' && document.querySelector('header .user-menu form')",
