@@ -19,11 +19,21 @@ pub fn read() -> actix_web::Route {
 
 /// A service's own HTML page for an error (`no-store`), with a link back to its start page.
 pub fn error_page(status: actix_web::http::StatusCode, title: &str, body: Markup) -> HttpResponse {
+    error_page_with(&components::PageOptions::new(title), status, body)
+}
+
+/// [`error_page`] with the page's own options (its title, stylesheets and scripts): for a
+/// binary whose small pages use its own stylesheet, such as the shell's override pages.
+pub fn error_page_with(
+    options: &components::PageOptions,
+    status: actix_web::http::StatusCode,
+    body: Markup,
+) -> HttpResponse {
     let page = components::page(
-        &components::PageOptions::new(title),
+        options,
         html! {
             main class="container" id="main" {
-                h1 { (title) }
+                h1 { (options.title) }
                 (body)
                 p { a href="/" { "Back to the start page" } }
             }

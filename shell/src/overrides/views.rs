@@ -130,26 +130,19 @@ pub fn refused(status: StatusCode, message: &str) -> HttpResponse {
     )
 }
 
-/// A page of the overrides: the shell's stylesheet, no fragment, never cached.
+/// A page of the overrides: shared-ui's error-page frame with the shell's stylesheet and
+/// the services' CSP, never cached.
 fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
     let mut options = PageOptions::new(title);
     options.stylesheets = vec![SHELL_CSS_URL.to_owned()];
-    let markup = components::page(
+    let mut res = shared_ui::respond::error_page_with(
         &options,
-        html! {
-            main id="main" class="container shell-main" {
-                h1 { (title) }
-                (body)
-                p { a href="/" { "Go to the start page" } }
-            }
-        },
+        status,
+        html! { div class="stack" { (body) } },
     );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            shared_ui::security::service_csp(),
-        ))
-        .body(markup.into_string())
+    if let Ok(csp) = header::HeaderValue::from_str(&shared_ui::security::service_csp()) {
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    res
 }
