@@ -14,8 +14,9 @@
 //! the surviving replica (no session lost), pages answer 200 again at once, and the only
 //! failures are requests in flight around the kills (counted and printed).
 //!
-//! Needs `ACCOUNTS_TEST_POSTGRES_URL` (`scripts/with-postgres`): skipped locally without it,
-//! a failure under `CI=true`. Bounded: about 12 s of load, loopback only.
+//! Needs PostgreSQL: `ACCOUNTS_TEST_POSTGRES_URL` (`scripts/with-postgres`), or an installed
+//! `postgresql` the test starts a throwaway server of; skipped locally without either, a
+//! failure under `CI=true`. Bounded: about 12 s of load, loopback only.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

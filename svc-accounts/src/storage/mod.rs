@@ -19,6 +19,7 @@
 
 pub mod postgres;
 pub mod sqlite;
+pub mod throwaway_postgres;
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};

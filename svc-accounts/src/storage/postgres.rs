@@ -742,22 +742,41 @@ pub mod testing {
     /// The environment variable holding the admin URL of a test PostgreSQL server.
     pub const URL_VAR: &str = "ACCOUNTS_TEST_POSTGRES_URL";
     /// What a PostgreSQL test needs, when [`admin_url`] finds nothing.
-    pub const NEEDS: &str = "a PostgreSQL server (ACCOUNTS_TEST_POSTGRES_URL is not set)";
+    pub const NEEDS: &str = "a PostgreSQL server (ACCOUNTS_TEST_POSTGRES_URL is not set, \
+                             and no installed PostgreSQL could be started)";
     /// How to get it.
-    pub const INSTALL: &str = "run the tests under scripts/with-postgres, which installs \
-                               Debian's postgresql when missing and starts a throwaway server";
+    pub const INSTALL: &str = "apt-get install postgresql, or run the tests under \
+                               scripts/with-postgres, which installs it when missing";
 
-    /// The admin URL, if set. When it is not set: `None` locally (the PostgreSQL tests are
-    /// skipped with a note), but a panic under `CI=true`, where PostgreSQL must be there.
+    /// The admin URL: `ACCOUNTS_TEST_POSTGRES_URL` when set; else a throwaway server of this
+    /// process (started once, when Debian's `postgresql` is installed:
+    /// `crate::storage::throwaway_postgres`). With neither: `None` locally (the PostgreSQL
+    /// tests are skipped with a note), but a panic under `CI=true`, where PostgreSQL must be
+    /// there.
     pub fn admin_url() -> Option<String> {
-        match std::env::var(URL_VAR) {
-            Ok(url) if !url.trim().is_empty() => Some(url),
-            _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-                "{URL_VAR} is not set, and CI=true: the PostgreSQL tests must run in CI \
-                 (run them under scripts/with-postgres)"
-            ),
-            _ => None,
+        static THROWAWAY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        if let Ok(url) = std::env::var(URL_VAR) {
+            if !url.trim().is_empty() {
+                return Some(url);
+            }
         }
+        let url = THROWAWAY.get_or_init(|| match crate::storage::throwaway_postgres::start() {
+            Ok(url) => {
+                eprintln!("svc-accounts tests: {URL_VAR} is not set: started a throwaway PostgreSQL at {url}");
+                Some(url)
+            }
+            Err(why) => {
+                eprintln!("svc-accounts tests: no throwaway PostgreSQL: {why}");
+                None
+            }
+        });
+        if url.is_none() && std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "{URL_VAR} is not set and no PostgreSQL could be started, and CI=true: the \
+                 PostgreSQL tests must run in CI (run them under scripts/with-postgres)"
+            );
+        }
+        url.clone()
     }
 
     /// `url` with its database name replaced by `name`.

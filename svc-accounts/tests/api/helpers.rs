@@ -4,8 +4,9 @@
 //! The same suite is built twice (see `Cargo.toml`): the `api` binary runs every test on a
 //! SQLite file, `api_postgres` on a new PostgreSQL database per test (`CREATE DATABASE
 //! test_<random>` on the server of `ACCOUNTS_TEST_POSTGRES_URL`, which `scripts/with-postgres`
-//! exports). Without that URL the PostgreSQL tests are skipped locally, and fail under
-//! `CI=true`.
+//! exports, or of a throwaway server the process starts when Debian's `postgresql` is
+//! installed: `testing::admin_url`). With neither, the PostgreSQL tests are skipped locally,
+//! and fail under `CI=true`.
 
 use std::path::{Path, PathBuf};
 
@@ -49,8 +50,9 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// A new database on this binary's backend. On PostgreSQL without
-    /// `ACCOUNTS_TEST_POSTGRES_URL`, outside CI, the test is skipped: the note is printed
+    /// A new database on this binary's backend. On PostgreSQL with neither
+    /// `ACCOUNTS_TEST_POSTGRES_URL` nor an installed PostgreSQL to start, outside CI, the
+    /// test is skipped: the note is printed
     /// and the test's process ends with success (nextest runs each test in its own process).
     pub fn new() -> Self {
         match backend() {
