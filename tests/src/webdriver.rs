@@ -19,7 +19,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 /// The key under which W3C WebDriver names an element in JSON.
-const ELEMENT_KEY: &str = "element-6066-11e4-a07c-4e6e6f8b3b30";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// The longest a single command may take (a page load, an async script): a hung driver fails
 /// the test instead of hanging it.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
