@@ -2,12 +2,12 @@
 //! over `reqwest` and `serde_json`: chromedriver speaks WebDriver as JSON over HTTP, and the
 //! tests need only a few of its commands.
 //!
-//! Its methods are named as fantoccini's (`goto`, `find`, `execute`, `set_window_size`, ...),
-//! which the tests used before. fantoccini was dropped because its protocol types (the
-//! `webdriver` crate) alone brought four duplicate crates into the workspace (base64 0.21,
-//! cookie 0.16, thiserror 1 and its derive), and fantoccini 0.22's `webdriver` 0.53 adds a
-//! second ICU tree on top; this module brings no crate the tests did not already build
-//! (deny.toml's `[bans]` has the figures).
+//! Its methods are named as fantoccini's (`goto`, `find`, `execute`, `set_window_size`,
+//! ...), which the tests used before. fantoccini was dropped because its protocol types
+//! (the `webdriver` crate) alone brought four duplicate crate versions into the workspace
+//! (base64 0.21, cookie 0.16, thiserror 1 and its derive), and fantoccini 0.22's
+//! `webdriver` 0.53 adds a second ICU tree on top; this module brings no crate the tests
+//! did not already build (deny.toml's `[bans]` has the figures).
 //!
 //! Every command answers `Result<_, WebDriverError>`: a driver's error keeps its W3C error
 //! code and message, so a failing test says what chromedriver said.
