@@ -1,4 +1,5 @@
-//! Headless Chromium for the browser tests, driven over WebDriver with fantoccini.
+//! Headless Chromium for the browser tests, driven over WebDriver with the tests' own client
+//! ([`crate::webdriver`]).
 //!
 //! [`Browser::start`] runs Debian's `chromedriver` on a free loopback port as a child process
 //! (shut down and killed by its PID on drop) and opens a Chromium session with a fresh
@@ -19,10 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::free_port;
+use crate::webdriver::{Client, Locator};
 
 /// Debian's Chromium, looked up on `PATH` (Debian installs it as `/usr/bin/chromium`).
 pub const CHROMIUM: &str = "chromium";
@@ -47,7 +49,6 @@ pub struct Browser {
     client: Client,
     driver: Child,
     driver_port: u16,
-    session: String,
     // Dropped after the driver: Chromium's profile lives here.
     _profile: tempfile::TempDir,
 }
@@ -148,26 +149,18 @@ impl Browser {
         caps.insert("goog:chromeOptions".into(), options);
         caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
 
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
+        let client = Client::connect(&format!("http://127.0.0.1:{driver_port}"), caps)
             .await
             .unwrap_or_else(|e| panic!("cannot open a Chromium session ({e}); {INSTALL_HINT}"));
-        let session = client
-            .session_id()
-            .await
-            .expect("session id")
-            .expect("a WebDriver session");
         Some(Self {
             client,
             driver: browser_driver.0.take().expect("driver"),
             driver_port,
-            session,
             _profile: profile,
         })
     }
 
-    /// The fantoccini client, for anything the helpers here do not cover.
+    /// The WebDriver client, for anything the helpers here do not cover.
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -185,26 +178,14 @@ impl Browser {
     /// `Page.addScriptToEvaluateOnNewDocument`, through chromedriver): a probe that must
     /// see the page from its first byte, as a `MutationObserver` or a `PerformanceObserver`.
     pub async fn on_new_document(&self, source: &str) {
-        let url = format!(
-            "http://127.0.0.1:{}/session/{}/goog/cdp/execute",
-            self.driver_port, self.session
-        );
         let body = json!({
             "cmd": "Page.addScriptToEvaluateOnNewDocument",
             "params": { "source": source },
         });
-        let res = reqwest::Client::new()
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
+        self.client
+            .command(Method::POST, "goog/cdp/execute", Some(body))
             .await
-            .expect("chromedriver's CDP endpoint");
-        assert!(
-            res.status().is_success(),
-            "Page.addScriptToEvaluateOnNewDocument failed: {}",
-            res.text().await.unwrap_or_default()
-        );
+            .unwrap_or_else(|e| panic!("Page.addScriptToEvaluateOnNewDocument failed: {e}"));
     }
 
     /// Runs `script` (a function body; `return` a value) and gives back its JSON result.
@@ -313,22 +294,12 @@ impl Browser {
     /// The console messages logged since the last call (levels `SEVERE`, `WARNING`, ...),
     /// each as `LEVEL source message`.
     pub async fn console(&self) -> Vec<String> {
-        let url = format!(
-            "http://127.0.0.1:{}/session/{}/se/log",
-            self.driver_port, self.session
-        );
-        let body = reqwest::Client::new()
-            .post(url)
-            .header("content-type", "application/json")
-            .body(json!({ "type": "browser" }).to_string())
-            .send()
+        let entries = self
+            .client
+            .command(Method::POST, "se/log", Some(json!({ "type": "browser" })))
             .await
-            .expect("chromedriver log endpoint")
-            .text()
-            .await
-            .expect("chromedriver log answer");
-        let answer: Value = serde_json::from_str(&body).expect("chromedriver log JSON");
-        answer["value"]
+            .unwrap_or_else(|e| panic!("chromedriver's log: {e}"));
+        entries
             .as_array()
             .map(|entries| {
                 entries
@@ -407,7 +378,7 @@ impl Browser {
     /// Ends the session (closes Chromium) and stops chromedriver.
     pub async fn quit(self) {
         // `close` ends the WebDriver session; Drop then stops the driver.
-        let _ = self.client.clone().close().await;
+        let _ = self.client.close().await;
     }
 }
 

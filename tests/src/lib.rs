@@ -15,7 +15,8 @@
 //!   [`Stack::post_form`]): the common request shapes in one call each.
 //! - [`raw_request`]: one HTTP/1.1 request written byte for byte, for URLs no HTTP client
 //!   would send unchanged (`..`, backslashes, `%00`).
-//! - `browser`: the browser-test harness (its own module); `python`: the Python team as a
+//! - `browser`: the browser-test harness (its own module), over `webdriver`, the tests' small
+//!   W3C WebDriver client; `python`: the Python team as a
 //!   process; `replicas`: services as real
 //!   processes and a TCP balancer; `faults`: a switchable faulty fragment server, the shell
 //!   as a process beside the three services, a paced page load and `/proc` memory readings;
@@ -35,6 +36,7 @@ pub mod python;
 pub mod replicas;
 pub mod serial;
 pub mod site;
+pub mod webdriver;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
