@@ -6,10 +6,14 @@
 //! - svc-pricing built ALONE with the feature (`cargo build -p svc-pricing --features otlp`
 //!   into a target folder of its own, `<target>/otlp-alone`, so nothing the shell or the
 //!   tests enable can unify into it) exports its request span to an https OTLP/HTTP
-//!   receiver whose certificate comes from a certificate authority made for the test, trusted
-//!   through `OTEL_EXPORTER_OTLP_CERTIFICATE` only; the same binary not told to trust it
-//!   exports nothing and logs the export error (the certificate is checked). Heavy: the first build compiles
-//!   svc-pricing's dependencies (about 180 crates) once; later runs reuse them.
+//!   receiver whose certificate comes from a certificate authority made for the test,
+//!   trusted through `OTEL_EXPORTER_OTLP_CERTIFICATE` only; the same binary not told to
+//!   trust it exports nothing and logs the export error (the certificate is checked). The
+//!   first build compiles svc-pricing's dependencies (about 230 crates) once; later runs
+//!   reuse them.
+//!
+//! Both run cargo in the checkout, so both are heavy (one at a time with the scaffold test,
+//! which adds a crate to the workspace for a while).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,9 +39,32 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// `cargo ARGS` in the workspace root: its stdout, or a panic with its output.
+/// Whether `name` is one of the variables cargo sets for this test process (not a setting
+/// of the user's): a build script that reads one (ring's reads `CARGO_MANIFEST_DIR`) would
+/// make the inner build differ from a plain `cargo build` and rebuild every time.
+fn set_by_cargo_for_the_test(name: &str) -> bool {
+    const PREFIXES: [&str; 2] = ["CARGO_PKG_", "CARGO_BIN_EXE_"];
+    const NAMES: [&str; 6] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+    ];
+    NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// `cargo ARGS` in the workspace root, as from a terminal: its stdout, or a panic with its
+/// output.
 fn cargo(args: &[&str]) -> String {
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_for_the_test) {
+            command.env_remove(name);
+        }
+    }
+    let out = command
         .current_dir(root())
         .args(args)
         .output()
@@ -73,6 +100,8 @@ fn is_otlp_stack(krate: &str) -> bool {
 
 #[test]
 fn a_default_build_of_svc_pricing_compiles_no_otlp_stack() {
+    // Not while the scaffold test has a crate of its own in the workspace.
+    let _heavy = mf_tests::heavy();
     let default = crates_of_svc_pricing(&[]);
     let stack: Vec<&String> = default.iter().filter(|c| is_otlp_stack(c)).collect();
     assert!(stack.is_empty(), "in a default build: {stack:?}");
