@@ -18,8 +18,10 @@ WORKDIR /src
 COPY . .
 # crt-static: a glibc binary with no shared libraries, so it runs on `scratch` (glibc >= 2.34
 # has the files and dns NSS modules built in, so compose service names resolve).
+# `--features otlp`: the images can export traces (OTEL_EXPORTER_OTLP_ENDPOINT), http or
+# https (rustls, webpki roots); a default `cargo build` leaves that stack out.
 RUN RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --target x86_64-unknown-linux-gnu \
+    cargo build --release --target x86_64-unknown-linux-gnu --features otlp \
         -p svc-pricing -p svc-dashboard -p svc-accounts -p shell \
  && mkdir -p /out/data /out/secrets \
  && cd target/x86_64-unknown-linux-gnu/release \

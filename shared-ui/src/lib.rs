@@ -31,7 +31,7 @@
 //! - [`health`]: `/healthz`, `/readyz` and the `healthcheck` subcommand.
 //! - [`respond`]: a handler's building blocks: GET-and-HEAD routes, the 404 and 400 pages,
 //!   the fragment answer and the base path.
-//! - [`logging`]: `RUST_LOG` to stderr; [`otlp`]: optional OTLP trace export
+//! - [`logging`]: `RUST_LOG` to stderr; [`otlp`]: OTLP trace export (feature `otlp`)
 //!   (`OTEL_EXPORTER_OTLP_ENDPOINT`).
 //! - [`proxies`]: the real client address behind trusted proxies (`TRUSTED_PROXIES`).
 //! - `testkit` (feature `testkit`, for dev-dependencies): spawn a service on port 0 and

@@ -21,7 +21,8 @@
 //!   processes and a TCP balancer; `faults`: a switchable faulty fragment server, the shell
 //!   as a process beside the three services, a paced page load and `/proc` memory readings;
 //!   `site`: the shell as a process over the services and configuration a test writes.
-//!   `serial`: the lock each heavy test holds, so that they run one at a time.
+//!   `serial`: the lock each heavy test holds, so that they run one at a time; `tls`:
+//!   https in front of a helper server, with a certificate authority made per use.
 //!
 //! External stack: when `MF_BASE_URL` is set (e.g. `http://127.0.0.1:8000` from
 //! docker compose), [`Stack::start_or_external`] talks to it instead of spawning, for the
@@ -36,6 +37,7 @@ pub mod python;
 pub mod replicas;
 pub mod serial;
 pub mod site;
+pub mod tls;
 pub mod webdriver;
 
 use std::collections::HashMap;
@@ -926,6 +928,7 @@ pub struct OtlpReceiver {
     pub url: String,
     spans: Arc<std::sync::Mutex<Vec<ReceivedSpan>>>,
     running: Running,
+    tls: Option<tls::TlsFront>,
 }
 
 async fn otlp_traces(
@@ -1001,7 +1004,23 @@ impl OtlpReceiver {
                 handle: server.handle(),
                 task: tokio::spawn(server),
             },
+            tls: None,
         }
+    }
+
+    /// Starts one reached over https only: `url` is `https://127.0.0.1:{port}`, with a
+    /// certificate that only [`OtlpReceiver::ca_pem`] makes trusted.
+    pub async fn start_https() -> OtlpReceiver {
+        let mut receiver = OtlpReceiver::start().await;
+        let front = tls::TlsFront::start(receiver.running.port).await;
+        receiver.url = format!("https://127.0.0.1:{}", front.port);
+        receiver.tls = Some(front);
+        receiver
+    }
+
+    /// The PEM certificate of the authority an https receiver's certificate comes from.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
     }
 
     /// The spans received so far.

@@ -22,8 +22,12 @@ use tokio::task::JoinHandle;
 use crate::free_port;
 
 /// A workspace binary built by `cargo build --workspace --bins` (as `scripts/test` does),
-/// beside this test binary's folder (`target/debug/`).
+/// beside this test binary's folder (`target/debug/`); an absolute path as it is (a binary
+/// built elsewhere, e.g. alone in a target folder of its own).
 pub fn binary(name: &str) -> PathBuf {
+    if std::path::Path::new(name).is_absolute() {
+        return PathBuf::from(name);
+    }
     let exe = std::env::current_exe().expect("the test binary's path");
     // target/debug/deps/replicas-… → target/debug
     let dir = exe
@@ -53,7 +57,8 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `binary` with `args` plus `--port <free port>` and waits until it answers
+    /// Starts `binary` (a name in `target/debug/`, or an absolute path: [`binary`]) with
+    /// `args` plus `--port <free port>` and waits until it answers
     /// `/healthz` (at most 30 s). Tries another port if the first was taken meanwhile.
     pub async fn start(name: &str, binary_name: &str, args: &[&str]) -> Process {
         Self::spawn(name, binary_name, args, None, &[]).await

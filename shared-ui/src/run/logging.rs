@@ -54,8 +54,8 @@ impl LogFormat {
 /// `LOG_FORMAT` (text when unset or invalid: binaries check it first with
 /// [`LogFormat::from_env`] and refuse a bad value), text coloured only when stderr is a
 /// terminal (so files, pipes and the launcher get plain text), and, when
-/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set, OTLP export of the spans ([`crate::otlp`]). Safe
-/// to call twice.
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set, OTLP export of the spans ([`crate::otlp`]; in a
+/// build without the `otlp` feature, a warning that says so). Safe to call twice.
 pub fn init_tracing() {
     use std::io::IsTerminal;
 
@@ -83,13 +83,21 @@ pub fn init_tracing() {
             .with_writer(std::io::stderr)
             .with_filter(filter())
     });
-    let export =
-        crate::otlp::layer().map(|l| l.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
+    let (export, problem) = match crate::otlp::layer() {
+        Ok(export) => (export, None),
+        Err(problem) => (None, Some(problem)),
+    };
+    let export = export.map(|l| l.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
     let _ = tracing_subscriber::registry()
         .with(text)
         .with(json)
         .with(export)
         .try_init();
+    // An endpoint that is set but cannot be served (no `otlp` feature in this build, or an
+    // exporter that cannot be built) is said once, now that there is somewhere to say it.
+    if let Some(problem) = problem {
+        tracing::warn!("{problem}");
+    }
 }
 
 #[cfg(test)]

@@ -1,111 +1,111 @@
-//! Optional OTLP trace export, off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! Optional OTLP trace export: compiled in by the `otlp` cargo feature (each binary's
+//! `otlp`, on in the images, off in a default `cargo build`), then on when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set.
 //!
-//! When it is set (e.g. `http://otel-collector:4318`), [`crate::logging::init_tracing`] adds
-//! a `tracing-opentelemetry` layer whose spans go, in batches, as OTLP/HTTP protobuf to
+//! When it is set (e.g. `https://otel-collector:4318`), [`crate::logging::init_tracing`]
+//! adds a `tracing-opentelemetry` layer whose spans go, in batches, as OTLP/HTTP protobuf to
 //! `<endpoint>/v1/traces` (the standard `OTEL_EXPORTER_OTLP_*` and `OTEL_BSP_*` variables
 //! apply; `OTEL_SERVICE_NAME` names the service, else the binary's name). Every request
 //! span is exported at `info` level whatever `RUST_LOG` says (it filters the log lines
-//! only).
+//! only). The HTTP client is reqwest's blocking client with rustls and the webpki roots,
+//! built here (so an `https://` collector works in a binary built alone), trusting also the
+//! PEM certificates of `OTEL_EXPORTER_OTLP_CERTIFICATE` (a private CA).
 //!
 //! `join` ties a request's span to its trace: the exported span takes the incoming
 //! `traceparent`'s trace id and has its span as parent, and the ids the exporter gives the
-//! span become the request's [`TraceContext`], so what the shell sends upstream, what every
-//! log line says and what the collector receives are the same ids.
+//! span become the request's [`crate::trace::TraceContext`], so what the shell sends
+//! upstream, what every log line says and what the collector receives are the same ids.
+//!
+//! Without the feature nothing of this is compiled, and an endpoint that is set is not
+//! ignored silently: [`crate::logging::init_tracing`] logs one warning at start-up saying
+//! that this build has no OTLP export and how to get it ([`unavailable`]).
 
-use std::sync::OnceLock;
+#[cfg(feature = "otlp")]
+mod export;
 
-use opentelemetry::trace::{
-    SpanContext, TraceContextExt, TraceFlags, TraceState, TracerProvider as _,
-};
-use opentelemetry::Context;
-use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::registry::LookupSpan;
-
-use crate::trace::{SpanId, TraceContext, TraceId};
+#[cfg(feature = "otlp")]
+pub use export::{enabled, flush};
+#[cfg(feature = "otlp")]
+pub(crate) use export::{join, layer};
 
 /// The variable that turns export on.
 pub const ENDPOINT_ENV: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// The traces' own endpoint (a full URL), which turns export on as well.
+pub const TRACES_ENDPOINT_ENV: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// A PEM file of certificates trusted beside the webpki roots (a private CA).
+pub const CERTIFICATE_ENV: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// The traces' own certificate file, read before [`CERTIFICATE_ENV`].
+pub const TRACES_CERTIFICATE_ENV: &str = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
 
-static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+/// The first of `names` that is set to something other than blanks, with its value.
+fn setting(names: [&'static str; 2]) -> Option<(&'static str, String)> {
+    names.into_iter().find_map(|name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (name, v))
+    })
+}
 
-/// Whether spans are being exported.
+/// The setting that asks for export, with its value, if one is set.
+fn requested() -> Option<(&'static str, String)> {
+    setting([TRACES_ENDPOINT_ENV, ENDPOINT_ENV])
+}
+
+/// This binary's file name (`shell`, `svc-pricing`, …), if it can be told.
+fn binary_name() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.file_stem()?.to_string_lossy().into_owned())
+}
+
+/// The start-up warning of a build of `binary` without the `otlp` feature when `setting`
+/// (an endpoint variable) is set to `value`.
+pub fn unavailable(setting: &str, value: &str, binary: &str) -> String {
+    format!(
+        "{setting} is set ({value}) but this build has no OTLP export (cargo feature `otlp` \
+         off): no span is exported; build with `--features otlp` \
+         (`cargo build -p {binary} --features otlp`), as the images are"
+    )
+}
+
+/// Whether spans are being exported: never in a build without the feature.
+#[cfg(not(feature = "otlp"))]
 pub fn enabled() -> bool {
-    PROVIDER.get().is_some()
+    false
 }
 
-/// The layer that exports spans, when [`ENDPOINT_ENV`] is set (and the exporter builds).
-pub(crate) fn layer<S>() -> Option<impl tracing_subscriber::Layer<S>>
-where
-    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
-{
-    std::env::var(ENDPOINT_ENV)
-        .ok()
-        .filter(|e| !e.trim().is_empty())?;
-    let exporter = match opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .build()
-    {
-        Ok(exporter) => exporter,
-        Err(e) => {
-            // Tracing is not set up yet: this is the only way to say it.
-            eprintln!("{ENDPOINT_ENV} is set but the OTLP exporter cannot be built: {e}; spans are not exported");
-            return None;
+/// Nothing to send in a build without the feature.
+#[cfg(not(feature = "otlp"))]
+pub fn flush() {}
+
+/// No exported span to join in a build without the feature.
+#[cfg(not(feature = "otlp"))]
+pub(crate) fn join(_span: &tracing::Span, _trace: &mut crate::trace::TraceContext) {}
+
+/// No layer in a build without the feature; the warning to log when an endpoint is set.
+#[cfg(not(feature = "otlp"))]
+pub(crate) fn layer() -> Result<Option<tracing_subscriber::layer::Identity>, String> {
+    match requested() {
+        Some((setting, value)) => {
+            let binary = binary_name().unwrap_or_else(|| "<package>".to_owned());
+            Err(unavailable(setting, &value, &binary))
         }
-    };
-    let name = std::env::var("OTEL_SERVICE_NAME")
-        .ok()
-        .filter(|n| !n.is_empty())
-        .or_else(|| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        })
-        .unwrap_or_else(|| "mosaic".to_owned());
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(Resource::builder().with_service_name(name).build())
-        .build();
-    let tracer = provider.tracer("mosaic");
-    if PROVIDER.set(provider).is_err() {
-        return None; // Set up once already (init_tracing called twice).
+        None => Ok(None),
     }
-    Some(tracing_opentelemetry::layer().with_tracer(tracer))
 }
 
-/// Ties `span` (a request's span, not yet entered) to the request's trace and makes the
-/// request's ids the exported span's; does nothing while export is off.
-pub(crate) fn join(span: &tracing::Span, trace: &mut TraceContext) {
-    if !enabled() {
-        return;
-    }
-    if let Some(parent) = trace.parent_id {
-        let remote = SpanContext::new(
-            opentelemetry::trace::TraceId::from_bytes(trace.trace_id.to_bytes()),
-            opentelemetry::trace::SpanId::from_bytes(parent.to_bytes()),
-            TraceFlags::new(trace.flags),
-            true,
-            TraceState::default(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_warning_of_a_build_without_export_names_the_setting_and_the_feature() {
+        let text = unavailable(ENDPOINT_ENV, "https://collector:4318", "svc-pricing");
+        assert!(text.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{text}");
+        assert!(text.contains("https://collector:4318"), "{text}");
+        assert!(
+            text.contains("`cargo build -p svc-pricing --features otlp`"),
+            "{text}"
         );
-        let _ = span.set_parent(Context::new().with_remote_span_context(remote));
-    }
-    let cx = span.context();
-    let exported = cx.span().span_context().clone();
-    let ids = (
-        TraceId::from_bytes(exported.trace_id().to_bytes()),
-        SpanId::from_bytes(exported.span_id().to_bytes()),
-    );
-    if let (Some(trace_id), Some(span_id)) = ids {
-        trace.trace_id = trace_id;
-        trace.span_id = span_id;
-        trace.flags = exported.trace_flags().to_u8();
-    }
-}
-
-/// Sends the spans still in the batch (call once the server has stopped).
-pub fn flush() {
-    if let Some(provider) = PROVIDER.get() {
-        let _ = provider.force_flush();
     }
 }
