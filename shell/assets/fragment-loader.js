@@ -20,8 +20,9 @@
 // viewport: then it is fetched (IntersectionObserver), with the same timeout, error state and
 // announcement as a swap. Its link (to the section's page showing it) loads it in place.
 import { Controller } from "@hotwired/stimulus";
-// boot.js starts Stimulus once as window.Stimulus; import it first so the app exists.
-import { registerControllers } from "/assets/shared/boot.js";
+// boot.js starts Stimulus once as window.Stimulus; import it first so the app exists. The
+// import map names it (its URL carries its content hash), so this is the page's own instance.
+import { registerControllers } from "@mosaic/boot";
 
 const LOADER_HEADERS = { "x-mf-loader": "1" };
 // A form post also asks the shell to answer a re-rendered form (422 and other 4xx) as 200
