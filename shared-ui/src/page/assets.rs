@@ -280,7 +280,9 @@ mod tests {
             .to_http_request();
         let res = set.respond(&req, name);
         assert_eq!(res.status(), 200, "{uri}");
-        res.headers()[header::CACHE_CONTROL]
+        res.headers()
+            .get(header::CACHE_CONTROL)
+            .expect("a Cache-Control")
             .to_str()
             .unwrap()
             .to_owned()
