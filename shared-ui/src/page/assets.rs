@@ -164,17 +164,21 @@ impl AssetSet {
 
     /// Serves `name`: 200 with body, 304 when `If-None-Match` hits (with the `Vary` of its
     /// 200), 404 otherwise. The `Cache-Control` is [`IMMUTABLE`] when the query's `v` is the
-    /// current content hash, else the asset's own.
+    /// current content hash, the asset's own without a query, and `no-cache` with any other.
     pub fn respond(&self, req: &HttpRequest, name: &str) -> HttpResponse {
         let Some(entry) = self.entries.get(name) else {
             return HttpResponse::NotFound()
                 .content_type("text/plain; charset=utf-8")
                 .body("no such asset\n");
         };
-        let cache_control = if requested_hash(req.query_string()) == Some(entry.hash.as_str()) {
+        let query = req.query_string();
+        let cache_control = if requested_hash(query) == Some(entry.hash.as_str()) {
             IMMUTABLE
-        } else {
+        } else if query.is_empty() {
             entry.asset.cache_control
+        } else {
+            // Another hash: these bytes are not the ones that URL names.
+            "public, no-cache"
         };
         let hit = req
             .headers()
@@ -300,11 +304,16 @@ mod tests {
             cache_control(&set, "/assets/a.css", "a.css"),
             "public, no-cache"
         );
-        // A versioned name stays immutable without the hash.
+        // A versioned name stays immutable without the hash, but not with another one.
         let stimulus = shared();
         assert_eq!(
             cache_control(stimulus, STIMULUS_URL, "stimulus-3.2.2.js"),
             IMMUTABLE
+        );
+        let stale = format!("{STIMULUS_URL}?v=0123456789abcdef");
+        assert_eq!(
+            cache_control(stimulus, &stale, "stimulus-3.2.2.js"),
+            "public, no-cache"
         );
     }
 }

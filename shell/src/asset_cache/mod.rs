@@ -287,7 +287,12 @@ mod tests {
                 .uri(uri)
                 .to_http_request();
             let res = copy.respond(&req);
-            res.headers().get("cache-control").unwrap().to_str().unwrap().to_owned()
+            res.headers()
+                .get("cache-control")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
         };
         let current = format!("/svc/x/assets/a.css?v={}", content_hash(b"p{}"));
         assert_eq!(cache_control(&current), IMMUTABLE);
