@@ -231,9 +231,10 @@ async fn the_preview_page_has_the_import_map_boot_module_and_the_overview() {
     let body = res.text().await.unwrap();
     assert!(body.starts_with("<!DOCTYPE html>"));
     assert!(body.contains(r#"<script type="importmap">"#));
-    assert!(body.contains(r#"<script type="module" src="/assets/shared/boot.js"></script>"#));
-    assert!(body.contains(r#"href="/assets/dashboard.css""#));
-    assert!(body.contains(r#""module":"/assets/auto-refresh.js""#));
+    // Every asset at its content-hashed URL.
+    assert!(body.contains(r#"<script type="module" src="/assets/shared/boot.js?v="#));
+    assert!(body.contains(r#"href="/assets/dashboard.css?v="#));
+    assert!(body.contains(r#""module":"/assets/auto-refresh.js?v="#));
     assert!(body.contains("<h1>Dashboard</h1>"));
     assert!(body.contains(r#"data-fragment="dashboard/overview""#));
     assert!(body.contains(r#"data-auto-refresh-url-value="/fragments/stats""#));
