@@ -293,7 +293,7 @@ async fn a_warm_reload_sends_no_asset_request() {
                 .map((e) => e.name);",
         )
         .await;
-    println!(
+    eprintln!(
         "asset requests: first load {cold}, warm reload {warm}; transferred again: {transferred}"
     );
     assert_eq!(
