@@ -129,15 +129,7 @@ pub fn render(
         Some(s) => format!("{} · {}", s.title, config.brand),
         None => format!("Page not found · {}", config.brand),
     };
-    // The head links the assets of the services with a slot here, and no others: the
-    // loader adds another service's stylesheet when a swap first shows it.
-    let shown = Shown::Only(
-        chrome
-            .iter()
-            .chain(&main)
-            .map(|s: &SlotRef| s.service.clone())
-            .collect(),
-    );
+    let shown = shown_on(&chrome, &main);
     let slot_css = views::slot_heights_css(&registry.slot_heights());
     let description = match section {
         Some(s) => s
@@ -187,6 +179,18 @@ pub fn render(
         csp: HeaderValue::from_str(&policy).ok(),
         late: end.map(|end| deferred::LatePage::new(&policy, end)),
     }
+}
+
+/// The services with a slot on the page: its head links their assets and no others (the
+/// loader adds another service's stylesheet when a swap first shows it).
+fn shown_on(chrome: &[SlotRef], main: &[SlotRef]) -> Shown {
+    Shown::Only(
+        chrome
+            .iter()
+            .chain(main)
+            .map(|s| s.service.clone())
+            .collect(),
+    )
 }
 
 fn slot_ref(service: &str, fragment: &str, chrome: bool, mode: SlotMode) -> SlotRef {
