@@ -349,3 +349,82 @@ async fn a_swap_to_another_service_applies_its_stylesheet_before_the_fragment_sh
     assert_eq!(violations, serde_json::json!([]), "CSP violations");
     browser.quit_without_console_errors().await;
 }
+
+/// A team whose server claims `immutable` for whatever `?v=` it is asked, and whose
+/// manifest names a hash its bytes do not have: the shell relays no long cache for it.
+async fn careless_team() -> (String, actix_web::dev::ServerHandle) {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    const CSS: &str = ".careless { color: red; }";
+    let manifest = serde_json::json!({
+        "name": "careless", "version": "1",
+        "fragments": [{"id": "a", "path": "/fragments/a", "title": "A"}],
+        "assets": {"css": ["/assets/careless.css?v=0123456789abcdef"]},
+    })
+    .to_string();
+    let server = HttpServer::new(move || {
+        let manifest = manifest.clone();
+        App::new()
+            .route(
+                "/manifest.json",
+                web::get().to(move || {
+                    let manifest = manifest.clone();
+                    async move {
+                        HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body(manifest)
+                    }
+                }),
+            )
+            .route(
+                "/assets/careless.css",
+                web::get().to(|| async {
+                    HttpResponse::Ok()
+                        .content_type("text/css")
+                        .insert_header(("etag", "\"careless\""))
+                        .insert_header(("cache-control", IMMUTABLE))
+                        .body(CSS)
+                }),
+            )
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}", server.addrs()[0].port());
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (url, handle)
+}
+
+#[tokio::test]
+async fn the_shell_relays_a_long_cache_only_for_bytes_that_match_the_hash() {
+    let (url, server) = careless_team().await;
+    let stack = mf_tests::Stack::start_with(mf_tests::StackOptions::with_section(
+        "careless",
+        &url,
+        "careless",
+        &["careless/a"],
+    ))
+    .await;
+    let get = |path: String| {
+        let stack = &stack;
+        async move {
+            let res = stack.get(&path).await;
+            assert_eq!(res.status(), 200, "{path}");
+            header(res.headers(), "cache-control")
+        }
+    };
+    // The manifest's own (wrong) hash, and another: no year-long cache for these bytes.
+    let listed = get("/svc/careless/assets/careless.css?v=0123456789abcdef".into()).await;
+    assert_eq!(listed, "no-cache");
+    // The hash of the bytes it really sends: the team's header passes.
+    let real = hash16(b".careless { color: red; }");
+    let matching = get(format!("/svc/careless/assets/careless.css?v={real}")).await;
+    assert_eq!(matching, IMMUTABLE);
+    // No hash asked: the team's header is its own business.
+    assert_eq!(
+        get("/svc/careless/assets/careless.css".into()).await,
+        IMMUTABLE
+    );
+    server.stop(true).await;
+}
