@@ -581,16 +581,22 @@ function isDocument(html) {
 }
 
 // Adds <link rel="stylesheet" href> once and resolves when it loaded (or failed, or after
-// CSS_WAIT_MS), so a fragment never shows unstyled.
+// CSS_WAIT_MS), so a fragment never shows unstyled. Stylesheet URLs carry their content hash
+// (?v=): the same file at another hash (a deploy, the dev loop) is the older copy, removed
+// once the new one has loaded, so none of its rules linger.
 function ensureStylesheet(href) {
-  const absolute = new URL(href, location.href).href;
+  const wanted = new URL(href, location.href);
   const links = [...document.querySelectorAll('link[rel="stylesheet"]')];
-  if (links.some((link) => link.href === absolute)) return Promise.resolve();
+  if (links.some((link) => link.href === wanted.href)) return Promise.resolve();
+  const older = links.filter((link) => {
+    const url = new URL(link.href, location.href);
+    return url.origin === wanted.origin && url.pathname === wanted.pathname;
+  });
   return new Promise((resolve) => {
     const link = document.createElement("link");
     link.rel = "stylesheet";
-    link.href = absolute;
-    link.addEventListener("load", resolve, { once: true });
+    link.href = wanted.href;
+    link.addEventListener("load", () => resolve(older.forEach((old) => old.remove())), { once: true });
     link.addEventListener("error", resolve, { once: true });
     setTimeout(resolve, CSS_WAIT_MS);
     document.head.append(link);
