@@ -409,11 +409,18 @@ def default_version():
 # Assets
 
 
+# Cache-Control of an asset asked for at its content-hashed URL (docs/CONTRACT.md#caching).
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
 class Asset:
     def __init__(self, body, content_type):
         self.body = body
         self.content_type = content_type
-        self.etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        digest = hashlib.sha256(body).hexdigest()
+        self.etag = '"' + digest[:32] + '"'
+        # The content hash its URLs carry (?v=): the first 16 hex digits of the SHA-256.
+        self.hash = digest[:16]
         self.compressible = len(body) >= 1024 and content_type.startswith(
             ("text/", "application/javascript", "application/json", "image/svg+xml"))
 
@@ -539,13 +546,19 @@ class Service:
                 },
             ],
             "assets": {
-                "css": ["/assets/changelog.css"],
+                "css": [self.url("/assets/changelog.css")],
                 "controllers": [
-                    {"identifier": "changelog-feedback", "module": "/assets/changelog-feedback.js"}
+                    {"identifier": "changelog-feedback",
+                     "module": self.url("/assets/changelog-feedback.js")}
                 ],
             },
             "actions": ["/actions/feedback"],
         }
+
+    def url(self, path):
+        """An asset's URL with its content hash (`/assets/changelog.css?v=...`)."""
+        asset = self.assets.get(path)
+        return f"{path}?v={asset.hash}" if asset else path
 
     def add_feedback(self, entry, message, user):
         with self.lock:
@@ -650,16 +663,18 @@ def render_preview(service, user, entries_html):
         "<title>What's new · svc-changelog preview</title>",
     ]
     if "/assets/shared/favicon.svg" in service.assets:
-        head.append('<link rel="icon" href="/assets/shared/favicon.svg" type="image/svg+xml">')
+        icon = service.url("/assets/shared/favicon.svg")
+        head.append(f'<link rel="icon" href="{icon}" type="image/svg+xml">')
     if "/assets/shared/shared.css" in service.assets:
-        head.append('<link rel="stylesheet" href="/assets/shared/shared.css">')
-    head.append('<link rel="stylesheet" href="/assets/changelog.css">')
+        shared = service.url("/assets/shared/shared.css")
+        head.append(f'<link rel="stylesheet" href="{shared}">')
+    head.append(f'<link rel="stylesheet" href="{service.url("/assets/changelog.css")}">')
     if service.has_stimulus:
         controllers = json.dumps(service.manifest()["assets"]["controllers"], separators=(",", ":"))
         head.append(f'<script type="importmap">{IMPORT_MAP}</script>')
         head.append(f'<link rel="modulepreload" href="{STIMULUS_URL}">')
         head.append(f'<script type="application/json" id="mf-controllers">{controllers}</script>')
-        head.append('<script type="module" src="/assets/shared/boot.js"></script>')
+        head.append(f'<script type="module" src="{service.url("/assets/shared/boot.js")}"></script>')
     head.append("</head>")
     badge = (f'<span class="badge badge--info">Signed in as {esc(user["name"])}</span>'
              if user else '<span class="badge badge--info">Signed out</span>')
@@ -870,7 +885,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, page, "text/html; charset=utf-8", [("Cache-Control", "no-store")])
         asset = svc.assets.get(path)
         if asset:
-            headers = [("ETag", asset.etag), ("Cache-Control", "no-cache")]
+            # The current hash in the URL: the bytes never change, so a year; any other
+            # (a page from before a deploy) or none: the current bytes, revalidated.
+            fresh = params.get("v") == [asset.hash]
+            headers = [("ETag", asset.etag), ("Cache-Control", IMMUTABLE if fresh else "no-cache")]
             if asset.compressible:
                 # The shell compresses text of 1 KiB or more and says so in Vary; a 304
                 # must carry the same Vary as its 200 (RFC 9110 section 15.4.5).

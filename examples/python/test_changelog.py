@@ -4,6 +4,7 @@
 
 The HTTP tests start the server in a thread on a free port."""
 
+import hashlib
 import http.client
 import io
 import json
@@ -230,8 +231,10 @@ class HttpTests(unittest.TestCase):
         self.assertIs(teaser["personal"], False)
         self.assertTrue(1 <= teaser["min_height"] <= 4000)
         self.assertNotIn("personal", m["fragments"][0])
-        for path in m["assets"]["css"] + [c["module"] for c in m["assets"]["controllers"]]:
-            self.assertTrue(changelog.is_safe_path(path), path)
+        for url in m["assets"]["css"] + [c["module"] for c in m["assets"]["controllers"]]:
+            path, _, query = url.partition("?")
+            self.assertTrue(changelog.is_safe_path(path), url)
+            self.assertRegex(query, "^v=[0-9a-f]{16}$")
 
     def test_fragments_follow_the_contract(self):
         version = json.loads(self.request("GET", "/manifest.json")[2])["version"]
@@ -330,6 +333,23 @@ class HttpTests(unittest.TestCase):
             # shell compresses).
             self.assertEqual(again.get("vary"), headers.get("vary"))
             self.assertEqual(headers.get("vary") == "accept-encoding", len(body0) >= 1024)
+
+    def test_the_manifest_lists_hashed_asset_urls_answered_immutable(self):
+        _, _, body = self.request("GET", "/manifest.json")
+        manifest = json.loads(body)
+        urls = manifest["assets"]["css"] + [c["module"] for c in manifest["assets"]["controllers"]]
+        for url in urls:
+            path, _, query = url.partition("?")
+            status, headers, content = self.request("GET", url)
+            self.assertEqual(status, 200)
+            digest = hashlib.sha256(content.encode()).hexdigest()[:16]
+            self.assertEqual(query, "v=" + digest)
+            self.assertEqual(headers["cache-control"], changelog.IMMUTABLE)
+            # A stale hash or none: the current bytes, revalidated, never a 404.
+            for other in (path + "?v=0123456789abcdef", path):
+                status, headers, again = self.request("GET", other)
+                self.assertEqual((status, again), (200, content))
+                self.assertEqual(headers["cache-control"], "no-cache")
 
     def test_head_is_get_without_a_body(self):
         _, get_headers, get_body = self.request("GET", "/fragments/teaser")

@@ -20,8 +20,9 @@
 // viewport: then it is fetched (IntersectionObserver), with the same timeout, error state and
 // announcement as a swap. Its link (to the section's page showing it) loads it in place.
 import { Controller } from "@hotwired/stimulus";
-// boot.js starts Stimulus once as window.Stimulus; import it first so the app exists.
-import { registerControllers } from "/assets/shared/boot.js";
+// boot.js starts Stimulus once as window.Stimulus; import it first so the app exists. The
+// import map names it (its URL carries its content hash), so this is the page's own instance.
+import { registerControllers } from "@mosaic/boot";
 
 const LOADER_HEADERS = { "x-mf-loader": "1" };
 // A form post also asks the shell to answer a re-rendered form (422 and other 4xx) as 200
@@ -580,16 +581,22 @@ function isDocument(html) {
 }
 
 // Adds <link rel="stylesheet" href> once and resolves when it loaded (or failed, or after
-// CSS_WAIT_MS), so a fragment never shows unstyled.
+// CSS_WAIT_MS), so a fragment never shows unstyled. Stylesheet URLs carry their content hash
+// (?v=): the same file at another hash (a deploy, the dev loop) is the older copy, removed
+// once the new one has loaded, so none of its rules linger.
 function ensureStylesheet(href) {
-  const absolute = new URL(href, location.href).href;
+  const wanted = new URL(href, location.href);
   const links = [...document.querySelectorAll('link[rel="stylesheet"]')];
-  if (links.some((link) => link.href === absolute)) return Promise.resolve();
+  if (links.some((link) => link.href === wanted.href)) return Promise.resolve();
+  const older = links.filter((link) => {
+    const url = new URL(link.href, location.href);
+    return url.origin === wanted.origin && url.pathname === wanted.pathname;
+  });
   return new Promise((resolve) => {
     const link = document.createElement("link");
     link.rel = "stylesheet";
-    link.href = absolute;
-    link.addEventListener("load", resolve, { once: true });
+    link.href = wanted.href;
+    link.addEventListener("load", () => resolve(older.forEach((old) => old.remove())), { once: true });
     link.addEventListener("error", resolve, { once: true });
     setTimeout(resolve, CSS_WAIT_MS);
     document.head.append(link);

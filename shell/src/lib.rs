@@ -52,6 +52,7 @@
 //! - [`check`]: `shell check URL`, the contract checker.
 
 pub mod asset_cache;
+pub mod assets;
 pub mod body;
 pub mod check;
 pub mod client;

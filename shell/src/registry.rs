@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
 use serde_json::{json, Value};
-use shared_ui::contract::{ContractError, ControllerAsset, FragmentSpec, Manifest};
+use shared_ui::contract::{asset_path, ContractError, ControllerAsset, FragmentSpec, Manifest};
 
 use crate::body::{read_capped, BodyError};
 use crate::settings::{Config, SectionConfig, ServiceConfig};
@@ -32,6 +32,26 @@ pub const MIN_REFRESH_GAP: Duration = Duration::from_millis(500);
 pub const MANIFEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest manifest read, in bytes.
 const MAX_MANIFEST_BYTES: usize = 256 * 1024;
+
+/// Whose assets a page links: every service's, or only those of the services with a slot
+/// on it (a page's head blocks on its stylesheets, so it names only the ones it shows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    /// Every service.
+    All,
+    /// These services, by name.
+    Only(Vec<String>),
+}
+
+impl Shown {
+    /// Whether `service`'s assets belong on the page.
+    pub fn includes(&self, service: &str) -> bool {
+        match self {
+            Shown::All => true,
+            Shown::Only(names) => names.iter().any(|n| n == service),
+        }
+    }
+}
 
 /// One registered service and what the shell knows of it.
 #[derive(Debug)]
@@ -167,12 +187,16 @@ impl Service {
         &self.base_path_header
     }
 
-    /// Whether the manifest declares `path` for `GET` (fragments, CSS, controllers).
+    /// Whether the manifest declares `path` for `GET` (fragments, CSS, controllers; an
+    /// asset by its path, whatever content hash the manifest gives it).
     pub fn declares_get(&self, path: &str) -> bool {
         self.manifest().is_some_and(|m| {
             m.fragments.iter().any(|f| f.path == path)
-                || m.assets.css.iter().any(|c| c == path)
-                || m.assets.controllers.iter().any(|c| c.module == path)
+                || m.assets.css.iter().any(|c| asset_path(c) == path)
+                || m.assets
+                    .controllers
+                    .iter()
+                    .any(|c| asset_path(&c.module) == path)
         })
     }
 
@@ -498,12 +522,14 @@ impl Registry {
 
     /// Stylesheets of every service with a manifest, as `/svc/` URLs.
     pub fn stylesheets(&self) -> Vec<String> {
-        self.stylesheets_in(&[])
+        self.stylesheets_in(&[], &Shown::All)
     }
 
-    /// [`Self::stylesheets`], with `lineup`'s services in place of those they override.
-    pub fn stylesheets_in(&self, lineup: &[Arc<Service>]) -> Vec<String> {
+    /// [`Self::stylesheets`] of the services `shown`, with `lineup`'s services in place of
+    /// those they override.
+    pub fn stylesheets_in(&self, lineup: &[Arc<Service>], shown: &Shown) -> Vec<String> {
         self.services_in(lineup)
+            .filter(|s| shown.includes(s.name()))
             .filter_map(|s| s.manifest().map(|m| (s, m)))
             .flat_map(|(s, m)| {
                 m.assets
@@ -517,12 +543,14 @@ impl Registry {
 
     /// Controllers of every service with a manifest, as `/svc/` URLs.
     pub fn controllers(&self) -> Vec<ControllerAsset> {
-        self.controllers_in(&[])
+        self.controllers_in(&[], &Shown::All)
     }
 
-    /// [`Self::controllers`], with `lineup`'s services in place of those they override.
-    pub fn controllers_in(&self, lineup: &[Arc<Service>]) -> Vec<ControllerAsset> {
+    /// [`Self::controllers`] of the services `shown`, with `lineup`'s services in place of
+    /// those they override.
+    pub fn controllers_in(&self, lineup: &[Arc<Service>], shown: &Shown) -> Vec<ControllerAsset> {
         self.services_in(lineup)
+            .filter(|s| shown.includes(s.name()))
             .filter_map(|s| s.manifest().map(|m| (s, m)))
             .flat_map(|(s, m)| {
                 m.assets

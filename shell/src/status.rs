@@ -26,8 +26,6 @@ use crate::recent::{self, ErrorRecord, Sample, WINDOW};
 use crate::registry::Registry;
 use crate::slot::Status;
 
-/// The refresh controller's module, served with the shell's assets.
-pub const REFRESH_JS_URL: &str = "/assets/status-refresh.js";
 /// Bars in a fragment's chart: one per ten seconds of the window.
 const BUCKETS: usize = 30;
 
@@ -181,10 +179,10 @@ pub fn page(report: &Report) -> Markup {
     let mut options = PageOptions::new("Mosaic shell status");
     options
         .stylesheets
-        .push(crate::views::SHELL_CSS_URL.to_owned());
+        .push(crate::assets::shell_css_url().to_owned());
     options.controllers.push(ControllerAsset {
         identifier: "status-refresh".to_owned(),
-        module: REFRESH_JS_URL.to_owned(),
+        module: crate::assets::status_refresh_url().to_owned(),
     });
     components::page(
         &options,

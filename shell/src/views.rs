@@ -17,11 +17,6 @@ use shared_ui::contract::ControllerAsset;
 
 use crate::slot::{Filled, SlotMode, SlotRef, Status};
 
-/// The shell's stylesheet.
-pub const SHELL_CSS_URL: &str = "/assets/shell.css";
-/// The loader module.
-pub const LOADER_URL: &str = "/assets/fragment-loader.js";
-
 /// What the page around the slots shows.
 #[derive(Debug)]
 pub struct PageSpec<'a> {
@@ -74,11 +69,11 @@ fn marker(i: usize) -> String {
 pub fn page_template(spec: &PageSpec<'_>) -> PageTemplate {
     let mut options = PageOptions::new(&spec.title);
     options.lang = spec.lang.clone();
-    options.stylesheets = std::iter::once(SHELL_CSS_URL.to_owned())
+    options.stylesheets = std::iter::once(crate::assets::shell_css_url().to_owned())
         .chain(spec.stylesheets.iter().cloned())
         .collect();
     options.controllers = spec.controllers.clone();
-    options.modules = vec![LOADER_URL.to_owned()];
+    options.modules = vec![crate::assets::loader_url().to_owned()];
     let slots: Vec<SlotRef> = spec
         .chrome
         .iter()

@@ -131,8 +131,12 @@ async fn an_override_shows_for_its_browser_only_in_pages_registry_and_proxy() {
     assert_eq!(res.headers()[CACHE_CONTROL], "private, no-store");
     assert!(res.text().await.unwrap().contains(MARKER));
     let css = registry["services"]["pricing"]["css"][0].as_str().unwrap();
+    assert!(css.contains(".css?v="), "a content-hashed URL: {css}");
     let res = mine.get(stack.url(css)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{css}");
+    // Even at its hashed URL, an override's asset is never kept: a browser that later drops
+    // the override must not find the working copy's bytes under a URL the site uses.
+    assert_eq!(res.headers()[CACHE_CONTROL], "private, no-store", "{css}");
 
     // The other browser, meanwhile: the registered pricing everywhere, no banner.
     for path in ["/pricing", "/dashboard", "/svc/pricing/fragments/plans"] {

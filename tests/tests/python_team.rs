@@ -59,8 +59,15 @@ async fn shell_check_passes_on_the_python_service() {
     let service = PythonService::start().await;
     let report = shell::check::check(&service.url).await;
     assert!(report.passed(), "{report}");
-    // Manifest, 2 fragments x 6, 2 assets, healthz, readyz, unknown route.
-    assert_eq!(report.checks.len(), 18, "{report}");
+    // Manifest, 2 fragments x 6, 2 assets (each at its hashed URL: its hash checked too),
+    // healthz, readyz, unknown route.
+    assert_eq!(report.checks.len(), 20, "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains("is the content hash of the bytes"),
+        "{report}"
+    );
 }
 
 #[test]

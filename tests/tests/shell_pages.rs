@@ -92,16 +92,26 @@ async fn each_page_composes_the_right_fragments_from_all_three_teams() {
             html.contains("<meta name=\"description\" content=\""),
             "{path}"
         );
-        // The head lists the services' CSS and controllers through /svc/, the loader, boot.
-        assert!(html.contains("href=\"/svc/pricing/assets/pricing.css\""));
-        assert!(html.contains("<script type=\"module\" src=\"/assets/shared/boot.js\"></script>"));
-        assert!(
-            html.contains("<script type=\"module\" src=\"/assets/fragment-loader.js\"></script>")
+        // The head lists the CSS and controllers of the services it shows through /svc/,
+        // the loader and boot, each at its content-hashed URL; no other service's.
+        let head = &html[..html.find("</head>").unwrap()];
+        let shows_pricing = slots.iter().any(|s| s.starts_with("pricing/"));
+        assert_eq!(
+            head.contains("href=\"/svc/pricing/assets/pricing.css?v="),
+            shows_pricing,
+            "{path}"
         );
-        assert!(html.contains("\"module\":\"/svc/pricing/assets/pricing-toggle.js\""));
-        assert!(
-            html.contains("rel=\"modulepreload\" href=\"/svc/pricing/assets/pricing-toggle.js\"")
+        assert_eq!(
+            head.contains("rel=\"modulepreload\" href=\"/svc/pricing/assets/pricing-toggle.js?v="),
+            shows_pricing,
+            "{path}"
         );
+        assert!(
+            head.contains("href=\"/svc/accounts/assets/accounts.css?v="),
+            "{path}"
+        );
+        assert!(head.contains("<script type=\"module\" src=\"/assets/shared/boot.js?v="));
+        assert!(head.contains("<script type=\"module\" src=\"/assets/fragment-loader.js?v="));
         assert!(html.contains(
             "<body data-controller=\"fragment-loader\" data-fragment-loader-registry-value=\"/registry.json\">"
         ));
@@ -213,9 +223,12 @@ async fn registry_json_lists_sections_chrome_and_services() {
             assert!(css.as_str().unwrap().starts_with(&format!("/svc/{name}/")));
         }
     }
-    assert_eq!(
-        json["services"]["pricing"]["controllers"][0]["module"],
-        "/svc/pricing/assets/pricing-toggle.js"
+    let module = json["services"]["pricing"]["controllers"][0]["module"]
+        .as_str()
+        .unwrap();
+    assert!(
+        module.starts_with("/svc/pricing/assets/pricing-toggle.js?v="),
+        "{module}"
     );
 }
 

@@ -87,7 +87,7 @@ async fn a_service_down_when_the_shell_starts_is_used_once_it_is_up() {
     assert!(known, "the pricing manifest was read without a restart");
     let (_, _, html) = stack.page("/pricing").await;
     assert_eq!(slot_status(&html, "pricing/plans").as_deref(), Some("ok"));
-    assert!(html.contains("href=\"/svc/pricing/assets/pricing.css\""));
+    assert!(html.contains("href=\"/svc/pricing/assets/pricing.css?v="));
 }
 
 #[tokio::test]

@@ -1,9 +1,19 @@
 //! Embedded static assets, served with a strong ETag, an honest `Cache-Control` and 304s.
 //!
+//! Every asset has a content hash ([`crate::contract::content_hash`], computed once when
+//! its [`AssetSet`] is built), and every URL a page, a manifest or the import map gives for
+//! it carries that hash: [`AssetSet::url`] is `/assets/name.css?v=<hash>`. A request whose
+//! `v` is the current hash gets `Cache-Control: public, max-age=31536000, immutable`, so a
+//! browser never asks again; one with another `v` or none (a page still open from before a
+//! deploy, an old bookmark) gets the current bytes with the asset's own policy (`no-cache`,
+//! revalidated by ETag): never a 404, never a year-long cache for bytes that do not match
+//! the hash in the URL.
+//!
 //! Shared assets (under `/assets/shared/`): the design tokens and base styles
 //! ([`SHARED_CSS_URL`]), the vendored Stimulus runtime ([`STIMULUS_URL`], versioned name,
-//! cached for a year) and the boot module ([`BOOT_URL`]) that starts Stimulus and registers
-//! the controllers a page lists. A service serves its own assets with an [`AssetSet`].
+//! cached for a year even without the hash) and the boot module ([`BOOT_URL`]) that starts
+//! Stimulus and registers the controllers a page lists; [`shared_url`] gives each with its
+//! hash. A service serves its own assets with an [`AssetSet`].
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -11,6 +21,8 @@ use std::sync::OnceLock;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
+
+use crate::contract::{content_hash, requested_hash};
 
 /// The recorded sha256 of the vendored `@hotwired/stimulus` 3.2.2 `dist/stimulus.js`.
 pub const STIMULUS_SHA256: &str =
@@ -23,6 +35,13 @@ pub const SHARED_CSS_URL: &str = "/assets/shared/shared.css";
 pub const BOOT_URL: &str = "/assets/shared/boot.js";
 /// The shared icon (so browsers do not ask for `/favicon.ico`).
 pub const FAVICON_URL: &str = "/assets/shared/favicon.svg";
+/// Where the shared assets are served.
+pub const SHARED_PREFIX: &str = "/assets/shared/";
+/// The import map's name of the boot module, so a module that imports it (the shell's
+/// loader) gets the very module instance the page started, at its hashed URL.
+pub const BOOT_SPECIFIER: &str = "@mosaic/boot";
+/// `Cache-Control` of an answer whose URL carries the asset's current content hash.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 const STIMULUS_JS: &[u8] = include_bytes!("../../assets/vendor/stimulus-3.2.2.js");
 const SHARED_CSS: &[u8] = include_bytes!("../../assets/shared.css");
@@ -35,12 +54,14 @@ pub struct Asset {
     pub name: &'static str,
     /// The bytes.
     pub body: &'static [u8],
-    /// `Cache-Control` to send.
+    /// `Cache-Control` to send when the URL does not carry the current content hash (with
+    /// it, [`IMMUTABLE`]).
     pub cache_control: &'static str,
 }
 
 impl Asset {
-    /// An asset revalidated on every use (cheap with the ETag): for unversioned names.
+    /// An asset revalidated on every use (cheap with the ETag) unless its URL carries its
+    /// content hash: for unversioned names.
     pub const fn revalidated(name: &'static str, body: &'static [u8]) -> Self {
         Self {
             name,
@@ -48,12 +69,12 @@ impl Asset {
             cache_control: "public, no-cache",
         }
     }
-    /// An asset whose name carries its version: cached for a year.
+    /// An asset whose name carries its version: cached for a year, hash or no hash.
     pub const fn immutable(name: &'static str, body: &'static [u8]) -> Self {
         Self {
             name,
             body,
-            cache_control: "public, max-age=31536000, immutable",
+            cache_control: IMMUTABLE,
         }
     }
 }
@@ -61,6 +82,7 @@ impl Asset {
 struct Entry {
     asset: Asset,
     etag: String,
+    hash: String,
     content_type: &'static str,
 }
 
@@ -102,7 +124,7 @@ pub fn if_none_match_hits(value: &str, etag: &str) -> bool {
 }
 
 impl AssetSet {
-    /// Indexes the assets, computing their ETags once.
+    /// Indexes the assets, computing their ETags and content hashes once.
     pub fn new(assets: &[Asset]) -> Self {
         let entries = assets
             .iter()
@@ -112,6 +134,7 @@ impl AssetSet {
                     Entry {
                         asset: *a,
                         etag: etag_of(a.body),
+                        hash: content_hash(a.body),
                         content_type: content_type(a.name),
                     },
                 )
@@ -125,13 +148,37 @@ impl AssetSet {
         self.entries.get(name).map(|e| e.etag.as_str())
     }
 
+    /// The content hash of an asset ([`content_hash`]).
+    pub fn hash(&self, name: &str) -> Option<&str> {
+        self.entries.get(name).map(|e| e.hash.as_str())
+    }
+
+    /// The URL of `name` under `prefix`, carrying its content hash:
+    /// `url("/assets/", "a.css")` is `/assets/a.css?v=<hash>`; an unknown name gets no hash.
+    pub fn url(&self, prefix: &str, name: &str) -> String {
+        match self.hash(name) {
+            Some(hash) => format!("{prefix}{name}?v={hash}"),
+            None => format!("{prefix}{name}"),
+        }
+    }
+
     /// Serves `name`: 200 with body, 304 when `If-None-Match` hits (with the `Vary` of its
-    /// 200), 404 otherwise.
+    /// 200), 404 otherwise. The `Cache-Control` is [`IMMUTABLE`] when the query's `v` is the
+    /// current content hash, the asset's own without a query, and `no-cache` with any other.
     pub fn respond(&self, req: &HttpRequest, name: &str) -> HttpResponse {
         let Some(entry) = self.entries.get(name) else {
             return HttpResponse::NotFound()
                 .content_type("text/plain; charset=utf-8")
                 .body("no such asset\n");
+        };
+        let query = req.query_string();
+        let cache_control = if requested_hash(query) == Some(entry.hash.as_str()) {
+            IMMUTABLE
+        } else if query.is_empty() {
+            entry.asset.cache_control
+        } else {
+            // Another hash: these bytes are not the ones that URL names.
+            "public, no-cache"
         };
         let hit = req
             .headers()
@@ -145,7 +192,7 @@ impl AssetSet {
         };
         builder
             .insert_header((header::ETAG, entry.etag.as_str()))
-            .insert_header((header::CACHE_CONTROL, entry.asset.cache_control));
+            .insert_header((header::CACHE_CONTROL, cache_control));
         if hit {
             let mut res = builder.finish();
             crate::compress::not_modified_vary(
@@ -186,11 +233,24 @@ pub async fn serve_shared(req: HttpRequest, file: web::Path<String>) -> HttpResp
     shared().respond(&req, &file)
 }
 
-/// The import map JSON that maps `@hotwired/stimulus` to [`STIMULUS_URL`] under `prefix`
-/// (`""` for a service's own origin).
-pub fn import_map_json(prefix: &str) -> String {
-    serde_json::json!({ "imports": { "@hotwired/stimulus": format!("{prefix}{STIMULUS_URL}") } })
+/// The URL of a shared asset (`shared.css`) with its content hash:
+/// `/assets/shared/shared.css?v=<hash>`.
+pub fn shared_url(name: &str) -> String {
+    shared().url(SHARED_PREFIX, name)
+}
+
+/// The import map JSON, made once: `@hotwired/stimulus` and [`BOOT_SPECIFIER`] mapped to the
+/// vendored Stimulus and the boot module, each at its hashed URL. Every page of the site and
+/// of every service's preview carries these same bytes, whose hash the CSP allows.
+pub fn import_map_json() -> &'static str {
+    static MAP: OnceLock<String> = OnceLock::new();
+    MAP.get_or_init(|| {
+        serde_json::json!({ "imports": {
+            "@hotwired/stimulus": shared_url("stimulus-3.2.2.js"),
+            BOOT_SPECIFIER: shared_url("boot.js"),
+        } })
         .to_string()
+    })
 }
 
 #[cfg(test)]
@@ -210,8 +270,50 @@ mod tests {
     }
 
     #[test]
-    fn import_map_points_at_the_vendored_file() {
-        let map: serde_json::Value = serde_json::from_str(&import_map_json("")).unwrap();
-        assert_eq!(map["imports"]["@hotwired/stimulus"], STIMULUS_URL);
+    fn import_map_points_at_the_hashed_vendored_file_and_boot_module() {
+        let map: serde_json::Value = serde_json::from_str(import_map_json()).unwrap();
+        let stimulus = format!("{STIMULUS_URL}?v={}", &STIMULUS_SHA256[..16]);
+        assert_eq!(map["imports"]["@hotwired/stimulus"], stimulus);
+        assert_eq!(map["imports"][BOOT_SPECIFIER], shared_url("boot.js"));
+        assert!(shared_url("boot.js").starts_with(&format!("{BOOT_URL}?v=")));
+    }
+
+    fn cache_control(set: &AssetSet, uri: &str, name: &str) -> String {
+        let req = actix_web::test::TestRequest::get()
+            .uri(uri)
+            .to_http_request();
+        let res = set.respond(&req, name);
+        assert_eq!(res.status(), 200, "{uri}");
+        res.headers()
+            .get(header::CACHE_CONTROL)
+            .expect("a Cache-Control")
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn the_current_hash_is_immutable_and_any_other_is_revalidated() {
+        let set = AssetSet::new(&[Asset::revalidated("a.css", b"p{}")]);
+        let url = set.url("/assets/", "a.css");
+        assert_eq!(url, format!("/assets/a.css?v={}", content_hash(b"p{}")));
+        assert_eq!(cache_control(&set, &url, "a.css"), IMMUTABLE);
+        let stale = "/assets/a.css?v=0123456789abcdef";
+        assert_eq!(cache_control(&set, stale, "a.css"), "public, no-cache");
+        assert_eq!(
+            cache_control(&set, "/assets/a.css", "a.css"),
+            "public, no-cache"
+        );
+        // A versioned name stays immutable without the hash, but not with another one.
+        let stimulus = shared();
+        assert_eq!(
+            cache_control(stimulus, STIMULUS_URL, "stimulus-3.2.2.js"),
+            IMMUTABLE
+        );
+        let stale = format!("{STIMULUS_URL}?v=0123456789abcdef");
+        assert_eq!(
+            cache_control(stimulus, &stale, "stimulus-3.2.2.js"),
+            "public, no-cache"
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use crate::assets::{import_map_json, BOOT_URL, FAVICON_URL, SHARED_CSS_URL, STIMULUS_URL};
+use crate::assets::{import_map_json, shared_url};
 use crate::contract::ControllerAsset;
 
 /// What a full page needs in its head.
@@ -50,17 +50,18 @@ pub fn script_json(value: &impl serde::Serialize) -> PreEscaped<String> {
 
 /// Everything of `<head>` after the title: shared CSS, stylesheets, the import map that maps
 /// `@hotwired/stimulus` to the vendored file, module preloads, the controller list and the
-/// boot module. The shell reuses it for its streamed head.
+/// boot module, every shared one at its content-hashed URL. The shell reuses it for its
+/// streamed head.
 pub fn head_assets(opts: &PageOptions) -> Markup {
     html! {
-        link rel="icon" href=(FAVICON_URL) type="image/svg+xml";
-        link rel="stylesheet" href=(SHARED_CSS_URL);
+        link rel="icon" href=(shared_url("favicon.svg")) type="image/svg+xml";
+        link rel="stylesheet" href=(shared_url("shared.css"));
         @for css in &opts.stylesheets { link rel="stylesheet" href=(css); }
-        script type="importmap" nonce=[opts.nonce.as_deref()] { (PreEscaped(import_map_json(""))) }
-        link rel="modulepreload" href=(STIMULUS_URL);
+        script type="importmap" nonce=[opts.nonce.as_deref()] { (PreEscaped(import_map_json())) }
+        link rel="modulepreload" href=(shared_url("stimulus-3.2.2.js"));
         @for c in &opts.controllers { link rel="modulepreload" href=(c.module); }
         script type="application/json" id="mf-controllers" { (script_json(&opts.controllers)) }
-        script type="module" src=(BOOT_URL) {}
+        script type="module" src=(shared_url("boot.js")) {}
         @for m in &opts.modules { script type="module" src=(m) {} }
     }
 }
@@ -349,9 +350,15 @@ mod tests {
         let html = page(&opts, html! { p { "hi" } }).into_string();
         assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\">"));
         assert!(html.contains("<title>Plans &lt;&amp;&gt;</title>"));
-        assert!(html.contains(r#"<script type="importmap">{"imports":{"@hotwired/stimulus":"/assets/shared/stimulus-3.2.2.js"}}</script>"#));
+        let map = format!(r#"<script type="importmap">{}</script>"#, import_map_json());
+        assert!(html.contains(&map), "{html}");
         assert!(html.contains(r#"<link rel="modulepreload" href="/assets/pricing-toggle.js">"#));
-        assert!(html.contains(r#"<script type="module" src="/assets/shared/boot.js"></script>"#));
+        let boot = format!(
+            r#"<script type="module" src="{}"></script>"#,
+            shared_url("boot.js")
+        );
+        assert!(html.contains(&boot), "{html}");
+        assert!(boot.contains("/assets/shared/boot.js?v="));
         assert!(html.contains(r#""identifier":"pricing-toggle""#));
     }
 

@@ -10,7 +10,7 @@ use actix_web::http::header;
 pub fn service_csp() -> String {
     use base64::Engine;
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(crate::assets::import_map_json("").as_bytes());
+    let digest = Sha256::digest(crate::assets::import_map_json().as_bytes());
     let hash = base64::engine::general_purpose::STANDARD.encode(digest);
     format!(
         "default-src 'self'; script-src 'self' 'sha256-{hash}'; style-src 'self'; \

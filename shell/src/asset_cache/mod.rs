@@ -11,7 +11,14 @@
 //! fetches a service's declared assets in the background whenever its manifest changes, so
 //! that a copy exists before the first failure. A copy is served as it came (its
 //! `Content-Type`, `ETag` and `Last-Modified`, a 304 to a matching `If-None-Match`), with
-//! `Cache-Control: no-cache` and `x-mf-status: cached` ([`StoredAsset::respond`]).
+//! `Cache-Control: no-cache` and `x-mf-status: cached` ([`StoredAsset::respond`]); to a
+//! request whose `?v=` is the content hash of the copy's bytes, `immutable` instead.
+//!
+//! Copies are keyed by the asset's path without its content hash (a manifest lists
+//! `/assets/a.css?v=<hash>`, [`shared_ui::contract::split_asset_url`]), so a page still open
+//! from before a deploy gets the newest copy. [`vouched_cache_control`] is the rule the
+//! proxy applies to every asset answer it relays: a year-long cache only for bytes that
+//! match the hash in the URL.
 //!
 //! Layer: above the registry, the HTTP client and the metrics; the proxy and the start-up
 //! use it.
@@ -23,7 +30,8 @@ use std::sync::Arc;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
-use shared_ui::assets::{content_type, if_none_match_hits};
+use shared_ui::assets::{content_type, if_none_match_hits, IMMUTABLE};
+use shared_ui::contract::{asset_path, content_hash, requested_hash};
 
 use crate::metrics::ShellMetrics;
 use crate::registry::Service;
@@ -40,6 +48,8 @@ pub struct StoredAsset {
     pub last_modified: Option<String>,
     /// Its `Content-Type` (from the file name when the service sent none).
     pub content_type: String,
+    /// The content hash of the bytes ([`content_hash`]).
+    pub hash: String,
     /// The bytes.
     pub body: Bytes,
 }
@@ -64,14 +74,21 @@ impl StoredAsset {
             last_modified: text(reqwest::header::LAST_MODIFIED),
             content_type: text(reqwest::header::CONTENT_TYPE)
                 .unwrap_or_else(|| content_type(path).to_owned()),
+            hash: content_hash(&body),
             body,
         }
     }
 
     /// The copy as an answer: 304 when `If-None-Match` names its `ETag`, else 200 with the
     /// body; its validators and type, `Cache-Control: no-cache` (the browser asks again
-    /// once the service is back) and `x-mf-status: cached`.
+    /// once the service is back; `immutable` when the request's `?v=` is the hash of these
+    /// very bytes) and `x-mf-status: cached`.
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
+        let cache_control = if requested_hash(req.query_string()) == Some(self.hash.as_str()) {
+            IMMUTABLE
+        } else {
+            "no-cache"
+        };
         let hit = self.etag.as_deref().is_some_and(|etag| {
             req.headers()
                 .get(header::IF_NONE_MATCH)
@@ -91,7 +108,7 @@ impl StoredAsset {
         };
         set(header::ETAG, self.etag.as_deref());
         set(header::LAST_MODIFIED, self.last_modified.as_deref());
-        set(header::CACHE_CONTROL, Some("no-cache"));
+        set(header::CACHE_CONTROL, Some(cache_control));
         set(
             HeaderName::from_static(STATUS_HEADER),
             Some(Status::Cached.as_str()),
@@ -112,13 +129,39 @@ impl StoredAsset {
     }
 }
 
-/// Whether `path` is a stylesheet or a controller module that `service`'s manifest
-/// declares.
+/// Whether `path` (with or without a content hash) is a stylesheet or a controller module
+/// that `service`'s manifest declares.
 pub fn is_declared_asset(service: &Service, path: &str) -> bool {
+    let path = asset_path(path);
     service.manifest().is_some_and(|m| {
-        m.assets.css.iter().any(|c| c == path)
-            || m.assets.controllers.iter().any(|c| c.module == path)
+        m.assets.css.iter().any(|c| asset_path(c) == path)
+            || m.assets
+                .controllers
+                .iter()
+                .any(|c| asset_path(&c.module) == path)
     })
+}
+
+/// What the proxy must send instead of a relayed asset answer's own `Cache-Control`, if
+/// anything: for a request whose `?v=` is a content hash, `no-cache` unless the bytes are
+/// known to be the ones that hash names: a `200`'s own `body`, or for a body-less answer
+/// (a `304`, a `HEAD`: `body` is `None`) the held `copy` with the answer's `etag`. A service that says `immutable`
+/// for other bytes (a stale hash, a bug) thus never gets a browser to keep them for a year.
+/// `None`: keep the service's header (no hash asked, or the bytes match).
+pub fn vouched_cache_control(
+    query: Option<&str>,
+    body: Option<&[u8]>,
+    etag: Option<&str>,
+    copy: Option<&StoredAsset>,
+) -> Option<&'static str> {
+    let wanted = requested_hash(query?)?;
+    let matches = match body {
+        Some(body) => content_hash(body) == wanted,
+        None => {
+            copy.is_some_and(|c| c.hash == wanted && c.etag.is_some() && c.etag.as_deref() == etag)
+        }
+    };
+    (!matches).then_some("no-cache")
 }
 
 /// Where a copy came from (the `source` of `shell_asset_copies_total`).
@@ -184,6 +227,7 @@ impl AssetCache {
         if !self.enabled() || !is_declared_asset(service, path) {
             return false;
         }
+        let path = asset_path(path);
         let copy = StoredAsset::from_answer(&manifest.version, path, headers, body.clone());
         let key = key(service.name(), path);
         let same = self.entries.get(&key).is_some_and(|held| {
@@ -196,9 +240,10 @@ impl AssetCache {
         !same
     }
 
-    /// The last good copy of `path` of `service`, if one is held.
+    /// The last good copy of `path` of `service` (with or without a content hash), if one
+    /// is held.
     pub fn last_good(&self, service: &str, path: &str) -> Option<Arc<StoredAsset>> {
-        self.entries.get(&key(service, path))
+        self.entries.get(&key(service, asset_path(path)))
     }
 }
 
@@ -232,6 +277,65 @@ mod tests {
             .insert_header(("if-none-match", "W/\"e1\""))
             .to_http_request();
         assert_eq!(copy.respond(&req).status(), 304);
+    }
+
+    #[test]
+    fn a_copy_is_immutable_only_for_the_hash_of_its_own_bytes() {
+        let copy = StoredAsset::from_answer("7", "/assets/a.css", &answer("\"e1\""), "p{}".into());
+        let cache_control = |uri: &str| {
+            let req = actix_web::test::TestRequest::get()
+                .uri(uri)
+                .to_http_request();
+            let res = copy.respond(&req);
+            res.headers()
+                .get("cache-control")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        let current = format!("/svc/x/assets/a.css?v={}", content_hash(b"p{}"));
+        assert_eq!(cache_control(&current), IMMUTABLE);
+        assert_eq!(
+            cache_control("/svc/x/assets/a.css?v=0123456789abcdef"),
+            "no-cache"
+        );
+        assert_eq!(cache_control("/svc/x/assets/a.css"), "no-cache");
+    }
+
+    #[test]
+    fn a_relayed_answer_keeps_a_long_cache_only_for_matching_bytes() {
+        let body: &[u8] = b"p{}";
+        let good = format!("v={}", content_hash(body));
+        let stale = "v=0123456789abcdef";
+        assert_eq!(vouched_cache_control(None, Some(body), None, None), None);
+        assert_eq!(
+            vouched_cache_control(Some(&good), Some(body), None, None),
+            None
+        );
+        let mismatch = vouched_cache_control(Some(stale), Some(body), None, None);
+        assert_eq!(mismatch, Some("no-cache"));
+        // A 304 has no body: only a held copy with its ETag vouches for it.
+        let etag = Some("\"e1\"");
+        assert_eq!(
+            vouched_cache_control(Some(&good), None, etag, None),
+            Some("no-cache")
+        );
+        let copy = StoredAsset::from_answer(
+            "7",
+            "/assets/a.css",
+            &answer("\"e1\""),
+            body.to_vec().into(),
+        );
+        assert_eq!(
+            vouched_cache_control(Some(&good), None, etag, Some(&copy)),
+            None
+        );
+        let other = Some("\"e2\"");
+        assert_eq!(
+            vouched_cache_control(Some(&good), None, other, Some(&copy)),
+            Some("no-cache")
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use shared_ui::components::NavItem;
 use super::deferred::{self, Deferred};
 use crate::metrics::{FragmentMetrics, ShellMetrics};
 use crate::overrides::{self, Lineup};
-use crate::registry::Registry;
+use crate::registry::{Registry, Shown};
 use crate::settings::SectionConfig;
 use crate::slot::{fragment_bytes, Filled, SlotMode, SlotRef};
 use crate::views::{self, PageSpec, PageTemplate, SlotOpen};
@@ -112,12 +112,12 @@ pub fn render(
 ) -> Template {
     let generation = registry.generation();
     let config = &registry.config;
-    let chrome = config
+    let chrome: Vec<SlotRef> = config
         .chrome
         .iter()
         .map(|c| slot_ref(&c.service, &c.fragment, true, c.mode))
         .collect();
-    let main = section
+    let main: Vec<SlotRef> = section
         .map(|s| {
             s.slots
                 .iter()
@@ -129,6 +129,7 @@ pub fn render(
         Some(s) => format!("{} · {}", s.title, config.brand),
         None => format!("Page not found · {}", config.brand),
     };
+    let shown = shown_on(&chrome, &main);
     let slot_css = views::slot_heights_css(&registry.slot_heights());
     let description = match section {
         Some(s) => s
@@ -146,8 +147,8 @@ pub fn render(
         chrome,
         main,
         main_body: section.is_none().then(views::not_found),
-        stylesheets: registry.stylesheets_in(lineup.services()),
-        controllers: registry.controllers_in(lineup.services()),
+        stylesheets: registry.stylesheets_in(lineup.services(), &shown),
+        controllers: registry.controllers_in(lineup.services(), &shown),
         banner: (!lineup.is_empty()).then(|| {
             overrides::views::banner(&lineup.names(), section.map_or("/", |s| s.path.as_str()))
         }),
@@ -178,6 +179,18 @@ pub fn render(
         csp: HeaderValue::from_str(&policy).ok(),
         late: end.map(|end| deferred::LatePage::new(&policy, end)),
     }
+}
+
+/// The services with a slot on the page: its head links their assets and no others (the
+/// loader adds another service's stylesheet when a swap first shows it).
+fn shown_on(chrome: &[SlotRef], main: &[SlotRef]) -> Shown {
+    Shown::Only(
+        chrome
+            .iter()
+            .chain(main)
+            .map(|s| s.service.clone())
+            .collect(),
+    )
 }
 
 fn slot_ref(service: &str, fragment: &str, chrome: bool, mode: SlotMode) -> SlotRef {
@@ -257,7 +270,7 @@ fn nav(registry: &Registry, current: Option<&str>) -> Vec<NavItem> {
 /// heights (`style_hash`), by theirs; direct-mode services added to `connect-src`. A page
 /// with async slots adds its nonce after the hash ([`deferred::LatePage`]).
 pub fn content_security_policy(registry: &Registry, style_hash: Option<&str>) -> String {
-    let hash = sha256_source(&shared_ui::assets::import_map_json(""));
+    let hash = sha256_source(shared_ui::assets::import_map_json());
     let mut connect = String::from("'self'");
     for origin in registry.direct_origins() {
         connect.push(' ');

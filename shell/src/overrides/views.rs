@@ -12,7 +12,7 @@ use maud::{html, Markup};
 use shared_ui::components::{self, ButtonKind, PageOptions, Tone};
 
 use super::PATH;
-use crate::views::SHELL_CSS_URL;
+use crate::assets::shell_css_url;
 
 /// One row of the overrides page: a registered service and the URL in use for this browser.
 #[derive(Debug)]
@@ -134,7 +134,7 @@ pub fn refused(status: StatusCode, message: &str) -> HttpResponse {
 /// the services' CSP, never cached.
 fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
     let mut options = PageOptions::new(title);
-    options.stylesheets = vec![SHELL_CSS_URL.to_owned()];
+    options.stylesheets = vec![shell_css_url().to_owned()];
     let mut res = shared_ui::respond::error_page_with(
         &options,
         status,

@@ -30,8 +30,9 @@
 //!    [`stand_in`]: a `GET` the service failed gets what a page would show instead (an
 //!    asset's last good copy; a fragment's copy, fallback or "unavailable" box), and a good
 //!    answer is kept for that;
-//! 4. [`relay`]: the answer passed on, or, for a JS-off form, the page built around it
-//!    ([`navigate::form_page`]).
+//! 4. [`relay`]: the answer passed on (an asset's `Cache-Control` vouched for against the
+//!    content hash its URL asks for, [`relay::vouch`]), or, for a JS-off form, the page
+//!    built around it ([`navigate::form_page`]).
 //!
 //! Each step stops with a [`Refusal`] (the request's fault) or a [`ProxyError`] (the
 //! service's); [`error`] turns either into the answer.
@@ -111,7 +112,7 @@ async fn forward(
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     // With JavaScript off, a form post comes back as the page, even when it failed.
     let form = navigation && checked.is_post();
-    let answer = match sent {
+    let mut answer = match sent {
         Ok(answer) => answer,
         Err(error) if form => {
             let failed = FormAnswer::Failed(error.status());
@@ -135,6 +136,7 @@ async fn forward(
         up.notice_version(service, Some(v));
     }
     stand_in::keep(req, up, &checked, &answer).await;
+    relay::vouch(up, &checked, &mut answer);
     if form && !answer.status.is_redirection() {
         let answered = FormAnswer::Answered(&answer);
         let mut res = navigate::form_page(req, up, &checked, answered, ms, lineup);

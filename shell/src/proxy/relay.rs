@@ -52,6 +52,33 @@ fn form_answer_in_200(req: &HttpRequest, answer: &Answer) -> bool {
     asks && html && answer.status.is_client_error()
 }
 
+/// An asset answer's `Cache-Control` made safe for its URL's content hash: `no-cache` in
+/// place of the service's own unless the bytes are the ones the request's `?v=` names
+/// ([`crate::asset_cache::vouched_cache_control`]). Fragments and actions pass untouched.
+pub fn vouch(up: &Shell, checked: &Checked, answer: &mut Answer) {
+    let service = &checked.service;
+    if checked.is_post() || !crate::asset_cache::is_declared_asset(service, &checked.path) {
+        return;
+    }
+    let copy = up.assets.last_good(service.name(), &checked.path);
+    let with_body = checked.method == actix_web::http::Method::GET && answer.status.as_u16() == 200;
+    let etag = answer
+        .headers
+        .get(reqwest::header::ETAG)
+        .and_then(|v| v.to_str().ok());
+    if let Some(value) = crate::asset_cache::vouched_cache_control(
+        checked.query.as_deref(),
+        with_body.then_some(&answer.body[..]),
+        etag,
+        copy.as_deref(),
+    ) {
+        answer.headers.insert(
+            reqwest::header::CACHE_CONTROL,
+            reqwest::header::HeaderValue::from_static(value),
+        );
+    }
+}
+
 /// The answer relayed: its status and body, a checked `Location`, the allowed headers.
 pub fn relay(
     req: &HttpRequest,

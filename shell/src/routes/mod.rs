@@ -18,30 +18,11 @@ pub mod overrides;
 pub mod pages;
 use crate::proxy;
 
-use std::sync::OnceLock;
-
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use shared_ui::assets::{Asset, AssetSet};
 
 use crate::metrics::Overridden;
 use crate::state::Shell;
-
-const LOADER_JS: &[u8] = include_bytes!("../../assets/fragment-loader.js");
-const SHELL_CSS: &[u8] = include_bytes!("../../assets/shell.css");
-const STATUS_JS: &[u8] = include_bytes!("../../assets/status-refresh.js");
-
-/// The shell's own assets.
-pub fn shell_assets() -> &'static AssetSet {
-    static SET: OnceLock<AssetSet> = OnceLock::new();
-    SET.get_or_init(|| {
-        AssetSet::new(&[
-            Asset::revalidated("fragment-loader.js", LOADER_JS),
-            Asset::revalidated("shell.css", SHELL_CSS),
-            Asset::revalidated("status-refresh.js", STATUS_JS),
-        ])
-    })
-}
 
 /// Mounts every route. `sections` are the section paths (besides `/`); the overrides page
 /// only when `overrides` are on (else its path is the 404 page); `dev` adds the dev loop's
@@ -87,9 +68,10 @@ pub async fn status(shell: web::Data<Shell>) -> HttpResponse {
         .body(crate::status::page(&report).into_string())
 }
 
-/// `GET /assets/{file}`.
+/// `GET /assets/{file}`: the shell's own assets ([`crate::assets`]), `immutable` at their
+/// hashed URLs.
 pub async fn assets(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
-    shell_assets().respond(&req, &file)
+    crate::assets::shell_assets().respond(&req, &file)
 }
 
 /// `GET /registry.json`: sections, chrome, services (the article's `remoteEndpoints`), with

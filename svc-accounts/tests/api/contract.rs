@@ -37,10 +37,18 @@ async fn manifest_lists_both_fragments_the_actions_and_a_version() {
         assert!(manifest.actions.iter().any(|a| a == action), "{action}");
     }
     assert!(!manifest.actions.iter().any(|a| a.contains("internal")));
-    assert_eq!(manifest.assets.css, vec!["/assets/accounts.css".to_owned()]);
-    let css = app.get("/assets/accounts.css").await;
+    let [css_url] = manifest.assets.css.as_slice() else {
+        panic!("one stylesheet: {:?}", manifest.assets.css);
+    };
+    assert!(css_url.starts_with("/assets/accounts.css?v="), "{css_url}");
+    let css = app.get(css_url).await;
     assert_eq!(css.status(), StatusCode::OK);
     assert!(css.headers().get("etag").is_some());
+    assert_eq!(
+        css.headers()["cache-control"],
+        shared_ui::assets::IMMUTABLE,
+        "its hashed URL is cached for good"
+    );
 }
 
 #[tokio::test]

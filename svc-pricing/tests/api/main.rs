@@ -29,9 +29,17 @@ async fn manifest_parses_validates_and_lists_plans_and_teaser() {
     let teaser = m.fragment("teaser").expect("teaser");
     assert_eq!(teaser.title, "Upgrade");
     assert!(teaser.fallback.is_some());
-    assert_eq!(m.assets.css, ["/assets/pricing.css"]);
+    // At their content-hashed URLs, answered immutable.
+    assert_eq!(m.assets.css.len(), 1);
+    assert!(m.assets.css[0].starts_with("/assets/pricing.css?v="));
     assert_eq!(m.assets.controllers[0].identifier, "pricing-toggle");
-    assert_eq!(m.assets.controllers[0].module, "/assets/pricing-toggle.js");
+    let module = &m.assets.controllers[0].module;
+    assert!(
+        module.starts_with("/assets/pricing-toggle.js?v="),
+        "{module}"
+    );
+    let res = app.get(module).await;
+    assert_eq!(header(&res, "cache-control"), shared_ui::assets::IMMUTABLE);
     assert!(m.actions.is_empty());
 }
 
@@ -284,9 +292,10 @@ async fn the_preview_page_has_the_import_map_boot_module_and_both_fragments() {
     assert!(body.starts_with("<!DOCTYPE html>"));
     assert!(body.contains(r#"<script type="importmap">"#));
     assert!(body.contains("/assets/shared/stimulus-3.2.2.js"));
-    assert!(body.contains(r#"<script type="module" src="/assets/shared/boot.js"></script>"#));
-    assert!(body.contains(r#"href="/assets/pricing.css""#));
-    assert!(body.contains(r#""module":"/assets/pricing-toggle.js""#));
+    // Every asset at its content-hashed URL.
+    assert!(body.contains(r#"<script type="module" src="/assets/shared/boot.js?v="#));
+    assert!(body.contains(r#"href="/assets/pricing.css?v="#));
+    assert!(body.contains(r#""module":"/assets/pricing-toggle.js?v="#));
     assert!(body.contains("<h1>Pricing</h1>"));
     assert!(body.contains(r#"data-fragment="pricing/plans""#));
     assert!(body.contains(r#"data-fragment="pricing/teaser""#));

@@ -6,7 +6,7 @@
 //! readable form the subcommand prints. Checks: the manifest parses and validates; every
 //! fragment answers 200 `text/html; charset=utf-8` with a `Cache-Control`, an
 //! `x-fragment-version` equal to the manifest's version, no `<html`, and its root carries
-//! `data-fragment="<service>/<id>"`; every asset answers 200 with an `ETag` and 304 to
+//! `data-fragment="<service>/<id>"`; every asset answers 200 with an `ETag` (and, at a hashed URL, the bytes its `?v=` names) and 304 to
 //! `If-None-Match`; `/healthz` and `/readyz` answer 200; an unknown route answers 404.
 //! [`check_with`] and [`Options::strict`] add the strict checks of `super::strict`
 //! (`shell check --strict`, the definition of joining: `docs/CONTRACT.md#checking-a-server`).
@@ -260,6 +260,17 @@ async fn check_asset(report: &mut Report, client: &reqwest::Client, base: &str, 
         report.record(name, Err("the ETag header is missing".to_owned()));
         return;
     };
+    if let (_, Some(Some(hash))) = super::split_asset_url(path) {
+        let body = res.bytes().await.unwrap_or_default();
+        let actual = super::content_hash(&body);
+        report.record(
+            format!("asset {path}: its ?v= is the content hash of the bytes it answers"),
+            match actual == hash {
+                true => Ok(hash.to_owned()),
+                false => Err(format!("the bytes hash to {actual}: a stale or wrong hash")),
+            },
+        );
+    }
     let again = client.get(&url).header(IF_NONE_MATCH, &etag).send().await;
     report.record(
         name,

@@ -6,7 +6,8 @@
 //! team sees at once what to fix.
 //!
 //! The rules every party applies: [`ServiceName`] (and [`is_name`], the rule of every name),
-//! [`ServiceUrl`], [`is_safe_path`] for the paths a manifest declares, and
+//! [`ServiceUrl`], [`is_safe_path`] for the paths a manifest declares, [`is_asset_url`]
+//! and [`content_hash`] for its assets' content-hashed URLs (`/assets/a.css?v=<hash>`), and
 //! [`contains_document`] for a fragment that is a whole page.
 //!
 //! [`check`] (feature `check`): the checks of `shell check`, run against a live server.
@@ -105,9 +106,9 @@ impl FragmentSpec {
 /// Assets of a manifest; every URL is a service-relative path.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ManifestAssets {
-    /// Stylesheets (`/assets/pricing.css`).
+    /// Stylesheets (`/assets/pricing.css?v=3f2a…`): asset URLs ([`is_asset_url`]).
     #[serde(default)]
-    #[schemars(inner(length(max = 200), regex(pattern = schema::SAFE_PATH_PATTERN)))]
+    #[schemars(inner(length(max = 219), regex(pattern = schema::ASSET_URL_PATTERN)))]
     pub css: Vec<String>,
     /// Stimulus controllers: identifier and ES module URL.
     #[serde(default)]
@@ -120,8 +121,9 @@ pub struct ControllerAsset {
     /// The `data-controller` identifier (`pricing-toggle`).
     #[schemars(regex(pattern = schema::IDENTIFIER_PATTERN))]
     pub identifier: String,
-    /// Service-relative URL of the ES module whose default export is the controller.
-    #[schemars(length(max = 200), regex(pattern = schema::SAFE_PATH_PATTERN))]
+    /// Service-relative URL of the ES module whose default export is the controller: an
+    /// asset URL ([`is_asset_url`]).
+    #[schemars(length(max = 219), regex(pattern = schema::ASSET_URL_PATTERN))]
     pub module: String,
 }
 
@@ -214,11 +216,11 @@ impl Manifest {
             }
         }
         for (i, css) in self.assets.css.iter().enumerate() {
-            check_path(format!("assets.css[{i}]"), css)?;
+            check_asset(format!("assets.css[{i}]"), css)?;
         }
         for (i, c) in self.assets.controllers.iter().enumerate() {
             check_identifier(format!("assets.controllers[{i}].identifier"), &c.identifier)?;
-            check_path(format!("assets.controllers[{i}].module"), &c.module)?;
+            check_asset(format!("assets.controllers[{i}].module"), &c.module)?;
         }
         for (i, a) in self.actions.iter().enumerate() {
             check_path(format!("actions[{i}]"), a)?;
@@ -270,6 +272,71 @@ fn check_path(field: impl fmt::Display, value: &str) -> Result<(), ContractError
                 value.escape_default()
             ),
         ))
+    }
+}
+
+fn check_asset(field: impl fmt::Display, value: &str) -> Result<(), ContractError> {
+    let (path, hash) = split_asset_url(value);
+    check_path(&field, path)?;
+    match hash {
+        Some(Some(_)) | None => Ok(()),
+        Some(None) => Err(ContractError::new(
+            field,
+            format!(
+                "`{}`: an asset URL's only query is `?v=` and {HASH_HEX_LEN} lowercase hex \
+                 digits, the start of the SHA-256 of its bytes",
+                value.escape_default()
+            ),
+        )),
+    }
+}
+
+/// How many hex digits of the SHA-256 an asset URL's `?v=` carries.
+pub const HASH_HEX_LEN: usize = 16;
+
+/// The content hash of an asset's bytes, as its URL carries it (`?v=<this>`): the first
+/// [`HASH_HEX_LEN`] lowercase hex digits of their SHA-256.
+pub fn content_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hex = hex::encode(Sha256::digest(bytes));
+    hex.truncate(HASH_HEX_LEN);
+    hex
+}
+
+/// An asset URL split at its query: the path, and `None` without a query, `Some(Some(hash))`
+/// with a well-formed `?v=<hash>`, `Some(None)` with any other query.
+pub fn split_asset_url(url: &str) -> (&str, Option<Option<&str>>) {
+    let Some((path, query)) = url.split_once('?') else {
+        return (url, None);
+    };
+    let hash = query
+        .strip_prefix("v=")
+        .filter(|h| h.len() == HASH_HEX_LEN)
+        .filter(|h| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    (path, Some(hash))
+}
+
+/// The path of an asset URL (the part before `?v=`).
+pub fn asset_path(url: &str) -> &str {
+    split_asset_url(url).0
+}
+
+/// The `v` of a request's query string, when it is a well-formed content hash.
+pub fn requested_hash(query: &str) -> Option<&str> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("v="))
+        .filter(|h| h.len() == HASH_HEX_LEN)
+        .filter(|h| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// Whether `url` is an asset URL a manifest may declare: a [safe path](is_safe_path),
+/// optionally followed by its content hash, `?v=` and [`HASH_HEX_LEN`] lowercase hex digits
+/// ([`content_hash`]). Nothing else may follow the path.
+pub fn is_asset_url(url: &str) -> bool {
+    match split_asset_url(url) {
+        (path, None | Some(Some(_))) => is_safe_path(path),
+        (_, Some(None)) => false,
     }
 }
 
@@ -453,6 +520,37 @@ mod tests {
         for good in ["/", "/fragments/plans", "/assets/app-1.2.css", "/a/b_c~d"] {
             assert!(is_safe_path(good), "{good:?} should pass");
         }
+    }
+
+    #[test]
+    fn asset_urls_carry_at_most_a_content_hash() {
+        let hash = content_hash(b"p{}");
+        assert_eq!(hash.len(), HASH_HEX_LEN);
+        for good in [
+            "/assets/a.css".to_owned(),
+            format!("/assets/a.css?v={hash}"),
+        ] {
+            assert!(is_asset_url(&good), "{good}");
+        }
+        for bad in [
+            "/assets/a.css?v=",
+            "/assets/a.css?v=ABCDEF0123456789",
+            "/assets/a.css?v=0123456789abcdef0",
+            "/assets/a.css?x=0123456789abcdef",
+            "/assets/a.css?v=0123456789abcdef&x=1",
+            "/assets/../a.css?v=0123456789abcdef",
+        ] {
+            assert!(!is_asset_url(bad), "{bad}");
+        }
+        assert_eq!(
+            asset_path("/assets/a.css?v=0123456789abcdef"),
+            "/assets/a.css"
+        );
+        assert_eq!(
+            requested_hash("x=1&v=0123456789abcdef"),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(requested_hash("v=zz"), None);
     }
 
     #[test]

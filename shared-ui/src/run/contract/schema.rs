@@ -24,6 +24,11 @@ pub const NOT_BLANK_PATTERN: &str = "\\S";
 /// `A-Za-z0-9._~-` none of which is `.` or `..` (the length, at most 200, is `maxLength`).
 pub const SAFE_PATH_PATTERN: &str = "^(?!/metrics$)(?:/|(?:/(?!\\.\\.?(?:/|$))[A-Za-z0-9._~-]+)+)$";
 
+/// An asset URL ([`super::is_asset_url`]): a safe path, optionally followed by `?v=` and 16
+/// lowercase hex digits, its content hash (the length, at most 219, is `maxLength`).
+pub const ASSET_URL_PATTERN: &str =
+    "^(?!/metrics(?:\\?|$))(?:/|(?:/(?!\\.\\.?(?:/|\\?|$))[A-Za-z0-9._~-]+)+)(?:\\?v=[0-9a-f]{16})?$";
+
 /// The JSON Schema (2020-12) of a manifest.
 pub fn manifest_schema() -> serde_json::Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(super::Manifest))

@@ -78,6 +78,11 @@ impl std::fmt::Debug for Service {
     }
 }
 
+/// `/assets/{file}?v=<content hash of body>`: the URL a manifest lists for an asset.
+fn hashed_url(file: &str, body: &[u8]) -> String {
+    format!("/assets/{file}?v={}", crate::contract::content_hash(body))
+}
+
 fn route_of<F, Args>(route: fn() -> actix_web::Route, handler: F) -> MakeRoute
 where
     F: Handler<Args> + Send + Sync,
@@ -190,19 +195,21 @@ impl Service {
         self
     }
 
-    /// A stylesheet, served at `/assets/{file}` and listed in the manifest.
+    /// A stylesheet, served at `/assets/{file}` and listed in the manifest with its content
+    /// hash (`/assets/{file}?v=<hash>`), which the kit answers `immutable`.
     pub fn css(mut self, file: &'static str, body: &'static [u8]) -> Self {
         self.assets.push(Asset::revalidated(file, body));
-        self.css.push(format!("/assets/{file}"));
+        self.css.push(hashed_url(file, body));
         self
     }
 
-    /// A Stimulus controller module, served at `/assets/{file}` and listed in the manifest.
+    /// A Stimulus controller module, served at `/assets/{file}` and listed in the manifest
+    /// with its content hash, as [`Service::css`].
     pub fn controller(mut self, identifier: &str, file: &'static str, body: &'static [u8]) -> Self {
         self.assets.push(Asset::revalidated(file, body));
         self.controllers.push(ControllerAsset {
             identifier: identifier.to_owned(),
-            module: format!("/assets/{file}"),
+            module: hashed_url(file, body),
         });
         self
     }
