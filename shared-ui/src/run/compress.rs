@@ -26,8 +26,11 @@
 //!   and each slot as soon as it is written; chunks that are ready together are compressed
 //!   together (one flush), which keeps the ratio close to a one-shot compression.
 //!
-//! zstd contexts are kept per worker thread and reused (a new one costs more than the
-//! compression of a page); brotli's and gzip's encoders are made per answer.
+//! HTML in zstd goes out as one frame per chunk of the body, and a chunk's frame is kept
+//! per worker thread for the next time the same chunk comes (a page's head, the HTML
+//! between its slots, a fragment that did not change): [`frames`]. Other zstd answers use
+//! one streaming context each, taken from a per-thread pool and reused (a new one costs
+//! more than the compression of a page); brotli's and gzip's encoders are made per answer.
 //!
 //! **A memory budget.** An encoder and its window take about half a MiB while its answer
 //! streams (brotli's ring buffer and hash tables, zstd's context, deflate's window), so
@@ -46,6 +49,8 @@
 //! compresses every page as it streams, on the worker threads that compose pages, so a level
 //! whose cost per page is a fraction of the composition's own (about 0.1 ms) beats a few
 //! percent more saved bytes on pages of a few KiB. `docs/OPERATIONS.md` has the figures.
+
+mod frames;
 
 use std::io::Write;
 use std::pin::Pin;
@@ -327,7 +332,34 @@ pub async fn compress(
     );
     headers.remove(header::CONTENT_LENGTH);
     weaken_etag(headers);
+    let coding = match coding {
+        Coding::Zstd if is_html(headers) => Codec::ZstdFrames,
+        Coding::Zstd => Codec::Zstd,
+        Coding::Brotli => Codec::Brotli,
+        Coding::Gzip => Codec::Gzip,
+    };
     Ok(res.map_body(|_, body| EitherBody::right(Encoded::with_slot(body.boxed(), coding, slot))))
+}
+
+/// Whether the answer is HTML (a page, a fragment): zstd sends it in frames ([`frames`]).
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.as_bytes().get(..9))
+        .is_some_and(|t| t.eq_ignore_ascii_case(b"text/html"))
+}
+
+/// How an answer is encoded: a [`Coding`], and for zstd whether in frames ([`frames`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// `br`, streaming.
+    Brotli,
+    /// `zstd`, one streaming context.
+    Zstd,
+    /// `zstd`, one frame per chunk, frames kept per thread.
+    ZstdFrames,
+    /// `gzip`, streaming.
+    Gzip,
 }
 
 thread_local! {
@@ -418,33 +450,41 @@ fn zstd_recycle(mut context: zstd::stream::raw::Encoder<'static>) {
 enum Encoder {
     Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
     Zstd(Box<ZstdWriter>),
+    /// The frames so far, not yet handed on, and whether any was made.
+    ZstdFrames(Vec<u8>, bool),
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
 }
 
 impl Encoder {
-    fn new(coding: Coding) -> std::io::Result<Self> {
+    fn new(coding: Codec) -> std::io::Result<Self> {
         Ok(match coding {
-            Coding::Brotli => Encoder::Brotli(Box::new(brotli::CompressorWriter::new(
+            Codec::ZstdFrames => Encoder::ZstdFrames(Vec::new(), false),
+            Codec::Brotli => Encoder::Brotli(Box::new(brotli::CompressorWriter::new(
                 Vec::new(),
                 4096,
                 BROTLI_QUALITY,
                 BROTLI_WINDOW,
             ))),
-            Coding::Zstd => Encoder::Zstd(Box::new(zstd::stream::zio::Writer::new(
+            Codec::Zstd => Encoder::Zstd(Box::new(zstd::stream::zio::Writer::new(
                 Vec::new(),
                 zstd_context()?,
             ))),
-            Coding::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+            Codec::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
                 Vec::new(),
                 flate2::Compression::new(GZIP_LEVEL),
             )),
         })
     }
 
-    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+    fn write(&mut self, data: &Bytes) -> std::io::Result<()> {
         match self {
             Encoder::Brotli(e) => e.write_all(data),
             Encoder::Zstd(e) => e.write_all(data),
+            Encoder::ZstdFrames(out, made) => {
+                out.extend_from_slice(&frames::frame(data)?);
+                *made = true;
+                Ok(())
+            }
             Encoder::Gzip(e) => e.write_all(data),
         }
     }
@@ -454,6 +494,8 @@ impl Encoder {
         match self {
             Encoder::Brotli(e) => e.flush(),
             Encoder::Zstd(e) => e.flush(),
+            // Every frame is complete already.
+            Encoder::ZstdFrames(..) => Ok(()),
             Encoder::Gzip(e) => e.flush(),
         }
     }
@@ -462,6 +504,7 @@ impl Encoder {
         match self {
             Encoder::Brotli(e) => e.get_mut(),
             Encoder::Zstd(e) => e.writer_mut(),
+            Encoder::ZstdFrames(out, _) => out,
             Encoder::Gzip(e) => e.get_mut(),
         }
     }
@@ -477,6 +520,13 @@ impl Encoder {
                 e.finish()?;
                 let (out, context) = e.into_inner();
                 zstd_recycle(context);
+                out
+            }
+            // An empty body is still one frame (an empty one).
+            Encoder::ZstdFrames(mut out, made) => {
+                if !made {
+                    out.extend_from_slice(&frames::frame(&Bytes::new())?);
+                }
                 out
             }
             Encoder::Gzip(e) => e.finish()?,
@@ -499,7 +549,7 @@ pub struct Encoded {
 
 impl Encoded {
     /// Compresses `body` with `coding`, holding `slot` until the encoder is finished.
-    pub fn with_slot(body: BoxBody, coding: Coding, slot: EncoderSlot) -> Self {
+    pub fn with_slot(body: BoxBody, coding: Codec, slot: EncoderSlot) -> Self {
         let (encoder, failed) = match Encoder::new(coding) {
             Ok(e) => (Some(e), None),
             Err(e) => (None, Some(e)),
