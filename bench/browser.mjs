@@ -20,14 +20,14 @@
 // Each page: one warm-up round, then RUNS rounds (swap, then full load, interleaved so drift
 // in the machine's speed touches both alike). Then Lighthouse 12.2.3 (its CLI, mobile
 // defaults, a fresh Chromium each run) audits every page signed out and signed in (the
-// session as a Cookie header, --extra-headers): the four category scores and the cumulative
-// layout shift.
+// session as a Cookie header, --extra-headers), LIGHTHOUSE_RUNS times each: the four category
+// scores of its median run (Lighthouse's computeMedianRun) and the cumulative layout shift.
 //
 // Writes OUT/browser.json and OUT/browser.md and prints the Markdown. Only the processes
 // started here are stopped, by PID.
 //
 //   node bench/browser.mjs BIN_DIR OUT
-//   (env: RUNS, LIGHTHOUSE=0 to skip it, LIGHTHOUSE_PAGES=/pricing,/ to audit only those,
+//   (env: RUNS, LIGHTHOUSE=0 to skip it, LIGHTHOUSE_RUNS, LIGHTHOUSE_PAGES=/pricing,/ to audit only those,
 //   CHROME_PATH)
 
 import { spawn } from "node:child_process";
@@ -36,6 +36,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { computeMedianRun } from "lighthouse/core/lib/median-run.js";
 import puppeteer from "puppeteer-core";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
@@ -45,6 +46,8 @@ const CHROME = process.env.CHROME_PATH || "/usr/bin/chromium";
 const CHROME_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"];
 const RUNS = Number(process.env.RUNS || 30);
 const LIGHTHOUSE = process.env.LIGHTHOUSE !== "0";
+// Lighthouse's runs per page and state; the figures are its median run's.
+const LIGHTHOUSE_RUNS = Number(process.env.LIGHTHOUSE_RUNS || 3);
 // The pages Lighthouse audits (paths, comma-separated): all of them when unset.
 const LIGHTHOUSE_PAGES = (process.env.LIGHTHOUSE_PAGES || "").split(",").filter(Boolean);
 const VIEWPORT = { width: 1280, height: 900 };
@@ -331,9 +334,9 @@ function run(argv, env) {
   });
 }
 
-/** Lighthouse's CLI on `url` (mobile defaults, its own fresh Chromium): the four category
- * scores (0-100) and the cumulative layout shift. */
-async function lighthouse(url, cookie, file) {
+/** One run of Lighthouse's CLI on `url` (mobile defaults, its own fresh Chromium): its
+ * report. */
+async function lighthouseRun(url, cookie, file) {
   const argv = [
     process.execPath, join(BENCH, "node_modules/lighthouse/cli/index.js"), url,
     "--quiet", "--output=json", `--output-path=${file}`,
@@ -342,13 +345,31 @@ async function lighthouse(url, cookie, file) {
   ];
   if (cookie) argv.push(`--extra-headers=${JSON.stringify({ Cookie: cookie })}`);
   await run(argv, { CHROME_PATH: CHROME });
-  const report = JSON.parse(readFileSync(file, "utf8"));
+  return JSON.parse(readFileSync(file, "utf8"));
+}
+
+/** LIGHTHOUSE_RUNS runs on `url`, and from Lighthouse's median run (its own
+ * computeMedianRun: the run nearest the median FCP and TTI) the four category scores
+ * (0-100), the cumulative layout shift and the audits that cost points; the performance
+ * score of every run beside them. */
+async function lighthouse(url, cookie, fileStem) {
+  const reports = [];
+  for (let i = 0; i < LIGHTHOUSE_RUNS; i++) reports.push(await lighthouseRun(url, cookie, `${fileStem}-${i}.json`));
+  const report = computeMedianRun(reports);
   const scores = Object.fromEntries(CATEGORIES.map((c) => [c, Math.round(report.categories[c].score * 100)]));
   // The audits that cost a category points (weighted, scored below 1).
   const failing = CATEGORIES.flatMap((c) => report.categories[c].auditRefs)
     .filter((ref) => ref.weight > 0 && report.audits[ref.id].score !== null && report.audits[ref.id].score < 1)
     .map((ref) => ref.id);
-  return { ...scores, cls: report.audits["cumulative-layout-shift"].numericValue, failing };
+  return {
+    ...scores,
+    cls: report.audits["cumulative-layout-shift"].numericValue,
+    fcp_ms: report.audits["first-contentful-paint"].numericValue,
+    lcp_ms: report.audits["largest-contentful-paint"].numericValue,
+    failing,
+    performance_runs: reports.map((r) => Math.round(r.categories.performance.score * 100)),
+    cls_runs: reports.map((r) => r.audits["cumulative-layout-shift"].numericValue),
+  };
 }
 
 async function auditAll(shellUrl, pages, cookie, work) {
@@ -356,8 +377,8 @@ async function auditAll(shellUrl, pages, cookie, work) {
   for (const [state, header] of [["signed out", null], ["signed in", cookie]]) {
     for (const page of pages.filter((p) => !LIGHTHOUSE_PAGES.length || LIGHTHOUSE_PAGES.includes(p.path))) {
       log(`bench/browser: Lighthouse ${state} ${page.path}…`);
-      const file = join(work, `lighthouse-${state.replace(" ", "-")}-${page.section}-${rows.length}.json`);
-      rows.push({ state, path: page.path, ...(await lighthouse(shellUrl + page.path, header, file)) });
+      const stem = join(work, `lighthouse-${rows.length}-${state.replace(" ", "-")}-${page.section}`);
+      rows.push({ state, path: page.path, ...(await lighthouse(shellUrl + page.path, header, stem)) });
     }
   }
   return rows;
@@ -398,12 +419,15 @@ function timingTable(rows) {
 
 function lighthouseTable(rows) {
   const lines = [
-    "| state | page | performance | accessibility | best practices | SEO | CLS | audits below 1 |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| state | page | performance (each run) | accessibility | best practices | SEO | CLS | FCP, LCP (simulated) | audits below 1 |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const r of rows) {
     const failing = r.failing.length ? r.failing.map((id) => `\`${id}\``).join(", ") : "none";
-    lines.push(`| ${r.state} | ${r.path} | ${r.performance} | ${r.accessibility} | ${r["best-practices"]} | ${r.seo} | ${r.cls.toFixed(3)} | ${failing} |`);
+    const perf = `${r.performance} (${r.performance_runs.join(", ")})`;
+    const paint = `${(r.fcp_ms / 1000).toFixed(2)} s, ${(r.lcp_ms / 1000).toFixed(2)} s`;
+    const cls = Math.max(...r.cls_runs).toFixed(3);
+    lines.push(`| ${r.state} | ${r.path} | ${perf} | ${r.accessibility} | ${r["best-practices"]} | ${r.seo} | ${cls} | ${paint} | ${failing} |`);
   }
   return lines.join("\n");
 }
@@ -423,7 +447,14 @@ function markdown(result) {
     timingTable(result.timings),
   ];
   if (result.lighthouse.length) {
-    parts.push("", `Lighthouse ${result.lighthouse_version} (mobile defaults, simulated throttling):`, "", lighthouseTable(result.lighthouse));
+    parts.push(
+      "",
+      `Lighthouse ${result.lighthouse_version} (mobile defaults, simulated throttling), ${LIGHTHOUSE_RUNS} run(s) per ` +
+        "page, the scores of its median run (nearest the median FCP and TTI), the performance score of each run in " +
+        "brackets, CLS the highest of the runs:",
+      "",
+      lighthouseTable(result.lighthouse),
+    );
   }
   if (result.console_errors.length) parts.push("", `Console errors: ${result.console_errors.join("; ")}`);
   return parts.join("\n") + "\n";
