@@ -12,7 +12,10 @@
 //   section's page, to the page's fragments in <main>: from the click event's timeStamp to
 //   the MutationObserver callback that sees every fragment root of the section
 //   (`[data-fragment="service/id"]`) in <main>. The loader's own Performance API measure
-//   (`mf:navigation`, from its click handler to its swap) is kept beside it in the JSON.
+//   (`mf:navigation`, from its click handler to its swap) is kept beside it in the JSON, and
+//   so are the times (from the click) at which the swap's fragment requests left and the
+//   last one was answered (Resource Timing): what is the network and servers, what is the
+//   page's own work.
 // - load: a full page load of the same URL (page.goto, the browser's cache as a visitor has
 //   it) from navigation start to the same fragments in the DOM (a MutationObserver installed
 //   before the page's first byte), and to the load event (loadEventEnd).
@@ -201,7 +204,14 @@ function swapProbe(section, fragments, timeoutMs) {
       observer.disconnect();
       clearTimeout(timer);
       const measures = performance.getEntriesByName("mf:navigation");
-      resolve({ ms: at - clickAt, loaderMs: measures.length ? measures[measures.length - 1].duration : null });
+      // The fragment requests of this swap: when the first left and the last answer ended.
+      const fetches = performance.getEntriesByType("resource").filter((e) => e.startTime >= clickAt);
+      resolve({
+        ms: at - clickAt,
+        loaderMs: measures.length ? measures[measures.length - 1].duration : null,
+        fetchStartMs: fetches.length ? Math.min(...fetches.map((e) => e.startTime)) - clickAt : null,
+        fetchEndMs: fetches.length ? Math.max(...fetches.map((e) => e.responseEnd)) - clickAt : null,
+      });
     });
     observer.observe(main, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-section"] });
   });
@@ -258,7 +268,7 @@ async function fullLoad(page, url, target) {
 /** RUNS rounds (after a warm-up) of: from `from`'s page, a click to `target` (measured),
  * a full load of `target` (measured), a click back to `from`. */
 async function measurePage(page, shellUrl, target, from, runs) {
-  const figures = { swap: [], loader: [], loadFragment: [], load: [] };
+  const figures = { swap: [], loader: [], fetchStart: [], fetchEnd: [], loadFragment: [], load: [] };
   await openWithLoader(page, shellUrl + from.path);
   for (let i = 0; i <= runs; i++) {
     const swap = await clickSwap(page, target);
@@ -267,6 +277,8 @@ async function measurePage(page, shellUrl, target, from, runs) {
     if (i === 0) continue; // warm-up: the section's CSS and controllers load once
     figures.swap.push(swap.ms);
     if (swap.loaderMs !== null) figures.loader.push(swap.loaderMs);
+    if (swap.fetchStartMs !== null) figures.fetchStart.push(swap.fetchStartMs);
+    if (swap.fetchEndMs !== null) figures.fetchEnd.push(swap.fetchEndMs);
     if (load.fragmentMs !== null) figures.loadFragment.push(load.fragmentMs);
     figures.load.push(load.loadMs);
   }
@@ -407,12 +419,15 @@ const ms = (s) => (s ? `${s.median.toFixed(1)} / ${s.p95.toFixed(1)}` : "n/a");
 
 function timingTable(rows) {
   const lines = [
-    "| state | page | click → fragments in DOM (loader swap), median / p95 | full load → fragments in DOM | full load → load event | swap faster |",
-    "| --- | --- | ---: | ---: | ---: | :---: |",
+    "| state | page | click → fragments in DOM (loader swap), median / p95 | of which: requests leave, last answer in (medians) | full load → fragments in DOM | full load → load event | swap faster |",
+    "| --- | --- | ---: | ---: | ---: | ---: | :---: |",
   ];
+  const at = (s) => (s ? `${s.median.toFixed(1)}` : "n/a");
   for (const r of rows) {
-    const faster = r.summary.swap && r.summary.loadFragment && r.summary.swap.median < r.summary.loadFragment.median;
-    lines.push(`| ${r.state} | ${r.path} | ${ms(r.summary.swap)} ms | ${ms(r.summary.loadFragment)} ms | ${ms(r.summary.load)} ms | ${faster ? "yes" : "no"} |`);
+    const s = r.summary;
+    const faster = s.swap && s.loadFragment && s.swap.median < s.loadFragment.median;
+    const split = `${at(s.fetchStart)}, ${at(s.fetchEnd)} ms`;
+    lines.push(`| ${r.state} | ${r.path} | ${ms(s.swap)} ms | ${split} | ${ms(s.loadFragment)} ms | ${ms(s.load)} ms | ${faster ? "yes" : "no"} |`);
   }
   return lines.join("\n");
 }
@@ -441,7 +456,8 @@ function markdown(result) {
       `${result.load_before.toFixed(1)} before, ${result.load_after.toFixed(1)} after.`,
     "",
     "Swap: a click on the page's header link, from another section's page, to every fragment of the " +
-      "section in <main> (the click event's timeStamp to a MutationObserver). Full load: the same URL, " +
+      "section in <main> (the click event's timeStamp to a MutationObserver); the fragment requests of the swap " +
+      "(Resource Timing) leave and are answered at the times beside it, from the click. Full load: the same URL, " +
       "navigation start to the same fragments in the DOM, and to the load event.",
     "",
     timingTable(result.timings),
@@ -501,7 +517,7 @@ async function main() {
     load_after: loadavg()[0],
     timings: measured.timings.map((r) => ({
       ...r,
-      summary: { swap: summary(r.swap), loader: summary(r.loader), loadFragment: summary(r.loadFragment), load: summary(r.load) },
+      summary: Object.fromEntries(["swap", "loader", "fetchStart", "fetchEnd", "loadFragment", "load"].map((k) => [k, summary(r[k])])),
     })),
     lighthouse: measured.audits,
     console_errors: measured.errors,
