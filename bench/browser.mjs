@@ -37,7 +37,7 @@ import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { computeMedianRun } from "lighthouse/core/lib/median-run.js";
 import puppeteer from "puppeteer-core";
@@ -451,7 +451,7 @@ function markdown(result) {
   const parts = [
     `# bench/browser: what a person feels`,
     "",
-    `${result.date}, ${result.runs} rounds per page after one warm-up, release binaries, loopback, headless ` +
+    `${result.date}, ${result.runs} rounds per page after one warm-up, ${result.binaries}, loopback, headless ` +
       `Chromium ${result.chromium} (${VIEWPORT.width}x${VIEWPORT.height}); 1-minute load average ` +
       `${result.load_before.toFixed(1)} before, ${result.load_after.toFixed(1)} after.`,
     "",
@@ -511,6 +511,7 @@ async function main() {
   const result = {
     date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
     runs: RUNS,
+    binaries: basename(binDir) === "release" ? "release binaries" : `the binaries in ${binDir}`,
     chromium: measured.chromium,
     lighthouse_version: JSON.parse(readFileSync(join(BENCH, "node_modules/lighthouse/package.json"), "utf8")).version,
     load_before: loadBefore,

@@ -5,8 +5,12 @@
 //! that its figures are there for every page; it asserts no timing or score (those go in
 //! the README, from a release build).
 //!
-//! It takes about a minute and a half on the 2-core machine, so `scripts/test` leaves it out
-//! unless `BENCH_SMOKE=1` (the test then says it skipped).
+//! It takes about 40 s on the 2-core machine once bench's npm packages are installed, and a
+//! fresh machine's first run installs them first (`npm ci` in bench/: 316 packages, 141 MB,
+//! Lighthouse among them), which puts it over a minute: `scripts/test` leaves it out unless
+//! `BENCH_SMOKE=1` (the test then says it skipped). Run it with
+//! `BENCH_SMOKE=1 cargo nextest run -p mf-tests --test browser_bench` after
+//! `cargo build --workspace --bins`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,7 +25,7 @@ fn root() -> PathBuf {
 #[test]
 fn bench_browser_quick_measures_every_page_signed_out_and_in() {
     if std::env::var("BENCH_SMOKE").as_deref() != Ok("1") {
-        eprintln!("skipped: bench/browser's smoke run takes over a minute; BENCH_SMOKE=1 runs it");
+        eprintln!("skipped: bench/browser's smoke run (over a minute with its npm install); BENCH_SMOKE=1 runs it");
         return;
     }
     let _heavy = mf_tests::heavy();
