@@ -53,7 +53,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
 /// The lock of the heavy tests (module `serial`).
-pub use serial::heavy;
+pub use serial::{checkout, heavy};
 /// The context secret the whole test stack shares, and a free port: the test kit's, the same
 /// the teams' own tests use.
 pub use shared_ui::testkit::{free_port, SECRET};

@@ -18,18 +18,31 @@ pub struct Heavy {
     _file: File,
 }
 
-/// Where the lock lives: beside the test binary (`target/debug/deps/`), so every test
+/// Where a lock lives: beside the test binary (`target/debug/deps/`), so every test
 /// binary of one build folder shares it.
-fn lock_path() -> PathBuf {
+fn lock_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     exe.parent()
         .map_or_else(std::env::temp_dir, PathBuf::from)
-        .join("mf-tests-heavy.lock")
+        .join(format!("mf-tests-{name}.lock"))
 }
 
 /// Waits until no other heavy test runs, then holds the lock until the guard is dropped.
 pub fn heavy() -> Heavy {
-    let path = lock_path();
+    lock("heavy")
+}
+
+/// Held while a test changes the checkout's workspace (the scaffold test adds a crate for a
+/// while) or runs cargo on it and must not see such a change (`lean_build`): those tests
+/// wait for each other, and for nothing else, so a long cargo build need not hold
+/// [`heavy`] and stop the heavy tests behind it.
+pub fn checkout() -> Heavy {
+    lock("checkout")
+}
+
+/// An exclusive lock on `mf-tests-NAME.lock`, held until the guard is dropped.
+fn lock(name: &str) -> Heavy {
+    let path = lock_path(name);
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -12,8 +12,11 @@
 //!   first build compiles svc-pricing's dependencies (about 230 crates) once; later runs
 //!   reuse them.
 //!
-//! Both run cargo in the checkout, so both are heavy (one at a time with the scaffold test,
-//! which adds a crate to the workspace for a while).
+//! Both run cargo in the checkout, so they wait for the scaffold test, which adds a crate
+//! to the workspace for a while (`mf_tests::checkout`). They are not heavy: the build runs
+//! at the lowest CPU priority (`nice -n 19`) beside the other tests, using what the
+//! browser and process tests leave idle, instead of stopping them for minutes on a cold
+//! build folder.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,10 +58,14 @@ fn set_by_cargo_for_the_test(name: &str) -> bool {
     NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// `cargo ARGS` in the workspace root, as from a terminal: its stdout, or a panic with its
+/// `cargo ARGS` in the workspace root, as from a terminal (at `nice -n 19`): its stdout, or a panic with its
 /// output.
 fn cargo(args: &[&str]) -> String {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    // At the lowest CPU priority: the other tests, timed ones among them, come first.
+    let mut command = Command::new("nice");
+    command
+        .args(["-n", "19"])
+        .arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
     for (name, _) in std::env::vars_os() {
         if name.to_str().is_some_and(set_by_cargo_for_the_test) {
             command.env_remove(name);
@@ -101,7 +108,7 @@ fn is_otlp_stack(krate: &str) -> bool {
 #[test]
 fn a_default_build_of_svc_pricing_compiles_no_otlp_stack() {
     // Not while the scaffold test has a crate of its own in the workspace.
-    let _heavy = mf_tests::heavy();
+    let _checkout = mf_tests::checkout();
     let default = crates_of_svc_pricing(&[]);
     let stack: Vec<&String> = default.iter().filter(|c| is_otlp_stack(c)).collect();
     assert!(stack.is_empty(), "in a default build: {stack:?}");
@@ -195,10 +202,13 @@ fn received(receiver: &OtlpReceiver, trace_id: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svc_pricing_built_alone_exports_to_an_https_collector() {
-    let _heavy = mf_tests::heavy();
-    let binary = tokio::task::spawn_blocking(build_svc_pricing_alone_with_otlp)
-        .await
-        .unwrap();
+    let binary = tokio::task::spawn_blocking(|| {
+        // Not while the scaffold test has a crate of its own in the workspace.
+        let _checkout = mf_tests::checkout();
+        build_svc_pricing_alone_with_otlp()
+    })
+    .await
+    .unwrap();
     let receiver = OtlpReceiver::start_https().await;
     assert!(receiver.url.starts_with("https://127.0.0.1:"));
     let dir = tempfile::tempdir().unwrap();
