@@ -329,3 +329,47 @@ impl Drop for Balancer {
 async fn splice(mut client: TcpStream, mut backend: TcpStream) {
     let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
 }
+
+/// The three teams as processes, for the tests that put a shell of their own in front of
+/// them: svc-pricing and svc-dashboard with `common` arguments, svc-accounts with `common`,
+/// a fresh SQLite file in [`Teams::dir`] and `accounts_extra`.
+pub struct Teams {
+    /// svc-pricing.
+    pub pricing: Process,
+    /// svc-dashboard.
+    pub dashboard: Process,
+    /// svc-accounts.
+    pub accounts: Process,
+    /// A temporary folder holding the accounts database (deleted when dropped).
+    pub dir: tempfile::TempDir,
+}
+
+impl Teams {
+    /// Starts the three teams.
+    pub async fn start(common: &[&str], accounts_extra: &[&str]) -> Teams {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let pricing = Process::start("svc-pricing", "svc-pricing", common).await;
+        let dashboard = Process::start("svc-dashboard", "svc-dashboard", common).await;
+        let db = dir.path().join("accounts.db").display().to_string();
+        let mut accounts_args = common.to_vec();
+        accounts_args.extend(["--database", db.as_str()]);
+        accounts_args.extend_from_slice(accounts_extra);
+        let accounts = Process::start("svc-accounts", "svc-accounts", &accounts_args).await;
+        Teams {
+            pricing,
+            dashboard,
+            accounts,
+            dir,
+        }
+    }
+
+    /// The shell's `--services` value for the three.
+    pub fn services(&self) -> String {
+        format!(
+            "pricing={},dashboard={},accounts={}",
+            self.pricing.url(),
+            self.dashboard.url(),
+            self.accounts.url()
+        )
+    }
+}

@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 
 use mf_tests::browser::Browser;
-use mf_tests::replicas::Process;
+use mf_tests::replicas::{Process, Teams};
 use mf_tests::{free_port, SECRET};
 use reqwest::header::HeaderMap;
 
@@ -28,41 +28,28 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 struct Binaries {
     shell: Process,
     admin: u16,
-    _services: Vec<Process>,
-    _dir: tempfile::TempDir,
+    _teams: Teams,
 }
 
 impl Binaries {
     async fn start() -> Binaries {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("accounts.db").display().to_string();
-        let common = ["--context-secret", SECRET];
-        let pricing = Process::start("svc-pricing", "svc-pricing", &common).await;
-        let dashboard = Process::start("svc-dashboard", "svc-dashboard", &common).await;
-        let mut accounts_args = common.to_vec();
-        accounts_args.extend(["--database", db.as_str()]);
-        let accounts = Process::start("svc-accounts", "svc-accounts", &accounts_args).await;
-        let services = format!(
-            "pricing={},dashboard={},accounts={}",
-            pricing.url(),
-            dashboard.url(),
-            accounts.url()
-        );
+        let teams = Teams::start(&["--context-secret", SECRET], &[]).await;
+        let services = teams.services();
         let admin = free_port();
         let admin_port = admin.to_string();
-        let mut shell_args = common.to_vec();
-        shell_args.extend([
+        let shell_args = [
+            "--context-secret",
+            SECRET,
             "--services",
             services.as_str(),
             "--admin-port",
             admin_port.as_str(),
-        ]);
+        ];
         let shell = Process::start("shell", "shell", &shell_args).await;
         let bins = Binaries {
             shell,
             admin,
-            _services: vec![pricing, dashboard, accounts],
-            _dir: dir,
+            _teams: teams,
         };
         bins.settled().await;
         bins

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mf_tests::replicas::Process;
+use mf_tests::replicas::{Process, Teams};
 use mf_tests::SECRET;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,27 +30,16 @@ struct Binaries {
 
 impl Binaries {
     async fn start(extra: &[&str]) -> Binaries {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("accounts.db").display().to_string();
         let mut common = vec!["--context-secret", SECRET];
         common.extend_from_slice(extra);
-        let pricing = Process::start("svc-pricing", "svc-pricing", &common).await;
-        let dashboard = Process::start("svc-dashboard", "svc-dashboard", &common).await;
-        let mut accounts_args = common.clone();
-        accounts_args.extend(["--database", db.as_str()]);
-        let accounts = Process::start("svc-accounts", "svc-accounts", &accounts_args).await;
-        let services = format!(
-            "pricing={},dashboard={},accounts={}",
-            pricing.url(),
-            dashboard.url(),
-            accounts.url()
-        );
+        let teams = Teams::start(&common, &[]).await;
+        let services = teams.services();
         let mut shell_args = common.clone();
         shell_args.extend(["--services", services.as_str()]);
         let shell = Process::start("shell", "shell", &shell_args).await;
         Binaries {
-            all: vec![shell, accounts, pricing, dashboard],
-            _dir: dir,
+            all: vec![shell, teams.accounts, teams.pricing, teams.dashboard],
+            _dir: teams.dir,
         }
     }
 

@@ -9,7 +9,7 @@
 //!   identity or compressed: the shell's assets, the shared ones, a service's asset relayed
 //!   by the proxy, a small asset that is never compressed, and `/registry.json`.
 
-use mf_tests::replicas::Process;
+use mf_tests::replicas::{Process, Teams};
 use mf_tests::SECRET;
 use reqwest::header::HeaderMap;
 
@@ -19,33 +19,25 @@ const CHROMIUM: &str = "gzip, deflate, br, zstd";
 /// The shell and the three services, started as processes.
 struct Binaries {
     shell: Process,
-    _services: Vec<Process>,
-    _dir: tempfile::TempDir,
+    _teams: Teams,
 }
 
 impl Binaries {
     async fn start() -> Binaries {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("accounts.db").display().to_string();
-        let common = ["--context-secret", SECRET];
-        let pricing = Process::start("svc-pricing", "svc-pricing", &common).await;
-        let dashboard = Process::start("svc-dashboard", "svc-dashboard", &common).await;
-        let mut accounts_args = common.to_vec();
-        accounts_args.extend(["--database", db.as_str()]);
-        let accounts = Process::start("svc-accounts", "svc-accounts", &accounts_args).await;
-        let services = format!(
-            "pricing={},dashboard={},accounts={}",
-            pricing.url(),
-            dashboard.url(),
-            accounts.url()
-        );
-        let mut shell_args = common.to_vec();
-        shell_args.extend(["--services", services.as_str(), "--admin-port", "0"]);
+        let teams = Teams::start(&["--context-secret", SECRET], &[]).await;
+        let services = teams.services();
+        let shell_args = [
+            "--context-secret",
+            SECRET,
+            "--services",
+            services.as_str(),
+            "--admin-port",
+            "0",
+        ];
         let shell = Process::start("shell", "shell", &shell_args).await;
         Binaries {
             shell,
-            _services: vec![pricing, dashboard, accounts],
-            _dir: dir,
+            _teams: teams,
         }
     }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mf_tests::replicas::Process;
+use mf_tests::replicas::{Process, Teams};
 use mf_tests::{free_port, json, slot_status, FAST_HASH_ARGS, SECRET};
 use serde_json::Value;
 
@@ -233,28 +233,13 @@ impl PageLoad {
 struct Site {
     shell: Process,
     admin_port: u16,
-    pricing: Process,
-    dashboard: Process,
-    accounts: Process,
-    _dir: tempfile::TempDir,
+    teams: Teams,
 }
 
 impl Site {
     async fn start() -> Site {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let common = ["--context-secret", SECRET];
-        let pricing = Process::start("svc-pricing", "svc-pricing", &common).await;
-        let dashboard = Process::start("svc-dashboard", "svc-dashboard", &common).await;
-        let db = dir.path().join("accounts.db").display().to_string();
-        let mut accounts_args = vec!["--context-secret", SECRET, "--database", &db];
-        accounts_args.extend(FAST_HASH_ARGS);
-        let accounts = Process::start("svc-accounts", "svc-accounts", &accounts_args).await;
-        let services = format!(
-            "pricing={},dashboard={},accounts={}",
-            pricing.url(),
-            dashboard.url(),
-            accounts.url()
-        );
+        let teams = Teams::start(&["--context-secret", SECRET], &FAST_HASH_ARGS).await;
+        let services = teams.services();
         let admin_port = free_port();
         let admin = admin_port.to_string();
         let shell_args = [
@@ -269,10 +254,7 @@ impl Site {
         Site {
             shell,
             admin_port,
-            pricing,
-            dashboard,
-            accounts,
-            _dir: dir,
+            teams,
         }
     }
 
@@ -281,9 +263,9 @@ impl Site {
         let at = |port: u16| format!("127.0.0.1:{port}");
         vec![
             ("shell", at(self.admin_port)),
-            ("svc-pricing", at(self.pricing.port)),
-            ("svc-dashboard", at(self.dashboard.port)),
-            ("svc-accounts", at(self.accounts.port)),
+            ("svc-pricing", at(self.teams.pricing.port)),
+            ("svc-dashboard", at(self.teams.dashboard.port)),
+            ("svc-accounts", at(self.teams.accounts.port)),
         ]
     }
 }
@@ -356,7 +338,7 @@ async fn killing_a_service_fires_its_fragment_fallback_alert_within_a_minute() {
         "no fallback alert while healthy: {before:?}"
     );
 
-    site.dashboard.kill9();
+    site.teams.dashboard.kill9();
     let killed = Instant::now();
     let (fired, alerts) = loop {
         let alerts = prometheus.alerts().await;
