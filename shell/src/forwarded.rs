@@ -106,8 +106,9 @@ impl Forwarded {
     }
 
     /// The signed user context, once the user is known.
-    pub fn set_user(&mut self, user_header: &str, user_id: i64) {
-        self.put(HeaderName::from_static(headers::USER_CONTEXT), user_header);
+    pub fn set_user(&mut self, context: HeaderValue, user_id: i64) {
+        self.common
+            .insert(HeaderName::from_static(headers::USER_CONTEXT), context);
         self.user_id = Some(user_id);
     }
 
