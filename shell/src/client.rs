@@ -20,6 +20,8 @@ pub const USER_AGENT: &str = concat!("mf-shell/", env!("CARGO_PKG_VERSION"));
 /// longer timeout (30 s) a request now and then went out on a connection the service was
 /// closing at that moment and failed (`error sending request`): 2 healthy fragments in the
 /// first 180 s of the 10-minute soak (`bench/soak`), and a proxied stylesheet in a browser test.
+/// The fragment pool ([`pool`]) also sends such a request once more on a new connection;
+/// reqwest's pool does not.
 pub const POOL_IDLE_TIMEOUT: Duration =
     Duration::from_secs(shared_ui::guard::KEEP_ALIVE_SECS.saturating_sub(1));
 

@@ -79,15 +79,15 @@ struct Idle {
     since: Instant,
 }
 
-/// A service's idle connections, oldest first.
-struct Service {
+/// The idle connections to one authority (a service), oldest first.
+struct PerAuthority {
     authority: Authority,
     idle: Vec<Idle>,
 }
 
 thread_local! {
     /// This thread's idle connections, by authority.
-    static POOL: RefCell<Vec<Service>> = const { RefCell::new(Vec::new()) };
+    static POOL: RefCell<Vec<PerAuthority>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Where a request goes and what it carries besides the forwarded headers.
@@ -244,7 +244,7 @@ fn checkin(authority: Authority, sender: Sender) {
                 if services.len() >= MAX_AUTHORITIES {
                     return;
                 }
-                services.push(Service {
+                services.push(PerAuthority {
                     authority,
                     idle: Vec::new(),
                 });
