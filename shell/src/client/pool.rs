@@ -73,10 +73,11 @@ pub enum PoolError {
     Send(#[source] hyper::Error),
 }
 
-/// One idle connection and since when.
+/// One idle connection and when it stops being used ([`POOL_IDLE_TIMEOUT`] after it went
+/// idle: compared, not subtracted, on every checkout).
 struct Idle {
     sender: Sender,
-    since: Instant,
+    until: Instant,
 }
 
 /// The idle connections to one authority (a service), oldest first.
@@ -215,7 +216,7 @@ fn checkout(authority: &Authority) -> Option<Sender> {
         let service = services.iter_mut().find(|s| s.authority == *authority)?;
         let now = Instant::now();
         while let Some(idle) = service.idle.pop() {
-            if now.duration_since(idle.since) >= POOL_IDLE_TIMEOUT {
+            if now >= idle.until {
                 service.idle.clear();
                 return None;
             }
@@ -253,13 +254,13 @@ fn checkin(authority: Authority, sender: Sender) {
         };
         let idle = &mut services[index].idle;
         // Oldest first: those past the timeout are at the front.
-        let stale = idle
-            .iter()
-            .take_while(|i| now.duration_since(i.since) >= POOL_IDLE_TIMEOUT)
-            .count();
+        let stale = idle.iter().take_while(|i| now >= i.until).count();
         idle.drain(..stale);
         if idle.len() < MAX_IDLE_PER_SERVICE {
-            idle.push(Idle { sender, since: now });
+            idle.push(Idle {
+                sender,
+                until: now + POOL_IDLE_TIMEOUT,
+            });
         }
     });
 }
