@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use mf_tests::{slot_status, Stack, StackOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,28 +37,37 @@ struct Seen {
 /// shell's 1 MiB cap), a manifest declaring both.
 struct Upstream {
     url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    log: Arc<Log>,
+}
+
+/// What the upstream saw.
+#[derive(Default)]
+struct Log {
+    /// The fragment requests.
+    seen: Mutex<Vec<Seen>>,
+    /// Connections the shell closed (an end of stream where a request could start).
+    closed_by_the_shell: AtomicUsize,
 }
 
 impl Upstream {
     async fn start(name: &'static str, closes: Closes) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let log = Arc::clone(&seen);
+        let log: Arc<Log> = Arc::default();
+        let shared = Arc::clone(&log);
         tokio::spawn(async move {
             let accepted = AtomicUsize::new(0);
             while let Ok((conn, _)) = listener.accept().await {
                 let connection = accepted.fetch_add(1, Ordering::Relaxed) + 1;
-                tokio::spawn(serve(conn, connection, name, closes, Arc::clone(&log)));
+                tokio::spawn(serve(conn, connection, name, closes, Arc::clone(&shared)));
             }
         });
-        Upstream { url, seen }
+        Upstream { url, log }
     }
 
     /// The fragment requests seen so far.
     fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        self.log.seen.lock().unwrap().clone()
     }
 
     /// How many connections carried fragment requests.
@@ -70,15 +80,13 @@ impl Upstream {
 }
 
 /// One connection: the manifest (then closed), or fragment requests until `closes` says.
-async fn serve(
-    mut conn: TcpStream,
-    connection: usize,
-    name: &str,
-    closes: Closes,
-    seen: Arc<Mutex<Vec<Seen>>>,
-) {
+async fn serve(mut conn: TcpStream, connection: usize, name: &str, closes: Closes, log: Arc<Log>) {
     let mut answered = false;
-    while let Some(head) = read_head(&mut conn).await {
+    loop {
+        let Some(head) = read_head(&mut conn).await else {
+            log.closed_by_the_shell.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
         let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
         if !path.starts_with("/fragments/") {
             let manifest = format!(
@@ -92,7 +100,7 @@ async fn serve(
             let _ = conn.write_all(res.as_bytes()).await;
             return;
         }
-        seen.lock().unwrap().push(Seen { connection, head });
+        log.seen.lock().unwrap().push(Seen { connection, head });
         if answered && closes == Closes::OnTheNextRequest {
             return;
         }
@@ -249,5 +257,36 @@ async fn a_body_cut_at_the_cap_leaves_no_connection_behind() {
         );
     }
     assert_eq!(seen.len(), 9, "{seen:?}");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_once_past_its_idle_timeout_by_other_traffic() {
+    let steady = Upstream::start("steady", Closes::Never).await;
+    let other = Upstream::start("other", Closes::Never).await;
+    let stack = stack_with(&[("steady", &steady), ("other", &other)]).await;
+    let status = status_on(&stack, "/steady", "steady/small").await;
+    assert_eq!(status.as_deref(), Some("ok"));
+    let closed = || steady.log.closed_by_the_shell.load(Ordering::Relaxed);
+    let before = closed();
+    // Within the idle timeout (4 s) the connection stays, whatever else goes on.
+    let timeout = shell::client::POOL_IDLE_TIMEOUT;
+    let status = status_on(&stack, "/other", "other/small").await;
+    assert_eq!(status.as_deref(), Some("ok"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(closed(), before, "closed before its idle timeout");
+    // Past it, the next answer given back to the pool (another service's) drops it; the
+    // service, which keeps idle connections open, sees it closed.
+    tokio::time::sleep(timeout).await;
+    let status = status_on(&stack, "/other", "other/small").await;
+    assert_eq!(status.as_deref(), Some("ok"));
+    let started = std::time::Instant::now();
+    while closed() == before {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the idle connection is still open past its timeout"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     stack.stop().await;
 }
