@@ -22,7 +22,8 @@
 //!   timeouts; a bad registry entry is refused at start with a message naming it.
 //! - [`slot`]: what a slot is and how it was filled ([`slot::Status`], [`slot::Filled`]).
 //! - [`body`]: reading an answer's body with a cap.
-//! - [`client`]: the HTTP clients, one per worker thread.
+//! - [`client`]: the HTTP clients, one per worker thread, and the shell's own pool of
+//!   `http://` fragment connections ([`client::pool`]).
 //! - [`registry`]: the services and the last good manifest of each; refreshes.
 //! - [`recent`]: the last five minutes of fragment outcomes and errors (bounded, in memory).
 //! - [`metrics`]: the shell's Prometheus metrics (fragments, proxy, caches, manifests),

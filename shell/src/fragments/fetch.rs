@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName};
 use shared_ui::headers;
 
 use super::cache::cacheable_for;
@@ -29,28 +29,25 @@ pub struct FragmentAnswer {
     pub fresh_for: Option<Duration>,
 }
 
-/// `GET url` with `headers`, read and checked as a fragment ([`read_fragment`]). An
-/// `http://` URL goes through hyper's client directly; anything else (`https://`) through
-/// reqwest, which speaks TLS.
-pub async fn fetch(url: String, headers: HeaderMap) -> Result<FragmentAnswer, FragmentError> {
+/// `GET url` with the headers `headers()` builds, read and checked as a fragment
+/// ([`read_fragment`]). An `http://` URL goes through the shell's own connection pool
+/// ([`client::pool`]), which calls `headers` again when it sends a request a second time;
+/// anything else (`https://`) through reqwest, which speaks TLS.
+pub async fn fetch(
+    url: String,
+    headers: impl Fn() -> HeaderMap,
+) -> Result<FragmentAnswer, FragmentError> {
     if !url.starts_with("http://") {
         let res = client::http()
             .get(url)
-            .headers(headers)
+            .headers(headers())
             .send()
             .await
             .map_err(FragmentError::transport)?;
         return read_fragment(http::Response::from(res)).await;
     }
     let uri = http::Uri::try_from(url).map_err(FragmentError::transport)?;
-    let mut request = http::Request::new(http_body_util::Empty::new());
-    *request.uri_mut() = uri;
-    *request.headers_mut() = headers;
-    request.headers_mut().insert(
-        reqwest::header::USER_AGENT,
-        HeaderValue::from_static(client::USER_AGENT),
-    );
-    let res = client::send_fragment(request)
+    let res = client::pool::send(uri, headers)
         .await
         .map_err(FragmentError::transport)?;
     read_fragment(res).await

@@ -159,9 +159,8 @@ impl Fragments {
             .config
             .fragment_timeout
             .min(ask.deadline.saturating_duration_since(Instant::now()));
-        let headers = ask
-            .fwd
-            .headers(ask.service, self.registry.is_session_service(ask.service));
+        let with_cookies = self.registry.is_session_service(ask.service);
+        let headers = || ask.fwd.headers(ask.service, with_cookies);
         tokio::time::timeout(budget, fetch::fetch(url, headers))
             .await
             .unwrap_or_else(|_| Err(FragmentError::Timeout(budget)))
