@@ -32,6 +32,7 @@
 //! Logs only with `TEST_LOG=1`.
 
 pub mod browser;
+pub mod cargo_env;
 pub mod faults;
 pub mod python;
 pub mod replicas;

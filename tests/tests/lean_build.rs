@@ -42,22 +42,6 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Whether `name` is one of the variables cargo sets for this test process (not a setting
-/// of the user's): a build script that reads one (ring's reads `CARGO_MANIFEST_DIR`) would
-/// make the inner build differ from a plain `cargo build` and rebuild every time.
-fn set_by_cargo_for_the_test(name: &str) -> bool {
-    const PREFIXES: [&str; 2] = ["CARGO_PKG_", "CARGO_BIN_EXE_"];
-    const NAMES: [&str; 6] = [
-        "CARGO_MANIFEST_DIR",
-        "CARGO_MANIFEST_PATH",
-        "CARGO_CRATE_NAME",
-        "CARGO_PRIMARY_PACKAGE",
-        "CARGO_TARGET_TMPDIR",
-        "CARGO_RUSTC_CURRENT_DIR",
-    ];
-    NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
-}
-
 /// `cargo ARGS` in the workspace root, as from a terminal (at `nice -n 19`): its stdout, or a panic with its
 /// output.
 fn cargo(args: &[&str]) -> String {
@@ -66,11 +50,7 @@ fn cargo(args: &[&str]) -> String {
     command
         .args(["-n", "19"])
         .arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(set_by_cargo_for_the_test) {
-            command.env_remove(name);
-        }
-    }
+    mf_tests::cargo_env::as_from_a_terminal(&mut command);
     let out = command
         .current_dir(root())
         .args(args)

@@ -92,7 +92,10 @@ fn new_team(args: &[&str]) -> (Option<i32>, String) {
 }
 
 fn cargo(args: &[&str]) -> String {
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    // Without the variables nextest set for this test: ring's build script reads one, and
+    // its crates would rebuild in the shared build folder, here and again after the test.
+    let out = mf_tests::cargo_env::as_from_a_terminal(&mut command)
         .current_dir(root())
         .args(args)
         .output()
