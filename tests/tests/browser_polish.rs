@@ -8,20 +8,34 @@ use mf_tests::browser::{shows, sign_up_and_in, Browser};
 use mf_tests::Stack;
 
 /// The sum of the page's layout shifts so far (Layout Instability API), read after a
-/// moment so late shifts count too.
-async fn cumulative_layout_shift(browser: &Browser) -> f64 {
-    browser
+/// moment so late shifts count too, and what shifted (each source's element, its rectangle
+/// before and after), for the failure message.
+async fn cumulative_layout_shift(browser: &Browser) -> (f64, String) {
+    let found = browser
         .eval_async(
-            r#"const done = arguments[arguments.length - 1];
+            r##"const done = arguments[arguments.length - 1];
             let sum = 0;
+            const shifted = [];
+            const name = (n) => !n ? "?" : n.nodeType !== 1 ? n.nodeName
+              : n.tagName.toLowerCase() + (n.id ? "#" + n.id : "")
+                + (n.classList.length ? "." + [...n.classList].join(".") : "");
+            const rect = (r) => `${r.x},${r.y} ${r.width}x${r.height}`;
             new PerformanceObserver((list) => {
-              for (const e of list.getEntries()) if (!e.hadRecentInput) sum += e.value;
+              for (const e of list.getEntries()) {
+                if (e.hadRecentInput) continue;
+                sum += e.value;
+                for (const s of e.sources || []) {
+                  shifted.push(`${e.value.toFixed(5)} at ${Math.round(e.startTime)} ms: `
+                    + `${name(s.node)} ${rect(s.previousRect)} -> ${rect(s.currentRect)}`);
+                }
+              }
             }).observe({ type: "layout-shift", buffered: true });
-            setTimeout(() => done(sum), 600);"#,
+            setTimeout(() => done([sum, shifted.join("; ")]), 600);"##,
         )
-        .await
-        .as_f64()
-        .expect("a number")
+        .await;
+    let sum = found[0].as_f64().expect("a number");
+    let sources = found[1].as_str().unwrap_or_default().to_owned();
+    (sum, sources)
 }
 
 /// Whether the yearly prices are the ones shown and the yearly radio is checked.
@@ -118,8 +132,8 @@ async fn pricing_does_not_shift_and_keeps_yearly_across_reload_and_back() {
             "pricing-toggle to connect",
         )
         .await;
-    let cls = cumulative_layout_shift(&browser).await;
-    assert_eq!(cls, 0.0, "layout shift on /pricing");
+    let (cls, shifted) = cumulative_layout_shift(&browser).await;
+    assert_eq!(cls, 0.0, "layout shift on /pricing, of: {shifted}");
 
     browser.click("label[for='pricing-billing-yearly']").await;
     browser.wait_until(SHOWS_YEARLY, "yearly prices").await;
