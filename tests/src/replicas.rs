@@ -363,8 +363,16 @@ impl Teams {
         }
     }
 
+    /// Starts a shell composing the three teams: `args`, then `--services` naming them.
+    pub async fn start_shell(&self, args: &[&str]) -> Process {
+        let services = self.services();
+        let mut all = args.to_vec();
+        all.extend(["--services", services.as_str()]);
+        Process::start("shell", "shell", &all).await
+    }
+
     /// The shell's `--services` value for the three.
-    pub fn services(&self) -> String {
+    fn services(&self) -> String {
         format!(
             "pricing={},dashboard={},accounts={}",
             self.pricing.url(),

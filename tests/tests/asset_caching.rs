@@ -34,18 +34,15 @@ struct Binaries {
 impl Binaries {
     async fn start() -> Binaries {
         let teams = Teams::start(&["--context-secret", SECRET], &[]).await;
-        let services = teams.services();
         let admin = free_port();
         let admin_port = admin.to_string();
         let shell_args = [
             "--context-secret",
             SECRET,
-            "--services",
-            services.as_str(),
             "--admin-port",
             admin_port.as_str(),
         ];
-        let shell = Process::start("shell", "shell", &shell_args).await;
+        let shell = teams.start_shell(&shell_args).await;
         let bins = Binaries {
             shell,
             admin,

@@ -33,10 +33,7 @@ impl Binaries {
         let mut common = vec!["--context-secret", SECRET];
         common.extend_from_slice(extra);
         let teams = Teams::start(&common, &[]).await;
-        let services = teams.services();
-        let mut shell_args = common.clone();
-        shell_args.extend(["--services", services.as_str()]);
-        let shell = Process::start("shell", "shell", &shell_args).await;
+        let shell = teams.start_shell(&common).await;
         Binaries {
             all: vec![shell, teams.accounts, teams.pricing, teams.dashboard],
             _dir: teams.dir,

@@ -25,16 +25,7 @@ struct Binaries {
 impl Binaries {
     async fn start() -> Binaries {
         let teams = Teams::start(&["--context-secret", SECRET], &[]).await;
-        let services = teams.services();
-        let shell_args = [
-            "--context-secret",
-            SECRET,
-            "--services",
-            services.as_str(),
-            "--admin-port",
-            "0",
-        ];
-        let shell = Process::start("shell", "shell", &shell_args).await;
+        let shell = teams.start_shell(&["--context-secret", SECRET]).await;
         Binaries {
             shell,
             _teams: teams,

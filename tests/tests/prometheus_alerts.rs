@@ -239,18 +239,10 @@ struct Site {
 impl Site {
     async fn start() -> Site {
         let teams = Teams::start(&["--context-secret", SECRET], &FAST_HASH_ARGS).await;
-        let services = teams.services();
         let admin_port = free_port();
         let admin = admin_port.to_string();
-        let shell_args = [
-            "--context-secret",
-            SECRET,
-            "--services",
-            &services,
-            "--admin-port",
-            &admin,
-        ];
-        let shell = Process::start("shell", "shell", &shell_args).await;
+        let shell_args = ["--context-secret", SECRET, "--admin-port", &admin];
+        let shell = teams.start_shell(&shell_args).await;
         Site {
             shell,
             admin_port,
