@@ -177,9 +177,11 @@ fn get(url: &str) -> std::io::Result<String> {
 
 #[tokio::test]
 async fn a_new_team_builds_passes_its_contract_test_and_shows_in_the_site() {
-    let _heavy = mf_tests::heavy();
     // The workspace gets a crate of its own for a while: not while lean_build runs cargo.
+    // Taken before `heavy`, so that a plain `cargo test` does not hold up the other heavy
+    // tests while lean_build's build (minutes on a cold machine) holds the checkout.
     let _checkout = mf_tests::checkout();
+    let _heavy = mf_tests::heavy();
     let undo = Undo::new();
 
     for (bad, why) in [
