@@ -37,8 +37,15 @@ fn root() -> PathBuf {
 
 /// Puts the worktree back as it was on drop.
 struct Undo {
-    saved: Vec<(PathBuf, Vec<u8>)>,
+    saved: Vec<Saved>,
     created: Vec<PathBuf>,
+}
+
+/// A changed file's path, bytes and modification time before the test.
+struct Saved {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    modified: std::time::SystemTime,
 }
 
 impl Undo {
@@ -54,7 +61,16 @@ impl Undo {
         }
         let saved = CHANGED
             .iter()
-            .map(|f| (root.join(f), std::fs::read(root.join(f)).unwrap()))
+            .map(|f| {
+                let path = root.join(f);
+                let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+                let bytes = std::fs::read(&path).unwrap();
+                Saved {
+                    path,
+                    bytes,
+                    modified,
+                }
+            })
             .collect();
         Undo { saved, created }
     }
@@ -62,15 +78,24 @@ impl Undo {
     fn unchanged(&self) -> bool {
         self.saved
             .iter()
-            .all(|(path, bytes)| std::fs::read(path).unwrap() == *bytes)
+            .all(|saved| std::fs::read(&saved.path).unwrap() == saved.bytes)
             && self.created.iter().all(|p| !p.exists())
     }
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
-        for (path, bytes) in &self.saved {
-            let _ = std::fs::write(path, bytes);
+        // Each file's modification time too: cargo compares the workspace's Cargo.toml by
+        // its time, and a crate built through clippy-driver (scripts/test's linted build)
+        // depends on it, so a newer time would rebuild every crate of the workspace in the
+        // next cargo run (the container stage's tests).
+        for saved in &self.saved {
+            let restored = std::fs::write(&saved.path, &saved.bytes)
+                .and_then(|()| std::fs::File::options().write(true).open(&saved.path))
+                .and_then(|file| file.set_modified(saved.modified));
+            if let Err(e) = restored {
+                eprintln!("cannot restore {}: {e}", saved.path.display());
+            }
         }
         for path in &self.created {
             let _ = std::fs::remove_dir_all(path);
