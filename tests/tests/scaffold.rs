@@ -82,7 +82,10 @@ impl Undo {
     fn keep_the_workspace_manifests_time(&self) {
         let manifest = root().join("Cargo.toml");
         let saved = self.saved.iter().find(|s| s.path == manifest).unwrap();
-        let file = std::fs::File::options().write(true).open(&manifest).unwrap();
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&manifest)
+            .unwrap();
         file.set_modified(saved.modified).unwrap();
     }
 
@@ -173,7 +176,10 @@ fn the_new_crates_tests() -> String {
         assert!(run.status.success(), "{exe} failed:\n{text}");
         binaries += 1;
     }
-    assert!(binaries > 0, "no test binary of {PACKAGE} was built:\n{built}");
+    assert!(
+        binaries > 0,
+        "no test binary of {PACKAGE} was built:\n{built}"
+    );
     text
 }
 
