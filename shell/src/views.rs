@@ -158,8 +158,8 @@ pub fn slot(slot: &SlotRef, filled: &Filled, title: &str, retry_href: &str) -> M
 }
 
 /// The opening tag of a filled slot's wrapper ([`slot`]'s), cut where its two varying
-/// values go: the parts around the fragment, so the fragment's bytes go out as they are,
-/// uncopied. Rendered once per page template; [`SlotOpen::render`] only joins the pieces.
+/// values go, so that a page only joins the pieces around the fragment ([`SlotOpen::render`],
+/// [`SlotOpen::chunks`]) instead of rendering the wrapper. Rendered once per page template.
 /// Its closing tag is [`SLOT_CLOSE`].
 #[derive(Debug, Clone)]
 pub struct SlotOpen {
