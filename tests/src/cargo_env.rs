@@ -7,8 +7,15 @@
 //! in the shared build folder, and the next plain `cargo build` or `cargo nextest run`
 //! rebuilds them back (two minutes in CI's container stage). [`as_from_a_terminal`]
 //! removes them from a command.
+//!
+//! cargo also judges a source file by its modification time: every crate built through
+//! clippy-driver (scripts/test's linted build) depends on the workspace's Cargo.toml by its
+//! time. A test that rewrites or copies a file puts its time back with [`set_modified`], so
+//! the next cargo run does not rebuild the workspace.
 
+use std::path::Path;
 use std::process::Command;
+use std::time::SystemTime;
 
 /// Whether `name` is one of the variables cargo sets for this test process (not a setting
 /// of the user's).
@@ -33,4 +40,12 @@ pub fn as_from_a_terminal(command: &mut Command) -> &mut Command {
         }
     }
     command
+}
+
+/// Sets `path`'s modification time to `time` (cargo compares files by it).
+pub fn set_modified(path: &Path, time: SystemTime) -> std::io::Result<()> {
+    std::fs::File::options()
+        .write(true)
+        .open(path)?
+        .set_modified(time)
 }

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use mf_tests::cargo_env::set_modified;
 use mf_tests::replicas::Process;
 use mf_tests::{get_with, OtlpReceiver, SECRET};
 
@@ -129,11 +130,7 @@ fn copy_workspace(from: &Path, to: &Path, skip: &Path) -> std::io::Result<()> {
             copy_workspace(&path, &to.join(&name), skip)?;
         } else if entry.file_type()?.is_file() {
             std::fs::copy(&path, to.join(&name))?;
-            let modified = entry.metadata()?.modified()?;
-            std::fs::File::options()
-                .write(true)
-                .open(to.join(&name))?
-                .set_modified(modified)?;
+            set_modified(&to.join(&name), entry.metadata()?.modified()?)?;
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use launcher::site::{Site, Start};
 use mf_tests::browser::Browser;
+use mf_tests::cargo_env::set_modified;
 
 const NAME: &str = "zz-scaffold";
 const PACKAGE: &str = "svc-zz-scaffold";
@@ -82,11 +83,7 @@ impl Undo {
     fn keep_the_workspace_manifests_time(&self) {
         let manifest = root().join("Cargo.toml");
         let saved = self.saved.iter().find(|s| s.path == manifest).unwrap();
-        let file = std::fs::File::options()
-            .write(true)
-            .open(&manifest)
-            .unwrap();
-        file.set_modified(saved.modified).unwrap();
+        set_modified(&manifest, saved.modified).unwrap();
     }
 
     fn unchanged(&self) -> bool {
@@ -105,8 +102,7 @@ impl Drop for Undo {
         // next cargo run (the container stage's tests).
         for saved in &self.saved {
             let restored = std::fs::write(&saved.path, &saved.bytes)
-                .and_then(|()| std::fs::File::options().write(true).open(&saved.path))
-                .and_then(|file| file.set_modified(saved.modified));
+                .and_then(|()| set_modified(&saved.path, saved.modified));
             if let Err(e) = restored {
                 eprintln!("cannot restore {}: {e}", saved.path.display());
             }
