@@ -3,6 +3,8 @@
 //! ([`crate::session`]), the signed user context. Built once per incoming request and
 //! cloned per upstream request: the values are shared, not copied or checked again.
 
+use std::net::IpAddr;
+
 use actix_web::http::header;
 use actix_web::HttpRequest;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -60,10 +62,7 @@ impl Forwarded {
             fwd.put(reqwest::header::ACCEPT_LANGUAGE, &language);
         }
         if let Some(client) = peer.map(|p| trusted.client_ip(p, req.headers())) {
-            fwd.put(
-                HeaderName::from_static("x-forwarded-for"),
-                &client.to_string(),
-            );
+            fwd.put(HeaderName::from_static("x-forwarded-for"), &ip_text(client));
         }
         fwd
     }
@@ -140,6 +139,28 @@ impl Forwarded {
     }
 }
 
+/// An address as `Display` writes it; an IPv4 one joined by hand, without the formatting
+/// machinery (about 1,500 instructions a page: issue 26).
+fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut out = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
+    out
+}
+
 /// The first language of an `Accept-Language` header, lower case (`en-gb`), if it is a
 /// plausible BCP 47 tag of at most 35 bytes. What the shell forwards and keys its cache on:
 /// the whole header, with its weights and endless variants, would let a client mint
@@ -158,6 +179,21 @@ pub fn primary_language(header: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_is_written_as_display_writes_it() {
+        for ip in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.99.100",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
+    }
 
     #[test]
     fn only_the_first_plausible_language_tag_is_kept() {

@@ -28,7 +28,8 @@ impl TraceId {
     /// A fresh random trace id.
     pub fn random() -> Self {
         loop {
-            let bytes: [u8; 16] = rand::random();
+            // One random integer, not 16 bytes drawn one by one.
+            let bytes = rand::random::<u128>().to_be_bytes();
             if bytes != [0; 16] {
                 return Self(bytes);
             }
@@ -50,7 +51,7 @@ impl SpanId {
     /// A fresh random span id.
     pub fn random() -> Self {
         loop {
-            let bytes: [u8; 8] = rand::random();
+            let bytes = rand::random::<u64>().to_be_bytes();
             if bytes != [0; 8] {
                 return Self(bytes);
             }
@@ -189,7 +190,7 @@ impl TraceContext {
 }
 
 /// Appends `bytes` in lower-case hex.
-fn push_hex(out: &mut String, bytes: &[u8]) {
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));

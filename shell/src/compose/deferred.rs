@@ -20,7 +20,7 @@ use actix_web::http::header::HeaderValue;
 use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 
-use crate::slot::{fragment_bytes, Filled, SlotMode, SlotRef};
+use crate::slot::{Filled, SlotMode, SlotRef};
 use crate::views::{self, SlotOpen};
 
 /// The query parameter that asks a section's page to show one lazy slot inline (the link of
@@ -74,12 +74,12 @@ impl Deferred {
         script: &Bytes,
     ) -> Vec<Bytes> {
         match (&filled.html, &self.late_open) {
-            (Some(html), Some(open)) => vec![
-                Bytes::from(open.render(filled)),
-                fragment_bytes(html),
-                Bytes::from_static(views::SLOT_CLOSE.as_bytes()),
-                script.clone(),
-            ],
+            (Some(html), Some(open)) => {
+                let close = Bytes::from_static(views::SLOT_CLOSE.as_bytes());
+                let mut chunks = open.chunks(filled, html, &close);
+                chunks.push(script.clone());
+                chunks
+            }
             _ => {
                 let boxed = views::late_unavailable(slot, self.index, filled, title, retry);
                 vec![Bytes::from(boxed.into_string()), script.clone()]

@@ -70,14 +70,17 @@ impl PageRun {
             (SlotMode::Async | SlotMode::Lazy, Some(deferred)) => {
                 deferred.placeholder_chunks(plan.after())
             }
-            _ => plan.chunks(&self.fill(i).await, &self.template.retry),
+            // Boxed: the fetch's state is large (kilobytes), and this future is moved into
+            // the page's `FuturesOrdered` by value (three copies of it a slot, and a large
+            // allocation: issue 26); the box is made when the slot is first polled.
+            _ => plan.chunks(&Box::pin(self.fill(i)).await, &self.template.retry),
         }
     }
 
     /// Async slot `i`'s chunks after the main content.
     async fn late(&self, i: usize) -> Vec<Bytes> {
         let plan = &self.template.plans[i];
-        let filled = self.fill(i).await;
+        let filled = Box::pin(self.fill(i)).await;
         match &plan.deferred {
             Some(d) => d.late_chunks(
                 &plan.slot,

@@ -17,7 +17,7 @@ use crate::metrics::{FragmentMetrics, ShellMetrics};
 use crate::overrides::{self, Lineup};
 use crate::registry::{Registry, Shown};
 use crate::settings::SectionConfig;
-use crate::slot::{fragment_bytes, Filled, SlotMode, SlotRef};
+use crate::slot::{Filled, SlotMode, SlotRef};
 use crate::views::{self, PageSpec, PageTemplate, SlotOpen};
 
 /// A section's page (or the 404 page) cut at its slots: the same bytes for every request
@@ -64,7 +64,8 @@ pub struct SlotPlan {
 
 impl SlotPlan {
     /// The chunks of the slot filled with `filled`: the wrapper's opening tag, the fragment
-    /// (its own bytes) and the static HTML after it; or the whole "unavailable" box.
+    /// and the static HTML after it (one chunk, or three around a large fragment:
+    /// [`SlotOpen::chunks`]); or the whole "unavailable" box.
     pub fn chunks(&self, filled: &Filled, retry: &str) -> Vec<Bytes> {
         self.chunks_then(filled, retry, &self.close_and_after, &self.after)
     }
@@ -89,11 +90,7 @@ impl SlotPlan {
         after: &Bytes,
     ) -> Vec<Bytes> {
         match &filled.html {
-            Some(html) => vec![
-                Bytes::from(self.open.render(filled)),
-                fragment_bytes(html),
-                close_and_after.clone(),
-            ],
+            Some(html) => self.open.chunks(filled, html, close_and_after),
             None => {
                 let markup = views::slot(&self.slot, filled, &self.title, retry).into_string();
                 vec![Bytes::from(markup), after.clone()]

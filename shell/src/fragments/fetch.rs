@@ -14,6 +14,7 @@ use super::cache::cacheable_for;
 use super::FragmentError;
 use crate::body::read_body_capped;
 use crate::client;
+use crate::client::pool::Origin;
 
 /// Largest fragment accepted, in bytes.
 pub const MAX_FRAGMENT_BYTES: usize = 1024 * 1024;
@@ -32,9 +33,11 @@ pub struct FragmentAnswer {
 /// `GET url` with the headers `headers()` builds, read and checked as a fragment
 /// ([`read_fragment`]). An `http://` URL goes through the shell's own connection pool
 /// ([`client::pool`]), which calls `headers` again when it sends a request a second time;
-/// anything else (`https://`) through reqwest, which speaks TLS.
+/// anything else (`https://`) through reqwest, which speaks TLS. `origin` is that of the
+/// service whose base `url` is under, when known: only the URL's target is parsed then.
 pub async fn fetch(
     url: String,
+    origin: Option<&Origin>,
     headers: impl Fn() -> HeaderMap,
 ) -> Result<FragmentAnswer, FragmentError> {
     if !url.starts_with("http://") {
@@ -46,11 +49,14 @@ pub async fn fetch(
             .map_err(FragmentError::transport)?;
         return read_fragment(http::Response::from(res)).await;
     }
-    let uri = http::Uri::try_from(url).map_err(FragmentError::transport)?;
-    let res = client::pool::send(uri, headers)
-        .await
-        .map_err(FragmentError::transport)?;
-    read_fragment(res).await
+    let sent = match origin.and_then(|o| o.target(&url)) {
+        Some(target) => client::pool::send_to(target, headers).await,
+        None => {
+            let uri = http::Uri::try_from(url).map_err(FragmentError::transport)?;
+            client::pool::send(uri, headers).await
+        }
+    };
+    read_fragment(sent.map_err(FragmentError::transport)?).await
 }
 
 /// Checks a fragment answer: 2xx, `text/html`, at most [`MAX_FRAGMENT_BYTES`] (read as a

@@ -161,7 +161,7 @@ impl Fragments {
             .min(ask.deadline.saturating_duration_since(Instant::now()));
         let with_cookies = self.registry.is_session_service(ask.service);
         let headers = || ask.fwd.headers(ask.service, with_cookies);
-        tokio::time::timeout(budget, fetch::fetch(url, headers))
+        tokio::time::timeout(budget, fetch::fetch(url, ask.service.origin(), headers))
             .await
             .unwrap_or_else(|_| Err(FragmentError::Timeout(budget)))
     }
