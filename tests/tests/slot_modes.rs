@@ -26,10 +26,10 @@ const RUNS: usize = 5;
 const LATE_HEIGHT: u32 = 160;
 
 /// Records, from the document's first byte, when each slot was first in the DOM with its
-/// fragment (not a placeholder), the layout shifts (Layout Instability API) and CSP
-/// violations.
+/// fragment (not a placeholder), the layout shifts (Layout Instability API) with what
+/// shifted (each source's element, its rectangle before and after) and CSP violations.
 const PROBE: &str = r#"
-window.__mf = { seen: {}, cls: 0, violations: [] };
+window.__mf = { seen: {}, cls: 0, shifted: [], violations: [] };
 new MutationObserver(() => {
   const t = performance.now();
   for (const el of document.querySelectorAll(".slot[data-slot][data-fragment-status]")) {
@@ -39,7 +39,17 @@ new MutationObserver(() => {
   }
 }).observe(document, { childList: true, subtree: true });
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) if (!e.hadRecentInput) window.__mf.cls += e.value;
+  for (const e of list.getEntries()) {
+    if (e.hadRecentInput) continue;
+    window.__mf.cls += e.value;
+    for (const s of e.sources || []) {
+      const n = s.node, r = (q) => `${q.x},${q.y} ${q.width}x${q.height}`;
+      const name = !n ? "?" : n.nodeType !== 1 ? n.nodeName
+        : n.tagName.toLowerCase() + (n.className ? "." + n.className.split(" ").join(".") : "");
+      window.__mf.shifted.push(`${e.value.toFixed(5)} at ${Math.round(e.startTime)} ms: `
+        + `${name} ${r(s.previousRect)} -> ${r(s.currentRect)}`);
+    }
+  }
 }).observe({ type: "layout-shift", buffered: true });
 document.addEventListener("securitypolicyviolation", (e) =>
   window.__mf.violations.push(`${e.violatedDirective} ${e.blockedURI}`));
