@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::slot::Html;
+
 /// How long a cacheable fragment may stand in after it went stale, when its service fails.
 pub const STALE_FOR: Duration = Duration::from_secs(600);
 /// Bytes of fragments (HTML and keys) the fragment cache holds; the least used go first.
@@ -17,7 +19,7 @@ pub const MAX_FRAGMENT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// many requests arrive meanwhile.
 #[derive(Debug)]
 struct CachedFragment {
-    html: Arc<str>,
+    html: Html,
     fresh_until: Instant,
     refreshing: AtomicBool,
 }
@@ -37,7 +39,7 @@ impl Drop for RefreshGuard {
 #[derive(Debug)]
 pub enum Cached {
     /// A copy to serve: fresh, or stale while another request refetches it.
-    Serve(Arc<str>),
+    Serve(Html),
     /// Nothing to serve: this request fetches (holding the refresh of a stale copy, if any,
     /// until it ends).
     Fetch(Option<RefreshGuard>),
@@ -71,7 +73,7 @@ impl FragmentCache {
             return Cached::Fetch(None);
         };
         if Instant::now() < entry.fresh_until || entry.refreshing.swap(true, Ordering::AcqRel) {
-            return Cached::Serve(Arc::clone(&entry.html));
+            return Cached::Serve(entry.html.clone());
         }
         Cached::Fetch(Some(RefreshGuard(entry)))
     }
@@ -82,14 +84,16 @@ impl FragmentCache {
     }
 
     /// The last good copy of a fragment, fresh or not (entries leave after [`STALE_FOR`]).
-    pub fn last_good(&self, key: &str) -> Option<Arc<str>> {
-        self.entries.get(key).map(|e| Arc::clone(&e.html))
+    pub fn last_good(&self, key: &str) -> Option<Html> {
+        self.entries.get(key).map(|e| e.html.clone())
     }
 
-    /// Keeps `html`, fresh for `ttl`.
-    pub fn store(&self, key: String, html: Arc<str>, ttl: Duration) {
+    /// Keeps a copy of `html`, fresh for `ttl`: a copy, so that the cache holds the
+    /// fragment's bytes alone, not the connection's read buffer that an answer's body is a
+    /// part of.
+    pub fn store(&self, key: String, html: &Html, ttl: Duration) {
         let entry = CachedFragment {
-            html,
+            html: html.copied(),
             fresh_until: Instant::now() + ttl,
             refreshing: AtomicBool::new(false),
         };

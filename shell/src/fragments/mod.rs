@@ -117,7 +117,7 @@ impl Fragments {
                 metrics.answered();
                 service.notice_version(answer.version.as_deref());
                 if let Some(ttl) = answer.fresh_for {
-                    self.cache.store(key, Arc::clone(&answer.body), ttl);
+                    self.cache.store(key, &answer.body, ttl);
                 }
                 Filled::with(answer.body, Status::Ok)
             }
@@ -144,7 +144,7 @@ impl Fragments {
     /// as the page would keep it: under `key`, when its `Cache-Control` allows it.
     pub fn remember(&self, key: String, answer: &FragmentAnswer) {
         if let Some(ttl) = answer.fresh_for {
-            self.cache.store(key, Arc::clone(&answer.body), ttl);
+            self.cache.store(key, &answer.body, ttl);
         }
     }
 
