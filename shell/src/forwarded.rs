@@ -40,7 +40,7 @@ impl Forwarded {
         let mut fwd = Self {
             cookie: text(header::COOKIE).map(str::to_owned),
             user_id: None,
-            common: HeaderMap::with_capacity(12),
+            common: empty_map(),
         };
         // The Host the browser sent (not a client-supplied X-Forwarded-Host).
         fwd.put(
@@ -137,6 +137,19 @@ impl Forwarded {
     ) -> reqwest::RequestBuilder {
         builder.headers(self.headers(service, with_cookies))
     }
+}
+
+thread_local! {
+    /// An empty map with room for 12 headers, to clone: see [`empty_map`].
+    static EMPTY: HeaderMap = HeaderMap::with_capacity(12);
+}
+
+/// An empty map whose index has room for 12 headers (so that a fragment's request, its
+/// clone with three headers more, never rebuilds it), without `with_capacity`'s 1.2 KB of
+/// entries: a clone keeps the index but allocates entries only as headers go in, in sizes
+/// that glibc's per-thread cache serves (about 1,000 instructions a page less: issue 26).
+fn empty_map() -> HeaderMap {
+    EMPTY.with(HeaderMap::clone)
 }
 
 /// An address as `Display` writes it; an IPv4 one joined by hand, without the formatting
