@@ -49,6 +49,10 @@ pub enum Cached {
 #[derive(Debug)]
 pub struct FragmentCache {
     entries: moka::sync::Cache<String, Arc<CachedFragment>>,
+    /// Whether anything was ever stored. Until then a lookup answers at once, without
+    /// hashing its key into `entries` (about 1,000 instructions a fragment: issue 26), where
+    /// every service sends its fragments `no-cache` or `private`.
+    stored: AtomicBool,
 }
 
 impl Default for FragmentCache {
@@ -61,6 +65,7 @@ impl Default for FragmentCache {
                 })
                 .time_to_live(STALE_FOR)
                 .build(),
+            stored: AtomicBool::new(false),
         }
     }
 }
@@ -69,6 +74,9 @@ impl FragmentCache {
     /// Fresh: served. Stale with a refetch under way: the stale copy, so an expiry under
     /// load costs the service one request. Stale otherwise: this request refetches.
     pub fn lookup(&self, key: &str) -> Cached {
+        if !self.stored.load(Ordering::Acquire) {
+            return Cached::Fetch(None);
+        }
         let Some(entry) = self.entries.get(key) else {
             return Cached::Fetch(None);
         };
@@ -78,6 +86,12 @@ impl FragmentCache {
         Cached::Fetch(Some(RefreshGuard(entry)))
     }
 
+    /// Whether nothing was ever stored (and so no lookup can find anything): a page then
+    /// makes no cache keys for its fragments (issue 26).
+    pub fn is_empty(&self) -> bool {
+        !self.stored.load(Ordering::Acquire)
+    }
+
     /// Forgets every cached fragment (the dev loop, after a team restarted).
     pub fn clear(&self) {
         self.entries.invalidate_all();
@@ -85,6 +99,9 @@ impl FragmentCache {
 
     /// The last good copy of a fragment, fresh or not (entries leave after [`STALE_FOR`]).
     pub fn last_good(&self, key: &str) -> Option<Html> {
+        if !self.stored.load(Ordering::Acquire) {
+            return None;
+        }
         self.entries.get(key).map(|e| e.html.clone())
     }
 
@@ -97,6 +114,7 @@ impl FragmentCache {
             fresh_until: Instant::now() + ttl,
             refreshing: AtomicBool::new(false),
         };
+        self.stored.store(true, Ordering::Release);
         self.entries.insert(key, Arc::new(entry));
     }
 }

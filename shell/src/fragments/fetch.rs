@@ -36,7 +36,7 @@ pub struct FragmentAnswer {
 /// anything else (`https://`) through reqwest, which speaks TLS. `origin` is that of the
 /// service whose base `url` is under, when known: only the URL's target is parsed then.
 pub async fn fetch(
-    url: String,
+    url: &str,
     origin: Option<&Origin>,
     headers: impl Fn() -> HeaderMap,
 ) -> Result<FragmentAnswer, FragmentError> {
@@ -49,7 +49,7 @@ pub async fn fetch(
             .map_err(FragmentError::transport)?;
         return read_fragment(http::Response::from(res)).await;
     }
-    let sent = match origin.and_then(|o| o.target(&url)) {
+    let sent = match origin.and_then(|o| o.target(url)) {
         Some(target) => client::pool::send_to(target, headers).await,
         None => {
             let uri = http::Uri::try_from(url).map_err(FragmentError::transport)?;
