@@ -50,7 +50,7 @@ impl Forwarded {
         let proto = trusted
             .forwarded_proto(peer, req.headers())
             .unwrap_or("http");
-        fwd.put(HeaderName::from_static("x-forwarded-proto"), proto);
+        fwd.put_proto(proto);
         let request_id = RequestId::of(req);
         if !request_id.is_empty() {
             fwd.put(HeaderName::from_static(headers::REQUEST_ID), &request_id);
@@ -73,6 +73,18 @@ impl Forwarded {
         if let Ok(v) = HeaderValue::from_str(value) {
             self.common.insert(name, v);
         }
+    }
+
+    /// `X-Forwarded-Proto`: `http` and `https` as static values, which every fragment's
+    /// copy of the headers shares without an allocation (issue 26).
+    fn put_proto(&mut self, proto: &str) {
+        let name = HeaderName::from_static("x-forwarded-proto");
+        let value = match proto {
+            "http" => HeaderValue::from_static("http"),
+            "https" => HeaderValue::from_static("https"),
+            _ => return self.put(name, proto),
+        };
+        self.common.insert(name, value);
     }
 
     /// The language forwarded (the first of `Accept-Language`), for cache keys.

@@ -84,12 +84,8 @@ impl Fragments {
 
     async fn fill_untimed(&self, ask: &FragmentRequest<'_>, metrics: &FragmentMetrics) -> Filled {
         let service = ask.service;
-        let Some(path) = service.fragment_path(ask.fragment) else {
+        let Some(url) = service.fragment_upstream(ask.fragment, ask.query) else {
             return self.undeclared(ask);
-        };
-        let url = match ask.query.filter(|q| !q.is_empty()) {
-            Some(q) => format!("{}?{q}", service.upstream(&path)),
-            None => service.upstream(&path),
         };
         // A browser's override never reads nor fills the shared cache (nor its last good
         // copies): its fragments are for that browser alone.
