@@ -40,7 +40,7 @@ impl Forwarded {
         let mut fwd = Self {
             cookie: text(header::COOKIE).map(str::to_owned),
             user_id: None,
-            common: HeaderMap::with_capacity(12),
+            common: empty_map(),
         };
         // The Host the browser sent (not a client-supplied X-Forwarded-Host).
         fwd.put(
@@ -50,7 +50,7 @@ impl Forwarded {
         let proto = trusted
             .forwarded_proto(peer, req.headers())
             .unwrap_or("http");
-        fwd.put(HeaderName::from_static("x-forwarded-proto"), proto);
+        fwd.put_proto(proto);
         let request_id = RequestId::of(req);
         if !request_id.is_empty() {
             fwd.put(HeaderName::from_static(headers::REQUEST_ID), &request_id);
@@ -73,6 +73,18 @@ impl Forwarded {
         if let Ok(v) = HeaderValue::from_str(value) {
             self.common.insert(name, v);
         }
+    }
+
+    /// `X-Forwarded-Proto`: `http` and `https` as static values, which every fragment's
+    /// copy of the headers shares without an allocation (issue 26).
+    fn put_proto(&mut self, proto: &str) {
+        let name = HeaderName::from_static("x-forwarded-proto");
+        let value = match proto {
+            "http" => HeaderValue::from_static("http"),
+            "https" => HeaderValue::from_static("https"),
+            _ => return self.put(name, proto),
+        };
+        self.common.insert(name, value);
     }
 
     /// The language forwarded (the first of `Accept-Language`), for cache keys.
@@ -137,6 +149,19 @@ impl Forwarded {
     ) -> reqwest::RequestBuilder {
         builder.headers(self.headers(service, with_cookies))
     }
+}
+
+thread_local! {
+    /// An empty map with room for 12 headers, to clone: see [`empty_map`].
+    static EMPTY: HeaderMap = HeaderMap::with_capacity(12);
+}
+
+/// An empty map whose index has room for 12 headers (so that a fragment's request, its
+/// clone with three headers more, never rebuilds it), without `with_capacity`'s 1.2 KB of
+/// entries: a clone keeps the index but allocates entries only as headers go in, in sizes
+/// that glibc's per-thread cache serves (about 1,000 instructions a page less: issue 26).
+fn empty_map() -> HeaderMap {
+    EMPTY.with(HeaderMap::clone)
 }
 
 /// An address as `Display` writes it; an IPv4 one joined by hand, without the formatting

@@ -148,6 +148,25 @@ impl Service {
             .and_then(|m| m.fragment(id).map(|f| f.path.clone()))
     }
 
+    /// The absolute upstream URL of a fragment, with `?query` when a query is given (not
+    /// empty); `None` as for [`Self::fragment_path`]. Joined from the path where the
+    /// manifest holds it: copying the path first cost an allocation a fragment (issue 26).
+    pub fn fragment_upstream(&self, id: &str, query: Option<&str>) -> Option<String> {
+        let manifest = self.manifest()?;
+        let path = &manifest.fragment(id)?.path;
+        let query = query.filter(|q| !q.is_empty());
+        let base = &self.config.url;
+        let extra = query.map_or(0, |q| q.len() + 1);
+        let mut url = String::with_capacity(base.len() + path.len() + extra);
+        url.push_str(base);
+        url.push_str(path);
+        if let Some(q) = query {
+            url.push('?');
+            url.push_str(q);
+        }
+        Some(url)
+    }
+
     /// The fragment's spec, when the manifest is known and declares it.
     pub fn fragment(&self, id: &str) -> Option<FragmentSpec> {
         self.manifest().and_then(|m| m.fragment(id).cloned())

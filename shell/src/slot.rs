@@ -2,8 +2,6 @@
 //! write them, the metrics count them, the fragments and the composer produce them). It
 //! depends on nothing else in the crate, so any module may use it.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde::Deserialize;
 
@@ -83,7 +81,7 @@ impl Status {
 #[derive(Debug, Clone)]
 pub struct Filled {
     /// The HTML to put in the slot, or `None` for the "unavailable" box.
-    pub html: Option<Arc<str>>,
+    pub html: Option<Html>,
     /// How it was filled.
     pub status: Status,
     /// Milliseconds it took.
@@ -92,7 +90,7 @@ pub struct Filled {
 
 impl Filled {
     /// A slot filled with `html` (`Status::Ok`, or the given status), time not yet known.
-    pub fn with(html: Arc<str>, status: Status) -> Self {
+    pub fn with(html: Html, status: Status) -> Self {
         Self {
             html: Some(html),
             status,
@@ -110,16 +108,60 @@ impl Filled {
     }
 }
 
-/// A fragment's HTML as the bytes of a chunk, without copying it.
-struct Html(Arc<str>);
+/// A fragment's HTML: UTF-8 bytes, shared and never copied (an answer's body as it came
+/// from the service, a cached copy, a declared fallback). Before, each fetched fragment was
+/// copied into an `Arc<str>`: an allocation of a few KiB per fragment (issue 26).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Html(Bytes);
 
-impl AsRef<[u8]> for Html {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
+impl Html {
+    /// `bytes` as HTML, if they are UTF-8.
+    pub fn from_utf8(bytes: Bytes) -> Option<Self> {
+        simdutf8::basic::from_utf8(&bytes)
+            .is_ok()
+            .then_some(Self(bytes))
+    }
+
+    /// The HTML as text, checked again: for the few places that need text (a slot rendered
+    /// whole, a stand-in's answer), none on a composed page's way.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("an Html is UTF-8: checked when it was made")
+    }
+
+    /// The HTML's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A copy of its bytes alone (not of the buffer they may be part of), to keep.
+    pub fn copied(&self) -> Self {
+        Self(Bytes::copy_from_slice(&self.0))
+    }
+
+    /// The HTML as the bytes of a chunk, sharing it (no copy).
+    pub fn to_bytes(&self) -> Bytes {
+        self.0.clone()
     }
 }
 
-/// A fragment's HTML as the bytes of a chunk, sharing it (no copy).
-pub fn fragment_bytes(html: &Arc<str>) -> Bytes {
-    Bytes::from_owner(Html(Arc::clone(html)))
+impl From<String> for Html {
+    fn from(html: String) -> Self {
+        Self(Bytes::from(html))
+    }
+}
+
+impl From<&str> for Html {
+    fn from(html: &str) -> Self {
+        Self(Bytes::copy_from_slice(html.as_bytes()))
+    }
 }

@@ -12,14 +12,13 @@
 //! and a slot's "Retry" links to its section's path, not to the request's query.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use shared_ui::components::{self, NavItem, PageOptions};
 use shared_ui::contract::ControllerAsset;
 
-use crate::slot::{fragment_bytes, Filled, SlotMode, SlotRef, Status};
+use crate::slot::{Filled, Html, SlotMode, SlotRef, Status};
 
 /// What the page around the slots shows.
 #[derive(Debug)]
@@ -150,7 +149,7 @@ pub fn slot(slot: &SlotRef, filled: &Filled, title: &str, retry_href: &str) -> M
             data-fragment-status=(filled.status.as_str())
             data-fragment-ms=(filled.ms) {
             @match (&filled.html, filled.status) {
-                (Some(html), _) => (PreEscaped(html.as_ref())),
+                (Some(html), _) => (PreEscaped(html.as_str())),
                 (None, Status::Unavailable) | (None, _) => (components::unavailable(title, retry_href)),
             }
         }
@@ -234,11 +233,11 @@ impl SlotOpen {
     /// its wrapper into one chunk (each chunk costs the server more than copying a few
     /// KiB: issue 26), cut from this thread's buffer of joined chunks ([`JOINED`]); a larger
     /// one goes out as its own bytes, uncopied, between the two.
-    pub fn chunks(&self, filled: &Filled, html: &Arc<str>, close: &Bytes) -> Vec<Bytes> {
+    pub fn chunks(&self, filled: &Filled, html: &Html, close: &Bytes) -> Vec<Bytes> {
         if html.len() > JOINED_FRAGMENT_MAX {
             return vec![
                 Bytes::from(self.render(filled)),
-                fragment_bytes(html),
+                html.to_bytes(),
                 close.clone(),
             ];
         }
@@ -410,16 +409,16 @@ mod tests {
             (JOINED_FRAGMENT_MAX, 1),
             (JOINED_FRAGMENT_MAX + 1, 3),
         ] {
-            let html: Arc<str> = Arc::from("a".repeat(len));
+            let html = Html::from("a".repeat(len));
             let filled = Filled {
-                html: Some(Arc::clone(&html)),
+                html: Some(html.clone()),
                 status: Status::Ok,
                 ms: 1_234,
             };
             let chunks = open.chunks(&filled, &html, &close);
             assert_eq!(chunks.len(), pieces);
             let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
-            let expected = format!("{}{html}</div><main>", open.render(&filled));
+            let expected = format!("{}{}</div><main>", open.render(&filled), html.as_str());
             assert_eq!(joined, expected.as_bytes());
             assert!(expected.contains("data-fragment-ms=\"1234\""), "{expected}");
         }
@@ -441,14 +440,14 @@ mod tests {
                 (Status::Fallback, u64::MAX),
             ] {
                 let filled = Filled {
-                    html: Some(Arc::from("<p class=\"x\">Plans &amp; prices</p>")),
+                    html: Some(Html::from("<p class=\"x\">Plans &amp; prices</p>")),
                     status,
                     ms,
                 };
                 let joined = format!(
                     "{}{}{SLOT_CLOSE}",
                     open.render(&filled),
-                    filled.html.as_deref().unwrap_or_default()
+                    filled.html.as_ref().map_or("", Html::as_str)
                 );
                 assert_eq!(
                     joined,

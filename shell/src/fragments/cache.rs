@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::slot::Html;
+
 /// How long a cacheable fragment may stand in after it went stale, when its service fails.
 pub const STALE_FOR: Duration = Duration::from_secs(600);
 /// Bytes of fragments (HTML and keys) the fragment cache holds; the least used go first.
@@ -17,7 +19,7 @@ pub const MAX_FRAGMENT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// many requests arrive meanwhile.
 #[derive(Debug)]
 struct CachedFragment {
-    html: Arc<str>,
+    html: Html,
     fresh_until: Instant,
     refreshing: AtomicBool,
 }
@@ -37,7 +39,7 @@ impl Drop for RefreshGuard {
 #[derive(Debug)]
 pub enum Cached {
     /// A copy to serve: fresh, or stale while another request refetches it.
-    Serve(Arc<str>),
+    Serve(Html),
     /// Nothing to serve: this request fetches (holding the refresh of a stale copy, if any,
     /// until it ends).
     Fetch(Option<RefreshGuard>),
@@ -47,6 +49,10 @@ pub enum Cached {
 #[derive(Debug)]
 pub struct FragmentCache {
     entries: moka::sync::Cache<String, Arc<CachedFragment>>,
+    /// Whether anything was ever stored. Until then a lookup answers at once, without
+    /// hashing its key into `entries` (about 1,000 instructions a fragment: issue 26), where
+    /// every service sends its fragments `no-cache` or `private`.
+    stored: AtomicBool,
 }
 
 impl Default for FragmentCache {
@@ -59,6 +65,7 @@ impl Default for FragmentCache {
                 })
                 .time_to_live(STALE_FOR)
                 .build(),
+            stored: AtomicBool::new(false),
         }
     }
 }
@@ -67,13 +74,22 @@ impl FragmentCache {
     /// Fresh: served. Stale with a refetch under way: the stale copy, so an expiry under
     /// load costs the service one request. Stale otherwise: this request refetches.
     pub fn lookup(&self, key: &str) -> Cached {
+        if !self.stored.load(Ordering::Acquire) {
+            return Cached::Fetch(None);
+        }
         let Some(entry) = self.entries.get(key) else {
             return Cached::Fetch(None);
         };
         if Instant::now() < entry.fresh_until || entry.refreshing.swap(true, Ordering::AcqRel) {
-            return Cached::Serve(Arc::clone(&entry.html));
+            return Cached::Serve(entry.html.clone());
         }
         Cached::Fetch(Some(RefreshGuard(entry)))
+    }
+
+    /// Whether nothing was ever stored (and so no lookup can find anything): a page then
+    /// makes no cache keys for its fragments (issue 26).
+    pub fn is_empty(&self) -> bool {
+        !self.stored.load(Ordering::Acquire)
     }
 
     /// Forgets every cached fragment (the dev loop, after a team restarted).
@@ -82,17 +98,23 @@ impl FragmentCache {
     }
 
     /// The last good copy of a fragment, fresh or not (entries leave after [`STALE_FOR`]).
-    pub fn last_good(&self, key: &str) -> Option<Arc<str>> {
-        self.entries.get(key).map(|e| Arc::clone(&e.html))
+    pub fn last_good(&self, key: &str) -> Option<Html> {
+        if !self.stored.load(Ordering::Acquire) {
+            return None;
+        }
+        self.entries.get(key).map(|e| e.html.clone())
     }
 
-    /// Keeps `html`, fresh for `ttl`.
-    pub fn store(&self, key: String, html: Arc<str>, ttl: Duration) {
+    /// Keeps a copy of `html`, fresh for `ttl`: a copy, so that the cache holds the
+    /// fragment's bytes alone, not the connection's read buffer that an answer's body is a
+    /// part of.
+    pub fn store(&self, key: String, html: &Html, ttl: Duration) {
         let entry = CachedFragment {
-            html,
+            html: html.copied(),
             fresh_until: Instant::now() + ttl,
             refreshing: AtomicBool::new(false),
         };
+        self.stored.store(true, Ordering::Release);
         self.entries.insert(key, Arc::new(entry));
     }
 }

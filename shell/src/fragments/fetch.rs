@@ -3,7 +3,6 @@
 //! whole document).
 
 use shared_ui::contract::contains_document;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +14,7 @@ use super::FragmentError;
 use crate::body::read_body_capped;
 use crate::client;
 use crate::client::pool::Origin;
+use crate::slot::Html;
 
 /// Largest fragment accepted, in bytes.
 pub const MAX_FRAGMENT_BYTES: usize = 1024 * 1024;
@@ -22,8 +22,8 @@ pub const MAX_FRAGMENT_BYTES: usize = 1024 * 1024;
 /// A fragment answer that passed the checks.
 #[derive(Debug)]
 pub struct FragmentAnswer {
-    /// The HTML (copied once, from the read buffer).
-    pub body: Arc<str>,
+    /// The HTML, as it came (not copied).
+    pub body: Html,
     /// `x-fragment-version`.
     pub version: Option<String>,
     /// How long it may be reused, when its `Cache-Control` allows it.
@@ -36,7 +36,7 @@ pub struct FragmentAnswer {
 /// anything else (`https://`) through reqwest, which speaks TLS. `origin` is that of the
 /// service whose base `url` is under, when known: only the URL's target is parsed then.
 pub async fn fetch(
-    url: String,
+    url: &str,
     origin: Option<&Origin>,
     headers: impl Fn() -> HeaderMap,
 ) -> Result<FragmentAnswer, FragmentError> {
@@ -49,7 +49,7 @@ pub async fn fetch(
             .map_err(FragmentError::transport)?;
         return read_fragment(http::Response::from(res)).await;
     }
-    let sent = match origin.and_then(|o| o.target(&url)) {
+    let sent = match origin.and_then(|o| o.target(url)) {
         Some(target) => client::pool::send_to(target, headers).await,
         None => {
             let uri = http::Uri::try_from(url).map_err(FragmentError::transport)?;
@@ -82,12 +82,12 @@ where
     let fresh_for = text(reqwest::header::CACHE_CONTROL).and_then(cacheable_for);
     let length = text(reqwest::header::CONTENT_LENGTH).and_then(|l| l.parse::<u64>().ok());
     let body = read_body_capped(body, length, MAX_FRAGMENT_BYTES).await?;
-    let text = simdutf8::basic::from_utf8(&body).map_err(|_| FragmentError::NotUtf8)?;
-    if contains_document(text) {
+    let html = Html::from_utf8(body).ok_or(FragmentError::NotUtf8)?;
+    if contains_document(html.as_bytes()) {
         return Err(FragmentError::WholeDocument);
     }
     Ok(FragmentAnswer {
-        body: text.into(),
+        body: html,
         version,
         fresh_for,
     })
@@ -115,7 +115,7 @@ mod tests {
     async fn each_broken_answer_fails_for_its_own_reason() {
         let html = "text/html; charset=utf-8";
         let ok = read(200, html, b"<p>plans</p>".to_vec()).await.unwrap();
-        assert_eq!(&*ok.body, "<p>plans</p>");
+        assert_eq!(ok.body.as_str(), "<p>plans</p>");
         let too_large = vec![b'a'; MAX_FRAGMENT_BYTES + 1];
         for (answer, reason) in [
             (read(500, html, b"<p>oops</p>".to_vec()).await, "status"),

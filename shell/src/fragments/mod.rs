@@ -84,17 +84,13 @@ impl Fragments {
 
     async fn fill_untimed(&self, ask: &FragmentRequest<'_>, metrics: &FragmentMetrics) -> Filled {
         let service = ask.service;
-        let Some(path) = service.fragment_path(ask.fragment) else {
+        let Some(url) = service.fragment_upstream(ask.fragment, ask.query) else {
             return self.undeclared(ask);
-        };
-        let url = match ask.query.filter(|q| !q.is_empty()) {
-            Some(q) => format!("{}?{q}", service.upstream(&path)),
-            None => service.upstream(&path),
         };
         // A browser's override never reads nor fills the shared cache (nor its last good
         // copies): its fragments are for that browser alone.
         if service.is_override() {
-            return match self.fetch(ask, url).await {
+            return match self.fetch(ask, &url).await {
                 Ok(answer) => {
                     service.notice_version(answer.version.as_deref());
                     Filled::with(answer.body, Status::Ok)
@@ -102,26 +98,35 @@ impl Fragments {
                 Err(error) => self.failed(ask, metrics, &error, None),
             };
         }
-        let key = cache_key(&url, ask.fwd.user_id, ask.fwd.language());
+        // The key is made only when the cache may hold something under it (see
+        // `FragmentCache::is_empty`), or to store an answer.
+        let make_key = || cache_key(&url, ask.fwd.user_id, ask.fwd.language());
+        let key = (!self.cache.is_empty()).then(make_key);
         // Held until this fetch ends: the refresh of a stale copy (see `cache`).
-        let _refresh = match self.cache.lookup(&key) {
-            Cached::Serve(html) => {
+        let _refresh = match key.as_deref().map(|k| self.cache.lookup(k)) {
+            Some(Cached::Serve(html)) => {
                 self.metrics.cache(Cache::Fragment, true);
                 return Filled::with(html, Status::Ok);
             }
-            Cached::Fetch(refresh) => refresh,
+            Some(Cached::Fetch(refresh)) => refresh,
+            None => None,
         };
         self.metrics.cache(Cache::Fragment, false);
-        match self.fetch(ask, url).await {
+        match self.fetch(ask, &url).await {
             Ok(answer) => {
                 metrics.answered();
                 service.notice_version(answer.version.as_deref());
                 if let Some(ttl) = answer.fresh_for {
-                    self.cache.store(key, Arc::clone(&answer.body), ttl);
+                    self.cache
+                        .store(key.unwrap_or_else(make_key), &answer.body, ttl);
                 }
                 Filled::with(answer.body, Status::Ok)
             }
-            Err(error) => self.failed(ask, metrics, &error, Some(&key)),
+            Err(error) => {
+                // Stored into meanwhile, the cache may hold a last good copy after all.
+                let key = key.or_else(|| (!self.cache.is_empty()).then(make_key));
+                self.failed(ask, metrics, &error, key.as_deref())
+            }
         }
     }
 
@@ -144,7 +149,7 @@ impl Fragments {
     /// as the page would keep it: under `key`, when its `Cache-Control` allows it.
     pub fn remember(&self, key: String, answer: &FragmentAnswer) {
         if let Some(ttl) = answer.fresh_for {
-            self.cache.store(key, Arc::clone(&answer.body), ttl);
+            self.cache.store(key, &answer.body, ttl);
         }
     }
 
@@ -152,7 +157,7 @@ impl Fragments {
     async fn fetch(
         &self,
         ask: &FragmentRequest<'_>,
-        url: String,
+        url: &str,
     ) -> Result<FragmentAnswer, FragmentError> {
         let budget = self
             .registry

@@ -114,7 +114,7 @@ async fn fragment_answer(
         .stood_in(service.name(), StandIn::Fragment, status);
     tracing::warn!(service = %service.name(), fragment, status = status.as_str(), "a fragment stood in for a failed fetch");
     let (code, body) = match html {
-        Some(html) => (StatusCode::OK, html.to_string()),
+        Some(html) => (StatusCode::OK, html.as_str().to_owned()),
         None => {
             let retry = section_path(up, service.name(), Some(fragment));
             let title = service.display_name();

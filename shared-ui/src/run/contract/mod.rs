@@ -386,13 +386,14 @@ pub fn shared_cache_seconds(cache_control: &str) -> Option<u64> {
 
 /// Whether HTML holds `<html` (any case): a whole document, not a fragment. Looks only
 /// where a tag name starts with `h` or `H` (two vectorised substring searches, `<h` and
-/// `<H`): jumping from every `<` to the next cost a call per tag.
-pub fn contains_document(body: &str) -> bool {
+/// `<H`): jumping from every `<` to the next cost a call per tag. Takes text or its bytes
+/// (a fragment's body, checked as UTF-8 once: the shell's `slot::Html`).
+pub fn contains_document(body: impl AsRef<[u8]>) -> bool {
     use memchr::memmem::Finder;
     use std::sync::LazyLock;
     static LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"<h"));
     static UPPER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"<H"));
-    let bytes = body.as_bytes();
+    let bytes = body.as_ref();
     let html_at = |at: usize| {
         bytes
             .get(at + 2..at + 5)
