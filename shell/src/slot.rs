@@ -2,6 +2,8 @@
 //! write them, the metrics count them, the fragments and the composer produce them). It
 //! depends on nothing else in the crate, so any module may use it.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde::Deserialize;
 
@@ -122,10 +124,11 @@ impl Html {
             .then_some(Self(bytes))
     }
 
-    /// The HTML as text, checked again: for the few places that need text (a slot rendered
-    /// whole, a stand-in's answer), none on a composed page's way.
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("an Html is UTF-8: checked when it was made")
+    /// The HTML as text, for the few places that need text (a slot rendered whole), none on
+    /// a composed page's way. Borrowed: the bytes were checked when it was made, so the
+    /// lossy conversion never replaces anything, and there is no panic path.
+    pub fn as_str(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
     }
 
     /// The HTML's bytes.

@@ -447,7 +447,7 @@ mod tests {
                 let joined = format!(
                     "{}{}{SLOT_CLOSE}",
                     open.render(&filled),
-                    filled.html.as_ref().map_or("", Html::as_str)
+                    filled.html.as_ref().map(Html::as_str).unwrap_or_default()
                 );
                 assert_eq!(
                     joined,

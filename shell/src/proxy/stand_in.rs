@@ -19,6 +19,7 @@
 use actix_web::http::header::{self, HeaderName};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
 use shared_ui::components;
 
 use super::check::Checked;
@@ -114,13 +115,13 @@ async fn fragment_answer(
         .stood_in(service.name(), StandIn::Fragment, status);
     tracing::warn!(service = %service.name(), fragment, status = status.as_str(), "a fragment stood in for a failed fetch");
     let (code, body) = match html {
-        Some(html) => (StatusCode::OK, html.as_str().to_owned()),
+        Some(html) => (StatusCode::OK, html.to_bytes()),
         None => {
             let retry = section_path(up, service.name(), Some(fragment));
             let title = service.display_name();
             (
                 failed,
-                components::unavailable(&title, &retry).into_string(),
+                Bytes::from(components::unavailable(&title, &retry).into_string()),
             )
         }
     };
