@@ -112,6 +112,16 @@ impl Sessions {
         fwd
     }
 
+    /// A copy of `fwd` with the signed-in user, or `None` when nobody is signed in (no
+    /// session token, no session, a failed lookup): then `fwd` serves as it is, and no copy
+    /// of it is made (a composed page's case when signed out).
+    pub async fn signed_in(&self, fwd: &Forwarded) -> Option<Forwarded> {
+        let user = self.user(fwd).await?;
+        let mut fwd = fwd.clone();
+        fwd.set_user(user.context, user.id);
+        Some(fwd)
+    }
+
     /// Forgets the lookup of the session in a `Cookie` header (after the session service
     /// changed the session: sign-in, sign-out), so the next request asks again.
     pub fn forget(&self, cookie: Option<&str>) {

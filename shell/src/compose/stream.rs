@@ -29,8 +29,9 @@ pub(super) struct PageRun {
     pub template: Arc<Template>,
     /// What the upstream requests carry, the user not yet resolved.
     pub fwd: Forwarded,
-    /// The same with the signed-in user, once the first personal slot looked it up.
-    pub with_user: OnceCell<Forwarded>,
+    /// The same with the signed-in user, once the first personal slot looked it up; `None`
+    /// when nobody is signed in, and `fwd` serves.
+    pub with_user: OnceCell<Option<Forwarded>>,
     /// The query passed on to the main slots ([`super::forwardable_query`]).
     pub query: Option<String>,
     /// A slot answer to show instead of fetching it.
@@ -128,16 +129,14 @@ impl PageRun {
         self.composer.fragments.fill(&ask, &plan.metrics).await
     }
 
-    /// The forwarded headers with the signed-in user, looked up once per page. Without a
-    /// `Cookie` (so no session token), the page's own headers: signed out, nothing to look
-    /// up, and no copy of them made.
+    /// The forwarded headers with the signed-in user, looked up once per page; signed out,
+    /// the page's own headers, not a copy of them.
     async fn user(&self) -> &Forwarded {
-        if self.fwd.cookie.is_none() {
-            return &self.fwd;
-        }
         self.with_user
-            .get_or_init(|| self.composer.sessions.with_user(self.fwd.clone()))
+            .get_or_init(|| self.composer.sessions.signed_in(&self.fwd))
             .await
+            .as_ref()
+            .unwrap_or(&self.fwd)
     }
 }
 
